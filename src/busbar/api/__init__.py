@@ -1,0 +1,31 @@
+"""EventBridge's operations, one module per resource family.
+
+``OPERATIONS`` maps each operation busbar implements to its handler: an async
+function ``(Context, request body) -> answer body``.  The body reaching a handler
+has already passed botocore's model (types, required members, constraints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from busbar.api import buses, events, patterns, tags
+from busbar.api.context import Context
+
+Handler = Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+OPERATIONS: dict[str, Handler] = {
+    "PutEvents": events.put_events,
+    "CreateEventBus": buses.create_event_bus,
+    "DescribeEventBus": buses.describe_event_bus,
+    "ListEventBuses": buses.list_event_buses,
+    "UpdateEventBus": buses.update_event_bus,
+    "DeleteEventBus": buses.delete_event_bus,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsForResource": tags.list_tags_for_resource,
+    "TestEventPattern": patterns.test_event_pattern,
+}
+
+__all__ = ["OPERATIONS", "Context", "Handler"]

@@ -1,0 +1,83 @@
+"""PutEvents: check each entry as EventBridge does, store the accepted ones durably,
+answer one result per entry in request order.
+
+An entry that fails its checks fails alone (``ErrorCode``/``ErrorMessage``); the
+request fails as a whole only for the model's constraints and the total size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from busbar.api.context import Context
+from busbar.api.errors import AwsError, ValidationException
+from busbar.api.resources import BUS, bus_name
+from busbar.model import entries as checks
+from busbar.model.size import entry_size
+from busbar.store.base import NewEvent
+
+TOO_LARGE = "Total size of the entries in the request is over the limit."
+
+
+async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    request_entries: list[dict[str, Any]] = body["Entries"]
+    limits = ctx.settings.limits
+    if sum(entry_size(entry) for entry in request_entries) >= limits.max_put_events_request_bytes:
+        raise ValidationException(TOO_LARGE)
+
+    now, now_text = ctx.clock.now()
+    results: list[dict[str, str]] = []
+    accepted: list[NewEvent] = []
+    for entry in request_entries:
+        outcome = _accept(ctx, entry, now, now_text)
+        if isinstance(outcome, checks.EntryError):
+            results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
+        else:
+            results.append({"EventId": outcome.event_id})
+            accepted.append(outcome)
+    if accepted:
+        # Answer success only once the events are durable (group commit).
+        await ctx.store.append_events(accepted)
+    failed = len(request_entries) - len(accepted)
+    return {"FailedEntryCount": failed, "Entries": results}
+
+
+def _accept(ctx: Context, entry: dict[str, Any], now: float, now_text: str) -> NewEvent | checks.EntryError:
+    """The event one entry becomes, or why it is refused."""
+    source = entry.get("Source")
+    if not source:
+        return checks.MISSING_SOURCE
+    detail_type = entry.get("DetailType")
+    if not detail_type:
+        return checks.MISSING_DETAIL_TYPE
+    detail_text = entry.get("Detail")
+    if not detail_text:
+        return checks.MISSING_DETAIL
+    if source.startswith("aws."):
+        return checks.AWS_SOURCE
+    limits = ctx.settings.limits
+    if len(detail_type) > limits.max_detail_type_chars:
+        return checks.detail_type_too_long(limits.max_detail_type_chars)
+    detail = checks.parse_detail(detail_text, limits.max_detail_depth)
+    if detail is None:
+        return checks.MALFORMED_DETAIL
+    try:
+        bus = bus_name(ctx, entry.get("EventBusName"))
+    except AwsError as error:
+        return checks.EntryError(error.code, error.message)
+    if ctx.store.get_resource(BUS, bus) is None:
+        # AWS answers success and drops the event; busbar says so (see README).
+        return checks.EntryError("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+    if entry.get("Time") is not None:
+        parsed = checks.event_time(entry["Time"])
+        if parsed is None:
+            return checks.EntryError("InvalidArgument", "Parameter Time is not valid.")
+        when, when_text = parsed
+    else:
+        when, when_text = now, now_text
+    event_id = checks.new_event_id()
+    envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
+    return NewEvent(event_id=event_id, bus=bus, envelope=orjson.dumps(envelope), time=when,
+                    ingested_at=now, trace_header=entry.get("TraceHeader"))

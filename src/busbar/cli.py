@@ -1,0 +1,165 @@
+"""The ``busbar`` command line.
+
+    busbar serve          run the server (EventBridge API on http://HOST:PORT)
+    busbar test-pattern   check an event against an event pattern, offline
+    busbar events         read the events stored in a data directory
+
+Every ``serve`` flag can also be set with a ``BUSBAR_*`` environment variable;
+a flag wins over the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from busbar import __version__
+from busbar.config import Limits, Settings
+
+_ENV_NOTE = "Each option can also be set with the environment variable shown in brackets."
+
+
+def _serve_parser(sub: Any) -> None:
+    defaults = Settings()
+    p = sub.add_parser(
+        "serve", help="run the busbar server",
+        description="Run busbar: the EventBridge API (AWS JSON 1.1) on POST / and a health check on "
+                    "GET /health, storing everything durably under --data-dir. " + _ENV_NOTE)
+    p.add_argument("--host", default=None, help=f"address to listen on [BUSBAR_HOST] (default {defaults.host})")
+    p.add_argument("--port", type=int, default=None, help=f"TCP port [BUSBAR_PORT] (default {defaults.port})")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help=f"where the store lives; created if missing [BUSBAR_DATA_DIR] (default ./{defaults.data_dir})")
+    p.add_argument("--region", default=None,
+                   help=f"region named in ARNs and events [BUSBAR_REGION] (default {defaults.region})")
+    p.add_argument("--account-id", default=None,
+                   help=f"12-digit account named in ARNs and events [BUSBAR_ACCOUNT_ID] "
+                        f"(default {defaults.account_id})")
+    p.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
+                   help=f"debug logs every request [BUSBAR_LOG_LEVEL] (default {defaults.log_level})")
+    p.add_argument("--sync", default=None, choices=["full", "normal"],
+                   help="full: fsync every group commit, survives power loss; normal: survives a crash of "
+                        f"busbar, not of the machine [BUSBAR_SYNC] (default {defaults.sync})")
+    p.add_argument("--max-put-events-request-bytes", type=int, default=None,
+                   help="largest total entry size of one PutEvents request [BUSBAR_MAX_PUT_EVENTS_REQUEST_BYTES] "
+                        f"(default {Limits().max_put_events_request_bytes})")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from busbar import logs
+    from busbar.server.app import BusbarApp
+
+    overrides = {key: getattr(args, key) for key in
+                 ("host", "port", "data_dir", "region", "account_id", "log_level", "sync",
+                  "max_put_events_request_bytes")}
+    try:
+        settings = Settings.from_env(overrides)
+    except ValueError as error:
+        print(f"busbar serve: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    config = uvicorn.Config(BusbarApp(settings), host=settings.host, port=settings.port, log_config=None,
+                            access_log=False, lifespan="on", loop="uvloop", http="httptools",
+                            timeout_graceful_shutdown=30)
+    server = uvicorn.Server(config)
+    logging.getLogger("busbar").info(
+        "busbar listening", extra={"url": f"http://{settings.host}:{settings.port}", "version": __version__})
+    server.run()
+    return 0 if server.started else 1
+
+
+def _test_pattern_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "test-pattern", help="check an event against an event pattern (no server needed)",
+        description="Print true if EVENT matches PATTERN, false if not; exit 0 on a match, 1 on no match, "
+                    "2 if the pattern is invalid (with AWS's message). Each argument is JSON text or @FILE.")
+    p.add_argument("pattern", help="the event pattern: JSON text or @path/to/pattern.json")
+    p.add_argument("event", help="the event: JSON text or @path/to/event.json")
+    p.set_defaults(func=_test_pattern)
+
+
+def _read_arg(value: str) -> str:
+    return Path(value[1:]).read_text() if value.startswith("@") else value
+
+
+def _test_pattern(args: argparse.Namespace) -> int:
+    from busbar.patterns import InvalidEventPattern, pattern_matches, validate
+
+    try:
+        compiled = validate(_read_arg(args.pattern))
+    except InvalidEventPattern as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    matched = pattern_matches(compiled, _read_arg(args.event))
+    print("true" if matched else "false")
+    return 0 if matched else 1
+
+
+def _events_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "events", help="print events stored in a data directory",
+        description="Print the stored events of a data directory as JSON lines, oldest first "
+                    "(the server may be running). Each line is {seq, bus, event}.")
+    p.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
+    p.add_argument("--bus", default=None, help="only events of this bus")
+    p.add_argument("--after", type=int, default=0, help="only events with a sequence number above this")
+    p.add_argument("--limit", type=int, default=100, help="print at most this many events")
+    p.set_defaults(func=_events)
+
+
+def _events(args: argparse.Namespace) -> int:
+    from busbar.store.sqlite import SqliteStore
+
+    store = SqliteStore(args.data_dir)
+    if not store.path.exists():
+        print(f"busbar events: no store at {store.path}", file=sys.stderr)
+        return 2
+    printed, after = 0, args.after
+    while printed < args.limit:
+        batch = store.read_events(after, limit=1000)
+        if not batch:
+            break
+        for event in batch:
+            after = event.seq
+            if args.bus and event.bus != args.bus:
+                continue
+            line = {"seq": event.seq, "bus": event.bus, "event": orjson.loads(event.envelope)}
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+            printed += 1
+            if printed >= args.limit:
+                break
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="busbar",
+        description="busbar: a self-hosted event bus that speaks Amazon EventBridge's API. "
+                    "Point any AWS SDK or the AWS CLI at it with --endpoint-url.",
+        epilog="Run 'busbar COMMAND --help' for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"busbar {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _serve_parser(sub)
+    _test_pattern_parser(sub)
+    _events_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

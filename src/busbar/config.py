@@ -1,0 +1,98 @@
+"""Every setting of busbar in one place.
+
+Each setting has a command-line flag and a ``BUSBAR_<NAME>`` environment variable;
+a flag wins over the environment, the environment over the default.  Limits default
+to the documented EventBridge quotas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from busbar.model.size import DEFAULT_MAX_REQUEST_BYTES
+
+
+@dataclass(frozen=True)
+class Limits:
+    """EventBridge quotas and model limits that busbar enforces."""
+
+    max_put_events_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_detail_type_chars: int = 128
+    max_detail_depth: int = 1000
+    max_event_buses: int = 100
+    max_pattern_chars: int = 2048
+    max_rules_per_bus: int = 300
+    max_targets_per_rule: int = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one busbar server runs."""
+
+    host: str = "127.0.0.1"
+    port: int = 4010
+    data_dir: Path = Path("./busbar-data")
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    log_level: str = "info"
+    # "full" fsyncs every group commit (survives power loss); "normal" survives a
+    # process crash (kill -9) but may lose the last commits on power loss.
+    sync: str = "full"
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, overrides: dict[str, Any] | None = None,
+                 environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
+        """Build settings from ``BUSBAR_*`` variables, then apply explicit overrides
+        (the command-line flags that were given; ``None`` values are ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "limits":
+                continue
+            raw = env.get(f"BUSBAR_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(f.name, raw, getattr(cls(), f.name))
+        limit_values: dict[str, Any] = {}
+        for f in dataclasses.fields(Limits):
+            raw = env.get(f"BUSBAR_{f.name.upper()}")
+            if raw is not None:
+                limit_values[f.name] = _coerce(f.name, raw, getattr(Limits(), f.name))
+        for name, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if name in Limits.__dataclass_fields__:
+                limit_values[name] = value
+            else:
+                values[name] = value
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        settings = cls(limits=Limits(**limit_values), **values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that cannot work, with a message saying what to change."""
+        if not (len(self.account_id) == 12 and self.account_id.isdigit()):
+            raise ValueError(f"account id must be 12 digits, got {self.account_id!r}")
+        if self.sync not in ("full", "normal"):
+            raise ValueError(f"sync must be 'full' or 'normal', got {self.sync!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {self.port}")
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"BUSBAR_{name.upper()} must be an integer, got {raw!r}") from None
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

@@ -1,0 +1,55 @@
+"""The ``cidr`` operator and IP-address values: parsing with AWS's messages, ranges as integers."""
+from __future__ import annotations
+
+import ipaddress
+import re
+
+# The shapes event-ruler treats as IP literals; anything else is not an address at all.
+_IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+_IPV6 = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*")
+
+
+class CidrSyntaxError(ValueError):
+    """A CIDR EventBridge refuses; the message is AWS's reason text."""
+
+
+def ip_to_int(text: str) -> tuple[int, int] | None:
+    """``(version, address as int)`` if ``text`` is an IPv4/IPv6 literal, else None."""
+    if not (_IPV4.fullmatch(text) or _IPV6.fullmatch(text)):
+        return None
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return addr.version, int(addr)
+
+
+def parse_cidr(text: str) -> tuple[int, int, int]:
+    """``(version, lowest, highest)`` addresses covered by ``text`` such as ``10.0.0.0/24``."""
+    # Java's split drops trailing empty strings; mimic it so "a/" counts as one part.
+    parts = text.split("/")
+    while parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    if len(parts) != 2:
+        raise CidrSyntaxError("Malformed CIDR, one '/' required")
+    try:
+        bits = int(parts[1])
+    except ValueError:
+        raise CidrSyntaxError("Malformed CIDR, mask bits must be an integer") from None
+    if bits < 0:
+        raise CidrSyntaxError("Malformed CIDR, mask bits must not be negative")
+    ip = ip_to_int(parts[0]) if (_IPV4.fullmatch(parts[0]) or _IPV6.fullmatch(parts[0])) else None
+    if ip is None:
+        if _IPV4.fullmatch(parts[0]) or _IPV6.fullmatch(parts[0]):
+            raise CidrSyntaxError(f"Invalid IP address: {parts[0]}")
+        raise CidrSyntaxError(f"Nonstandard IP address: {parts[0]}")
+    version, value = ip
+    width = 32 if version == 4 else 128
+    if version == 4 and bits > 31:
+        raise CidrSyntaxError("IPv4 mask bits must be < 32")
+    if version == 6 and bits > 127:
+        raise CidrSyntaxError("IPv6 mask bits must be < 128")
+    host_bits = width - bits
+    low = (value >> host_bits) << host_bits
+    high = low | ((1 << host_bits) - 1)
+    return version, low, high

@@ -1,0 +1,124 @@
+"""The store interface: everything busbar keeps, behind one small API.
+
+Three kinds of state, chosen so that an embedded SQLite file and a distributed
+log (NATS JetStream: streams with acknowledgement, key-value buckets) can both
+implement them:
+
+* **Resources** — metadata (event buses, tags, and later rules, targets,
+  connections, archives) as JSON documents keyed by ``(kind, key)``.  Reads are
+  served from memory; writes are durable when the awaitable returns.
+* **The event log** — an append-only sequence of accepted events.  Each event
+  gets a sequence number that only grows; ``append_events`` returns only after
+  the events are durable.
+* **Consumers** — named positions in the log.  A consumer (the router) reads
+  events after its position in order and acknowledges up to a sequence number;
+  after a crash it resumes after the last acknowledged event, so consumption is
+  at-least-once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class StoreError(Exception):
+    """Base of the store's own errors (the API layer turns them into AWS errors)."""
+
+
+class AlreadyExists(StoreError):
+    """``create_resource`` found a resource with that kind and key."""
+
+
+class NotFound(StoreError):
+    """The resource to change does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An accepted event, ready to append.  ``envelope`` is the JSON EventBridge
+    delivers; ``time`` is its event time in epoch seconds (for replay ranges)."""
+
+    event_id: str
+    bus: str
+    envelope: bytes
+    time: float
+    ingested_at: float
+    trace_header: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event read back from the log, with its sequence number."""
+
+    seq: int
+    event_id: str
+    bus: str
+    envelope: bytes
+    time: float
+    ingested_at: float
+    trace_header: str | None
+
+
+class Store(abc.ABC):
+    """What the API, the router and delivery need from storage."""
+
+    # -- resources -----------------------------------------------------------------
+    @abc.abstractmethod
+    def get_resource(self, kind: str, key: str) -> dict[str, Any] | None:
+        """The resource, or None.  Never blocks (served from memory)."""
+
+    @abc.abstractmethod
+    def list_resources(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every resource of *kind* as (key, value), sorted by key."""
+
+    @abc.abstractmethod
+    async def create_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        """Store a new resource; raise AlreadyExists if the key is taken."""
+
+    @abc.abstractmethod
+    async def put_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        """Create or replace a resource."""
+
+    @abc.abstractmethod
+    async def delete_resource(self, kind: str, key: str) -> bool:
+        """Delete a resource; False when there was none."""
+
+    # -- event log -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def append_events(self, events: Sequence[NewEvent]) -> list[int]:
+        """Append durably; return the sequence numbers, in order."""
+
+    @abc.abstractmethod
+    def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
+        """Up to *limit* events with sequence numbers above *after_seq*, in order.
+        Thread-safe and blocking: call it from a worker thread on a hot loop."""
+
+    @abc.abstractmethod
+    def last_seq(self) -> int:
+        """The sequence number of the newest committed event (0 when none)."""
+
+    # -- consumers -----------------------------------------------------------------
+    @abc.abstractmethod
+    def position(self, consumer: str) -> int:
+        """The last sequence number *consumer* acknowledged (0 when none)."""
+
+    @abc.abstractmethod
+    async def ack(self, consumer: str, seq: int) -> None:
+        """Durably record that *consumer* is done with every event up to *seq*."""
+
+    @abc.abstractmethod
+    async def wait_for_events(self, after_seq: int, timeout: float | None = None) -> bool:
+        """Wait until an event with a sequence number above *after_seq* is committed;
+        False on timeout."""
+
+    # -- life cycle ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open the store; safe to call once per process."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish the writes in flight, then release the store."""

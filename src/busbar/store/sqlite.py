@@ -1,0 +1,294 @@
+"""The embedded default store: one SQLite file in WAL mode under ``--data-dir``.
+
+One writer thread owns the only write connection.  Every write (an event batch, a
+resource change, an acknowledgement) is queued to it; the writer takes everything
+queued, runs it in one transaction and commits once — group commit — so a
+thousand concurrent PutEvents calls cost one fsync, not a thousand.  Each caller's
+awaitable resolves only after that commit.  Operations that can fail (creating a
+resource whose key is taken) run inside a savepoint so they fail alone.
+
+Resources are few and read constantly, so they are cached in memory; the cache is
+changed by the writer thread right after the commit that made the change durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from busbar.store.base import AlreadyExists, NewEvent, Store, StoredEvent
+
+log = logging.getLogger("busbar.store")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id     TEXT    NOT NULL,
+    bus          TEXT    NOT NULL,
+    time         REAL    NOT NULL,
+    ingested_at  REAL    NOT NULL,
+    trace_header TEXT,
+    envelope     BLOB    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resources (
+    kind  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consumers (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+# The most operations one transaction takes; bounds the latency of a commit.
+_MAX_BATCH = 2000
+
+_Op = Callable[[sqlite3.Connection], Any]
+_Job = tuple[_Op, "Callable[[Any], None] | None", "asyncio.Future[Any] | None", bool]
+
+
+class SqliteStore(Store):
+    """A :class:`Store` in ``<data_dir>/busbar.db``."""
+
+    def __init__(self, data_dir: Path | str, sync: str = "full") -> None:
+        self.path = Path(data_dir) / "busbar.db"
+        self._sync = "FULL" if sync == "full" else "NORMAL"
+        self._resources: dict[str, dict[str, dict[str, Any]]] = {}
+        self._consumers: dict[str, int] = {}
+        self._last_seq = 0
+        self._notified_seq = 0
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._appended: asyncio.Event | None = None
+        self._local = threading.local()
+        self._started = False
+
+    # -- life cycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        self._appended = asyncio.Event()
+        conn = self._connect()
+        with conn:
+            conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for kind, key, value in conn.execute("SELECT kind, key, value FROM resources"):
+            self._resources.setdefault(kind, {})[key] = orjson.loads(value)
+        self._consumers = dict(conn.execute("SELECT name, position FROM consumers"))
+        self._last_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        self._notified_seq = self._last_seq
+        self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="busbar-store-writer",
+                                         daemon=True)
+        self._writer.start()
+        self._started = True
+        log.debug("store opened", extra={"path": str(self.path), "last_seq": self._last_seq})
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self._jobs.put(None)
+        assert self._writer is not None
+        await asyncio.to_thread(self._writer.join)
+        reader = getattr(self._local, "conn", None)
+        if reader is not None:
+            reader.close()
+            self._local.conn = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._sync}")
+        return conn
+
+    # -- the writer ----------------------------------------------------------------
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            job = self._jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._run_batch(conn, batch)
+        conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any] | None, Any, BaseException | None]] = []
+        afters: list[tuple[Callable[[Any], None], Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, after, future, may_fail in batch:
+                if not may_fail:
+                    result = op(conn)
+                    outcomes.append((future, result, None))
+                    if after is not None:
+                        afters.append((after, result))
+                    continue
+                conn.execute("SAVEPOINT op")
+                try:
+                    result = op(conn)
+                except Exception as exc:  # noqa: BLE001 - handed to the caller
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    outcomes.append((future, None, exc))
+                else:
+                    conn.execute("RELEASE op")
+                    outcomes.append((future, result, None))
+                    if after is not None:
+                        afters.append((after, result))
+            conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed to commit
+            log.exception("store commit failed")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            outcomes = [(job[2], None, exc) for job in batch]
+            afters = []
+        # Only what is durable reaches the caches and the callers.
+        for after, result in afters:
+            after(result)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._settle, outcomes)
+
+    def _settle(self, outcomes: list[tuple[asyncio.Future[Any] | None, Any, BaseException | None]]) -> None:
+        for future, result, exc in outcomes:
+            if future is None or future.done():
+                continue
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+        # Wake the consumers waiting in wait_for_events() when the log grew.
+        if self._appended is not None and self._last_seq != self._notified_seq:
+            self._notified_seq = self._last_seq
+            appended, self._appended = self._appended, asyncio.Event()
+            appended.set()
+
+    def _submit(self, op: _Op, after: Callable[[Any], None] | None = None,
+                may_fail: bool = False) -> asyncio.Future[Any]:
+        if not self._started or self._loop is None:
+            raise RuntimeError("the store is not open")
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._jobs.put((op, after, future, may_fail))
+        return future
+
+    # -- resources -----------------------------------------------------------------
+    def get_resource(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self._resources.get(kind, {}).get(key)
+
+    def list_resources(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        return sorted(self._resources.get(kind, {}).items())
+
+    async def create_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        blob = orjson.dumps(value)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute("INSERT INTO resources (kind, key, value) VALUES (?, ?, ?)", (kind, key, blob))
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"{kind} {key}") from None
+
+        await self._submit(insert, lambda _: self._cache(kind, key, value), may_fail=True)
+
+    async def put_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        blob = orjson.dumps(value)
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO resources (kind, key, value) VALUES (?, ?, ?)", (kind, key, blob))
+
+        await self._submit(upsert, lambda _: self._cache(kind, key, value))
+
+    async def delete_resource(self, kind: str, key: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0
+
+        def forget(deleted: bool) -> None:
+            self._resources.get(kind, {}).pop(key, None)
+
+        return await self._submit(delete, forget)
+
+    def _cache(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        self._resources.setdefault(kind, {})[key] = value
+
+    # -- event log -----------------------------------------------------------------
+    async def append_events(self, events: Sequence[NewEvent]) -> list[int]:
+        rows = [(e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.envelope) for e in events]
+        count = len(rows)
+
+        def insert(conn: sqlite3.Connection) -> int:
+            conn.executemany(
+                "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, envelope)"
+                " VALUES (?, ?, ?, ?, ?, ?)", rows)
+            # One writer: the rows of one executemany get consecutive numbers.
+            return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+        def advance(last: int) -> None:
+            self._last_seq = last
+
+        last = await self._submit(insert, advance)
+        return list(range(last - count + 1, last + 1))
+
+    def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
+        rows = self._reader().execute(
+            "SELECT seq, event_id, bus, envelope, time, ingested_at, trace_header FROM events"
+            " WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+    def last_seq(self) -> int:
+        if self._started:
+            return self._last_seq
+        return self._reader().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=30)
+            self._local.conn = conn
+        return conn
+
+    # -- consumers -----------------------------------------------------------------
+    def position(self, consumer: str) -> int:
+        return self._consumers.get(consumer, 0)
+
+    async def ack(self, consumer: str, seq: int) -> None:
+        def record(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO consumers (name, position) VALUES (?, ?)"
+                         " ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)",
+                         (consumer, seq))
+
+        def remember(_: None) -> None:
+            self._consumers[consumer] = max(self._consumers.get(consumer, 0), seq)
+
+        await self._submit(record, remember)
+
+    async def wait_for_events(self, after_seq: int, timeout: float | None = None) -> bool:
+        assert self._appended is not None, "the store is not open"
+        while self._last_seq <= after_seq:
+            try:
+                await asyncio.wait_for(self._appended.wait(), timeout)
+            except asyncio.TimeoutError:
+                return self._last_seq > after_seq
+        return True
