@@ -47,6 +47,9 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--max-put-events-request-bytes", type=int, default=None,
                    help="largest total entry size of one PutEvents request [BUSBAR_MAX_PUT_EVENTS_REQUEST_BYTES] "
                         f"(default {Limits().max_put_events_request_bytes})")
+    p.add_argument("--put-events-per-second", type=int, default=None,
+                   help="PutEvents entries accepted per second; beyond it entries fail with the retryable "
+                        "ThrottlingException; 0 is unlimited [BUSBAR_PUT_EVENTS_PER_SECOND] (default 0)")
     p.set_defaults(func=_serve)
 
 
@@ -58,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {key: getattr(args, key) for key in
                  ("host", "port", "data_dir", "region", "account_id", "log_level", "sync",
-                  "max_put_events_request_bytes")}
+                  "max_put_events_request_bytes", "put_events_per_second")}
     try:
         settings = Settings.from_env(overrides)
     except ValueError as error:

@@ -21,6 +21,10 @@ class Limits:
     """EventBridge quotas and model limits that busbar enforces."""
 
     max_put_events_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    # PutEvents entries accepted per second; 0 means unlimited.  AWS's quota is
+    # 10,000/s in us-east-1 and less elsewhere; beyond it entries fail with the
+    # retryable ThrottlingException.
+    put_events_per_second: int = 0
     max_detail_type_chars: int = 128
     max_detail_depth: int = 1000
     max_event_buses: int = 100

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from busbar.config import Settings
 from busbar.model.entries import Clock
+from busbar.ratelimit import TokenBucket
 from busbar.store.base import Store
 
 
@@ -16,6 +18,12 @@ class Context:
     settings: Settings
     store: Store
     clock: Clock = field(default_factory=Clock)
+
+    @cached_property
+    def put_events_bucket(self) -> TokenBucket | None:
+        """The PutEvents rate limit, or None when unlimited."""
+        rate = self.settings.limits.put_events_per_second
+        return TokenBucket(rate) if rate > 0 else None
 
     @property
     def region(self) -> str:

@@ -19,6 +19,7 @@ from busbar.model.size import entry_size
 from busbar.store.base import NewEvent
 
 TOO_LARGE = "Total size of the entries in the request is over the limit."
+THROTTLED = checks.EntryError("ThrottlingException", "Rate exceeded.")
 
 
 async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -28,10 +29,12 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         raise ValidationException(TOO_LARGE)
 
     now, now_text = ctx.clock.now()
+    bucket = ctx.put_events_bucket
+    allowed = len(request_entries) if bucket is None else bucket.take(len(request_entries))
     results: list[dict[str, str]] = []
     accepted: list[NewEvent] = []
-    for entry in request_entries:
-        outcome = _accept(ctx, entry, now, now_text)
+    for index, entry in enumerate(request_entries):
+        outcome = _accept(ctx, entry, now, now_text) if index < allowed else THROTTLED
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
         else:
