@@ -11,8 +11,11 @@ a flag wins over the environment.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +74,30 @@ def _serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(BusbarApp(settings), host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", loop="uvloop", http="httptools",
                             timeout_graceful_shutdown=30)
-    server = uvicorn.Server(config)
+    server = _graceful_server_class()(config)
     logging.getLogger("busbar").info(
         "busbar listening", extra={"url": f"http://{settings.host}:{settings.port}", "version": __version__})
     server.run()
     return 0 if server.started else 1
+
+
+def _graceful_server_class() -> Any:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after a graceful shutdown, so the process dies
+        "by signal"; busbar exits 0 instead once everything in flight is committed."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
 
 
 def _test_pattern_parser(sub: Any) -> None:

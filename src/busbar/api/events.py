@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from busbar.api.context import Context
 from busbar.api.errors import AwsError, ValidationException
 from busbar.api.resources import BUS, bus_name
@@ -82,5 +80,5 @@ def _accept(ctx: Context, entry: dict[str, Any], now: float, now_text: str) -> N
         when, when_text = now, now_text
     event_id = checks.new_event_id()
     envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
-    return NewEvent(event_id=event_id, bus=bus, envelope=orjson.dumps(envelope), time=when,
+    return NewEvent(event_id=event_id, bus=bus, envelope=checks.encode_envelope(envelope, detail_text), time=when,
                     ingested_at=now, trace_header=entry.get("TraceHeader"))

@@ -1,0 +1,223 @@
+"""The per-field index: every condition that rules place on one field path, organised so that one
+event value finds the conditions it satisfies without looking at the others.
+
+A *hit list* is a list of ``(sub_id, bit)``: the alternatives (sub-rules) that own a condition and
+the bit of the field the condition belongs to. Conditions that compare for equality sit in dicts
+(exact strings, numbers, literals, lower-cased strings); prefixes and suffixes sit in one dict
+per distinct length, probed with the value's slice of that length; numeric ranges become a sorted
+list of boundaries whose gaps and points each carry the hit lists of the ranges covering them
+(one bisect per value). Only wildcards, CIDR blocks and anything-but, which no dict can answer,
+are tested one by one, and then once per distinct condition on the field rather than per rule.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+from .conditions import (CIDR, EQ_IC, EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX,
+                         PREFIX_IC, SUFFIX, SUFFIX_IC, Cond, comparable, literal_key, test)
+
+Hit = tuple[int, int]
+HitList = list[Hit]
+_INF = float("inf")
+
+
+class PathIndex:
+    """All conditions on one field path, across all rules of a Matcher."""
+
+    __slots__ = ("path", "hits", "exact_str", "exact_num", "exact_lit", "eq_ic", "prefix",
+                 "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
+                 "suffix_lens", "suffix_ic_lens", "numeric", "num_points", "num_slots",
+                 "num_dirty", "residual", "exists_true", "exists_false", "has_ic")
+
+    def __init__(self, path: tuple[str, ...]) -> None:
+        self.path = path
+        self.hits: dict[Cond, HitList] = {}          # every condition -> its hit list
+        self.exact_str: dict[str, HitList] = {}
+        self.exact_num: dict[Any, HitList] = {}
+        self.exact_lit: dict[str, HitList] = {}
+        self.eq_ic: dict[str, HitList] = {}
+        self.prefix: dict[int, dict[str, HitList]] = {}
+        self.prefix_ic: dict[int, dict[str, HitList]] = {}
+        self.suffix: dict[int, dict[str, HitList]] = {}
+        self.suffix_ic: dict[int, dict[str, HitList]] = {}
+        self.prefix_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
+        self.prefix_ic_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
+        self.suffix_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
+        self.suffix_ic_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
+        self.numeric: dict[tuple[float, bool, float, bool], HitList] = {}
+        self.num_points: list[float] = []
+        self.num_slots: list[tuple[HitList, ...]] = [()]
+        self.num_dirty = False
+        self.residual: list[tuple[Cond, HitList]] = []  # tested one by one
+        self.exists_true: HitList | None = None
+        self.exists_false: HitList | None = None
+        self.has_ic = False
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    # -- maintenance -------------------------------------------------------------------------
+    def add(self, cond: Cond, hit: Hit) -> None:
+        """Record that alternative ``hit[0]``'s field ``hit[1]`` accepts values meeting ``cond``."""
+        hits = self.hits.get(cond)
+        if hits is None:
+            hits = self.hits[cond] = []
+            self._place(cond, hits)
+        hits.append(hit)
+
+    def remove(self, cond: Cond, hit: Hit) -> None:
+        """Undo one ``add``; a condition nobody uses any more leaves the index."""
+        hits = self.hits[cond]
+        hits.remove(hit)
+        if not hits:
+            del self.hits[cond]
+            self._unplace(cond)
+
+    def _affix_table(self, kind: int) -> dict[int, dict[str, HitList]]:
+        return {PREFIX: self.prefix, PREFIX_IC: self.prefix_ic, SUFFIX: self.suffix,
+                SUFFIX_IC: self.suffix_ic}[kind]
+
+    def _refresh_affixes(self) -> None:
+        self.prefix_lens = tuple(sorted(self.prefix.items()))
+        self.prefix_ic_lens = tuple(sorted(self.prefix_ic.items()))
+        self.suffix_lens = tuple(sorted(self.suffix.items()))
+        self.suffix_ic_lens = tuple(sorted(self.suffix_ic.items()))
+        self.has_ic = bool(self.eq_ic or self.prefix_ic or self.suffix_ic)
+
+    def _place(self, cond: Cond, hits: HitList) -> None:
+        kind, arg = cond
+        if kind == EXACT_STR:
+            self.exact_str[arg] = hits
+        elif kind == EXACT_NUM:
+            self.exact_num[arg] = hits
+        elif kind == EXACT_LIT:
+            self.exact_lit[arg] = hits
+        elif kind == EQ_IC:
+            self.eq_ic[arg] = hits
+            self._refresh_affixes()
+        elif kind in (PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC):
+            self._affix_table(kind).setdefault(len(arg), {})[arg] = hits
+            self._refresh_affixes()
+        elif kind == NUMERIC:
+            self.numeric[arg] = hits
+            self.num_dirty = True
+        elif kind == EXISTS:
+            if arg:
+                self.exists_true = hits
+            else:
+                self.exists_false = hits
+        else:
+            self.residual.append((cond, hits))
+
+    def _unplace(self, cond: Cond) -> None:
+        kind, arg = cond
+        if kind == EXACT_STR:
+            del self.exact_str[arg]
+        elif kind == EXACT_NUM:
+            del self.exact_num[arg]
+        elif kind == EXACT_LIT:
+            del self.exact_lit[arg]
+        elif kind == EQ_IC:
+            del self.eq_ic[arg]
+            self._refresh_affixes()
+        elif kind in (PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC):
+            table = self._affix_table(kind)
+            del table[len(arg)][arg]
+            if not table[len(arg)]:
+                del table[len(arg)]
+            self._refresh_affixes()
+        elif kind == NUMERIC:
+            del self.numeric[arg]
+            self.num_dirty = True
+        elif kind == EXISTS:
+            if arg:
+                self.exists_true = None
+            else:
+                self.exists_false = None
+        else:
+            self.residual = [(c, h) for c, h in self.residual if c != cond]
+
+    def _build_numeric(self) -> None:
+        """Boundaries of all ranges, sorted; slot 2j+1 is the point j, slot 2j the gap below it."""
+        points = sorted({x for lo, _, hi, _ in self.numeric for x in (lo, hi) if x not in (_INF, -_INF)})
+        where = {x: j for j, x in enumerate(points)}
+        last = 2 * len(points)
+        slots: list[list[HitList]] = [[] for _ in range(last + 1)]
+        for (lo, lo_open, hi, hi_open), hits in self.numeric.items():
+            start = 0 if lo == -_INF else 2 * where[lo] + (2 if lo_open else 1)
+            end = last if hi == _INF else 2 * where[hi] + (0 if hi_open else 1)
+            for s in range(start, end + 1):
+                slots[s].append(hits)
+        self.num_points = points
+        self.num_slots = [tuple(s) for s in slots]
+        self.num_dirty = False
+
+    # -- matching ----------------------------------------------------------------------------
+    def lookup(self, values: list[Any], out: list[HitList]) -> None:
+        """Append to ``out`` the hit list of every condition some value in ``values`` meets."""
+        if self.exists_true is not None:
+            out.append(self.exists_true)
+        if self.num_dirty:
+            self._build_numeric()
+        append = out.append
+        for v in values:
+            t = type(v)
+            if t is str:
+                h = self.exact_str.get(v)
+                if h is not None:
+                    append(h)
+                n = len(v)
+                for length, table in self.prefix_lens:
+                    if length > n:
+                        break
+                    h = table.get(v[:length])
+                    if h is not None:
+                        append(h)
+                for length, table in self.suffix_lens:
+                    if length > n:
+                        break
+                    h = table.get(v[n - length:])
+                    if h is not None:
+                        append(h)
+                if self.has_ic:
+                    f = v.lower()
+                    h = self.eq_ic.get(f)
+                    if h is not None:
+                        append(h)
+                    n = len(f)
+                    for length, table in self.prefix_ic_lens:
+                        if length > n:
+                            break
+                        h = table.get(f[:length])
+                        if h is not None:
+                            append(h)
+                    for length, table in self.suffix_ic_lens:
+                        if length > n:
+                            break
+                        h = table.get(f[n - length:])
+                        if h is not None:
+                            append(h)
+            elif t is int or t is float:
+                h = self.exact_num.get(v)
+                if h is not None:
+                    append(h)
+                if self.numeric:
+                    x = comparable(v)
+                    if x is not None:
+                        points = self.num_points
+                        j = bisect_left(points, x)
+                        slot = 2 * j + 1 if j < len(points) and points[j] == x else 2 * j
+                        out.extend(self.num_slots[slot])
+            else:
+                key = literal_key(v)
+                if key is not None:
+                    h = self.exact_lit.get(key)
+                    if h is not None:
+                        append(h)
+            for cond, hits in self.residual:
+                if test(cond, v):
+                    append(hits)
+
+
+__all__ = ["PathIndex", "Hit", "HitList", "CIDR"]
