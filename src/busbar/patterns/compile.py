@@ -105,6 +105,10 @@ def _token_text(value: Any) -> str:
     return json.dumps(value)
 
 
+def _is_array(value: Any) -> bool:
+    return isinstance(value, list) and not isinstance(value, Members)
+
+
 def _is_number(value: Any) -> bool:
     return type(value) is int or type(value) is float
 
@@ -123,7 +127,7 @@ class _Compiler:
                 raise _Refused(f"{key} is Ruler reserved fieldName which cannot be used inside {OR_KEY}.")
             if isinstance(value, Members):
                 self.object(rules, path + split_key(key), value, in_or)
-            elif isinstance(value, list):
+            elif _is_array(value):
                 self.field(rules, path + split_key(key), value)
             else:
                 raise _Refused(f'"{key}" must be an object or an array')
@@ -133,7 +137,7 @@ class _Compiler:
     def or_(self, rules: list[Alternative], path: Path, value: Any) -> None:
         before = [dict(r) for r in rules]
         rules.clear()
-        if not isinstance(value, list):
+        if not _is_array(value):
             raise _Refused(f"It must be an Array followed with {OR_KEY}.")
         for item in value:
             if not isinstance(item, Members):
@@ -190,7 +194,7 @@ class _Compiler:
                 raise _Refused(f"{op} match pattern must be a string")
             cond = Cond(PREFIX if op == "prefix" else SUFFIX, value)
         elif op == "numeric":
-            if not isinstance(value, list):
+            if not _is_array(value):
                 raise _Refused("Value of numeric must be an array.")
             cond = self.numeric(value)
             if extra:
@@ -257,12 +261,12 @@ class _Compiler:
             kind = kinds[op]
             inner_extra = len(value) > 1
             value = inner
-        if not (isinstance(value, (list, str)) or _is_number(value)):
+        if not (_is_array(value) or isinstance(value, str) or _is_number(value)):
             raise _Refused("Value of anything-but must be an array or single string/number value.")
-        items = value if isinstance(value, list) else [value]
+        items = value if _is_array(value) else [value]
         if kind == AB_STR:
             if any(not (isinstance(v, str) or _is_number(v)) for v in items):
-                which = "anything but list" if isinstance(value, list) else "anything-but list"
+                which = "anything but list" if _is_array(value) else "anything-but list"
                 raise _Refused(f"Inside {which}, start|null|boolean is not supported.")
             has_num = any(_is_number(v) for v in items)
             has_str = any(isinstance(v, str) for v in items)

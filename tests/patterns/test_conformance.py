@@ -1,0 +1,73 @@
+"""AWS's recorded answers (../shared/conformance) through validate / pattern_matches / Matcher."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import json5
+import pytest
+
+from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, validate
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+if not SHARED.exists():
+    SHARED = Path("/work/shared/conformance")
+CASES = sorted(SHARED.glob("event-patterns/*.json5"))
+SNAPSHOT = json.loads((SHARED / "event-patterns-aws-errors.snapshot.json").read_text())
+_KEY = "tests/aws/services/events/test_events_patterns.py::TestEventPattern::test_event_pattern[{}]"
+
+
+def _aws_message(name: str) -> str:
+    content = SNAPSHOT[_KEY.format(name)]["recorded-content"][name]
+    return content["exception_message"]["Error"]["Message"].split("\n")[0]
+
+
+def test_all_cases_present() -> None:
+    assert len(CASES) == 155
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_case(path: Path) -> None:
+    case = json5.loads(path.read_text())
+    name = path.stem
+    pattern_text = json.dumps(case["EventPattern"])  # what boto3 would send
+    if name.endswith("_EXC"):
+        with pytest.raises(InvalidEventPattern) as info:
+            validate(pattern_text)
+        assert str(info.value) == _aws_message(name)
+        assert info.value.message == _aws_message(name)
+        return
+    expected = not name.endswith("_NEG")
+    assert pattern_matches(pattern_text, case["Event"]) is expected
+    assert pattern_matches(case["EventPattern"], json.dumps(case["Event"])) is expected
+    m = Matcher()
+    m.add_rule("bus/rule", pattern_text)
+    assert (m.matches(case["Event"]) == ["bus/rule"]) is expected
+
+
+def test_duplicate_key_last_wins() -> None:
+    pattern = (SHARED / "event-patterns" / "complex_multi_key_event_pattern.json").read_text()
+    event = (SHARED / "event-patterns" / "complex_multi_key_event.json").read_text()
+    assert pattern_matches(pattern, event)
+    m = Matcher()
+    m.add_rule("r", pattern)
+    assert m.matches(event) == ["r"]
+
+
+_MALFORMED = "tests/aws/services/events/test_events_patterns.py::TestEventPattern::test_invalid_json_event_pattern[{}]"
+
+
+@pytest.mark.parametrize("pattern", [
+    "this is valid json but not a dict",
+    "{'bad': 'quotation'}",
+    '{"not": closed mark"',
+    '["not", "a", "dict", "but valid json"]',
+])
+def test_malformed_pattern_messages(pattern: str) -> None:
+    recorded = SNAPSHOT[_MALFORMED.format(pattern)]["recorded-content"]
+    (answer,) = [v for v in recorded.values() if isinstance(v, dict) and "Error" in v] or \
+        [v["exception_message"] for v in recorded.values()]
+    expected = answer["Error"]["Message"].split("\n")[0]
+    with pytest.raises(InvalidEventPattern) as info:
+        validate(pattern)
+    assert str(info.value) == expected
