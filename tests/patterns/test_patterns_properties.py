@@ -124,4 +124,4 @@ def test_matcher_agrees_with_reference_through_changes(ops: list[tuple[str, Any]
     for name in list(live):
         m.remove_rule(name)
     assert m.matches(evs[0]) == []
-    assert not m._paths and not m._trie.root.children  # nothing left behind
+    assert not m._paths and not m._trie.root.children and not m._subs  # nothing left behind

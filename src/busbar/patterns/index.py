@@ -1,8 +1,8 @@
 """The per-field index: every condition that rules place on one field path, organised so that one
 event value finds the conditions it satisfies without looking at the others.
 
-A *hit list* is a list of ``(sub_id, bit)``: the alternatives (sub-rules) that own a condition and
-the bit of the field the condition belongs to. Conditions that compare for equality sit in dicts
+A *hit list* is the list of alternatives (sub-rules, by number) whose anchor field holds a
+condition. Conditions that compare for equality sit in dicts
 (exact strings, numbers, literals, lower-cased strings); prefixes and suffixes sit in one dict
 per distinct length, probed with the value's slice of that length; numeric ranges become a sorted
 list of boundaries whose gaps and points each carry the hit lists of the ranges covering them
@@ -17,7 +17,7 @@ from typing import Any
 from .conditions import (CIDR, EQ_IC, EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX,
                          PREFIX_IC, SUFFIX, SUFFIX_IC, Cond, comparable, literal_key, test)
 
-Hit = tuple[int, int]
+Hit = int
 HitList = list[Hit]
 _INF = float("inf")
 
@@ -28,7 +28,7 @@ class PathIndex:
     __slots__ = ("path", "hits", "exact_str", "exact_num", "exact_lit", "eq_ic", "prefix",
                  "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
                  "suffix_lens", "suffix_ic_lens", "numeric", "num_points", "num_slots",
-                 "num_dirty", "residual", "exists_true", "exists_false", "has_ic")
+                 "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users")
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.path = path
@@ -53,13 +53,14 @@ class PathIndex:
         self.exists_true: HitList | None = None
         self.exists_false: HitList | None = None
         self.has_ic = False
+        self.users = 0  # alternatives with a field on this path (indexed or only verified)
 
     def __len__(self) -> int:
         return len(self.hits)
 
     # -- maintenance -------------------------------------------------------------------------
     def add(self, cond: Cond, hit: Hit) -> None:
-        """Record that alternative ``hit[0]``'s field ``hit[1]`` accepts values meeting ``cond``."""
+        """Record that alternative ``hit`` is a candidate when a value meets ``cond``."""
         hits = self.hits.get(cond)
         if hits is None:
             hits = self.hits[cond] = []

@@ -1,13 +1,16 @@
 """``Matcher``: many named rules, one pass per event, cost independent of the number of rules.
 
-Each rule compiles once into alternatives (one per ``$or`` combination). Every alternative gets a
-number and each of its fields a bit. The conditions go into one ``PathIndex`` per field path, and
-the paths into a trie. Matching an event walks only the referenced paths, asks each path's index
-which conditions the values found there satisfy, and ORs the owners' bits together; an
-alternative whose bits are all set matched. Fields that require absence (``exists: false``) are
-credited for every absent path afterwards. When a multi-field alternative matched through values
-inside arrays, it is confirmed by the condition-by-condition evaluator, which also enforces
-event-ruler's rule that fields matched inside an array of objects come from the same element.
+Each rule compiles once into alternatives (one per ``$or`` combination), each an AND of fields.
+Every alternative is filed under one *anchor* field, the one most likely to be selective (exact
+values first, then prefixes/suffixes/ignore-case, then ranges, then the rest): the anchor's
+conditions go into that field path's ``PathIndex``. Matching an event walks only the paths some
+rule refers to (a trie), asks each path's index which anchored alternatives the values found
+there select, and checks each selected alternative's other fields directly. Alternatives whose
+anchor can be met by absence (``exists: false``) are selected for every absent path. So the work
+per event follows the values in the event and the alternatives they select, not the number of
+rules. Multi-field alternatives matched through values inside arrays are confirmed by the
+condition-by-condition evaluator, which enforces event-ruler's rule that fields matched inside
+an array of objects come from the same element.
 
 Adding or removing a rule touches only that rule's conditions.
 """
@@ -17,22 +20,47 @@ from collections.abc import Hashable
 from typing import Any
 
 from .compile import Alternative, CompiledPattern, Path, compile_pattern
+from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, AB_WILDCARD, EQ_IC,
+                         EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, PREFIX, PREFIX_IC, SUFFIX,
+                         SUFFIX_IC, Cond, test)
 from .errors import PatternLimits
 from .evaluate import alternative_matches
 from .events import PathTrie, collect, parse_event
-from .index import HitList, PathIndex
+from .index import PathIndex
+
+_ABSENT = Cond(EXISTS, False)
+_RANK_EXACT = {EXACT_STR, EXACT_NUM, EXACT_LIT}
+_RANK_AFFIX = _RANK_EXACT | {EQ_IC, PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC}
+_NEGATIVE = {AB_STR, AB_NUM, AB_IC, AB_PREFIX, AB_SUFFIX, AB_WILDCARD}
+
+
+def _anchor_rank(conds: tuple[Cond, ...]) -> int:
+    """Lower is more selective: how few events a field's conditions are expected to pass."""
+    kinds = {c.kind for c in conds}
+    if _ABSENT in conds:
+        return 5
+    if kinds <= _RANK_EXACT:
+        return 0
+    if kinds <= _RANK_AFFIX:
+        return 1
+    if kinds & _NEGATIVE:
+        return 4
+    if EXISTS in kinds:
+        return 3
+    return 2  # numeric, cidr, wildcard
 
 
 class _Sub:
-    """One alternative of one rule."""
+    """One alternative of one rule: its anchor path and the fields checked after selection."""
 
-    __slots__ = ("name", "full", "alt", "multi")
+    __slots__ = ("name", "alt", "anchor", "rest", "single")
 
-    def __init__(self, name: Hashable, alt: Alternative) -> None:
+    def __init__(self, name: Hashable, alt: Alternative, anchor: Path) -> None:
         self.name = name
         self.alt = alt
-        self.full = (1 << len(alt)) - 1
-        self.multi = len(alt) > 1
+        self.anchor = anchor
+        self.rest: tuple[tuple[PathIndex, tuple[Cond, ...], bool], ...] = ()
+        self.single = len(alt) == 1
 
 
 class Matcher:
@@ -42,11 +70,9 @@ class Matcher:
         self.limits = limits or PatternLimits()
         self._rules: dict[Hashable, tuple[CompiledPattern, list[int]]] = {}
         self._subs: dict[int, _Sub] = {}
-        self._full: dict[int, int] = {}          # sub id -> bits of all its fields
-        self._names: dict[int, Hashable] = {}    # sub id -> rule name
         self._next_id = 0
         self._paths: dict[Path, PathIndex] = {}
-        self._absent: dict[PathIndex, None] = {}  # indexes with exists:false conditions
+        self._absent: dict[PathIndex, None] = {}  # indexes with exists:false anchors
         self._trie = PathTrie()
 
     def __len__(self) -> int:
@@ -54,6 +80,27 @@ class Matcher:
 
     def __contains__(self, name: object) -> bool:
         return name in self._rules
+
+    def rule_names(self) -> list[Hashable]:
+        """Names of all rules, in the order they were added."""
+        return list(self._rules)
+
+    def _index(self, path: Path) -> PathIndex:
+        index = self._paths.get(path)
+        if index is None:
+            index = self._paths[path] = PathIndex(path)
+            self._trie.add(path, index)
+        index.users += 1
+        return index
+
+    def _release(self, path: Path) -> None:
+        index = self._paths[path]
+        index.users -= 1
+        if index.users == 0:
+            del self._paths[path]
+            self._absent.pop(index, None)
+            self._trie.clear_slot(path)
+            self._trie.remove(path)
 
     def add_rule(self, name: Hashable, pattern: str | bytes | dict[str, Any] | CompiledPattern) -> CompiledPattern:
         """Add (or replace) rule ``name``; raises ``InvalidEventPattern`` and then changes nothing."""
@@ -64,20 +111,21 @@ class Matcher:
         for alt in compiled.alternatives:
             sid = self._next_id
             self._next_id += 1
-            sub = _Sub(name, alt)
+            anchor = min(alt, key=lambda p: _anchor_rank(alt[p]))
+            sub = _Sub(name, alt, anchor)
+            rest = []
+            for path, conds in alt.items():
+                index = self._index(path)
+                if path == anchor:
+                    for cond in conds:
+                        index.add(cond, sid)
+                    if index.exists_false is not None:
+                        self._absent[index] = None
+                else:
+                    rest.append((index, conds, _ABSENT in conds))
+            sub.rest = tuple(rest)
             self._subs[sid] = sub
-            self._full[sid] = sub.full
-            self._names[sid] = name
             ids.append(sid)
-            for bit_no, (path, conds) in enumerate(alt.items()):
-                index = self._paths.get(path)
-                if index is None:
-                    index = self._paths[path] = PathIndex(path)
-                    self._trie.add(path, index)
-                for cond in conds:
-                    index.add(cond, (sid, 1 << bit_no))
-                if index.exists_false is not None:
-                    self._absent[index] = None
         self._rules[name] = (compiled, ids)
         return compiled
 
@@ -86,28 +134,20 @@ class Matcher:
         _, ids = self._rules.pop(name)
         for sid in ids:
             sub = self._subs.pop(sid)
-            del self._full[sid]
-            del self._names[sid]
-            for bit_no, (path, conds) in enumerate(sub.alt.items()):
-                index = self._paths[path]
-                for cond in conds:
-                    index.remove(cond, (sid, 1 << bit_no))
-                if index.exists_false is None:
-                    self._absent.pop(index, None)
-                if not len(index):
-                    del self._paths[path]
-                    self._trie.clear_slot(path)
-                    self._trie.remove(path)
-
-    def rule_names(self) -> list[Hashable]:
-        """Names of all rules, in the order they were added."""
-        return list(self._rules)
+            index = self._paths[sub.anchor]
+            for cond in sub.alt[sub.anchor]:
+                index.remove(cond, sid)
+            if index.exists_false is None:
+                self._absent.pop(index, None)
+            for path in sub.alt:
+                self._release(path)
 
     def matches(self, event: dict[str, Any] | str | bytes) -> list[Hashable]:
         """Names of the rules ``event`` matches (each once, in no particular order)."""
-        event = parse_event(event)
+        if type(event) is not dict:
+            event = parse_event(event)
         values, members = collect(event, self._trie.root)
-        found: list[HitList] = []
+        found: list[list[int]] = []
         for index, vals in values.items():
             index.lookup(vals, found)
         for index in self._absent:
@@ -115,26 +155,42 @@ class Matcher:
                 found.append(index.exists_false)  # type: ignore[arg-type]
         if not found:
             return []
-        acc: dict[int, int] = {}
-        get = acc.get
-        for hits in found:
-            for sid, bit in hits:
-                acc[sid] = get(sid, 0) | bit
-        full = self._full
-        names = self._names
-        if members is None:
-            return list(dict.fromkeys(names[sid] for sid, bits in acc.items() if bits == full[sid]))
-        by_path: dict[Path, list[Any]] | None = None
+        subs = self._subs
         out: dict[Hashable, None] = {}
-        for sid, bits in acc.items():
-            if bits != full[sid]:
-                continue
-            sub = self._subs[sid]
-            if sub.multi:
-                if by_path is None:
-                    by_path = {ix.path: v for ix, v in values.items()}
-                    by_mem = {ix.path: m for ix, m in members.items()}
-                if not alternative_matches(sub.alt, by_path, by_mem):
+        seen: set[int] = set()
+        for hits in found:
+            for sid in hits:
+                if sid in seen:
                     continue
-            out[sub.name] = None
+                seen.add(sid)
+                sub = subs[sid]
+                if sub.single:
+                    out[sub.name] = None
+                elif members is None:
+                    if _rest_holds(sub, values):
+                        out[sub.name] = None
+                elif _rest_holds(sub, values) and alternative_matches(
+                        sub.alt, {ix.path: v for ix, v in values.items()},
+                        {ix.path: m for ix, m in members.items()}):
+                    out[sub.name] = None
         return list(out)
+
+
+def _rest_holds(sub: _Sub, values: dict[PathIndex, list[Any]]) -> bool:
+    """Do the non-anchor fields of ``sub`` hold (ignoring array consistency)?"""
+    for index, conds, absent_ok in sub.rest:
+        vals = values.get(index)
+        if vals is None:
+            if absent_ok:
+                continue
+            return False
+        for v in vals:
+            for c in conds:
+                if test(c, v):
+                    break
+            else:
+                continue
+            break
+        else:
+            return False
+    return True
