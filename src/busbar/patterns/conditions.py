@@ -12,6 +12,7 @@ is refused only by a value of its own type that it lists.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .cidr import ip_to_int
@@ -149,3 +150,27 @@ def test(cond: Cond, value: Any) -> bool:
     if kind == EXACT_LIT:
         return literal_key(value) == arg
     return kind in (AB_STR, AB_NUM, AB_IC, AB_PREFIX, AB_SUFFIX, AB_WILDCARD)
+
+
+def field_checker(conds: tuple[Cond, ...]) -> Callable[[list[Any]], bool]:
+    """A function telling whether any of a field's values meets any of ``conds``, specialised
+    for the common shapes (exact strings; one numeric range) and general otherwise."""
+    kinds = {c.kind for c in conds}
+    if kinds == {EXACT_STR}:
+        wanted = frozenset(c.arg for c in conds)
+        # Only a str can equal a str, so plain set membership is type-exact here.
+        return lambda vals: any(v in wanted for v in vals if type(v) is str)
+    if len(conds) == 1 and kinds == {NUMERIC}:
+        arg = conds[0].arg
+
+        def in_numeric(vals: list[Any]) -> bool:
+            for v in vals:
+                x = comparable(v)
+                if x is not None and in_range(x, arg):
+                    return True
+            return False
+        return in_numeric
+
+    def general(vals: list[Any]) -> bool:
+        return any(test(c, v) for v in vals for c in conds)
+    return general

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from .conditions import (CIDR, EQ_IC, EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX,
+from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, CIDR, EQ_IC, EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX,
                          PREFIX_IC, SUFFIX, SUFFIX_IC, Cond, comparable, literal_key, test)
 
 Hit = int
@@ -28,7 +28,8 @@ class PathIndex:
     __slots__ = ("path", "hits", "exact_str", "exact_num", "exact_lit", "eq_ic", "prefix",
                  "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
                  "suffix_lens", "suffix_ic_lens", "numeric", "num_points", "num_slots",
-                 "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users")
+                 "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users",
+                 "ab_str", "ab_num", "ab_ic", "ab_prefix", "ab_suffix")
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.path = path
@@ -50,6 +51,12 @@ class PathIndex:
         self.num_slots: list[tuple[HitList, ...]] = [()]
         self.num_dirty = False
         self.residual: list[tuple[Cond, HitList]] = []  # tested one by one
+        # anything-but, by kind; each is refused only by a value of its own type that it lists
+        self.ab_str: list[tuple[Any, HitList]] = []
+        self.ab_num: list[tuple[Any, HitList]] = []
+        self.ab_ic: list[tuple[Any, HitList]] = []
+        self.ab_prefix: list[tuple[Any, HitList]] = []
+        self.ab_suffix: list[tuple[Any, HitList]] = []
         self.exists_true: HitList | None = None
         self.exists_false: HitList | None = None
         self.has_ic = False
@@ -108,6 +115,8 @@ class PathIndex:
                 self.exists_true = hits
             else:
                 self.exists_false = hits
+        elif kind in _AB_KINDS:
+            getattr(self, _AB_KINDS[kind]).append((arg, hits))
         else:
             self.residual.append((cond, hits))
 
@@ -136,6 +145,9 @@ class PathIndex:
                 self.exists_true = None
             else:
                 self.exists_false = None
+        elif kind in _AB_KINDS:
+            name = _AB_KINDS[kind]
+            setattr(self, name, [(a, h) for a, h in getattr(self, name) if a != arg])
         else:
             self.residual = [(c, h) for c, h in self.residual if c != cond]
 
@@ -199,6 +211,22 @@ class PathIndex:
                         h = table.get(f[n - length:])
                         if h is not None:
                             append(h)
+                for arg, hits in self.ab_str:
+                    if v not in arg:
+                        append(hits)
+                if self.ab_ic:
+                    f = v.lower()
+                    for arg, hits in self.ab_ic:
+                        if f not in arg:
+                            append(hits)
+                for arg, hits in self.ab_prefix:
+                    if not v.startswith(arg):
+                        append(hits)
+                for arg, hits in self.ab_suffix:
+                    if not v.endswith(arg):
+                        append(hits)
+                for arg, hits in self.ab_num:
+                    append(hits)
             elif t is int or t is float:
                 h = self.exact_num.get(v)
                 if h is not None:
@@ -210,15 +238,27 @@ class PathIndex:
                         j = bisect_left(points, x)
                         slot = 2 * j + 1 if j < len(points) and points[j] == x else 2 * j
                         out.extend(self.num_slots[slot])
+                for arg, hits in self.ab_num:
+                    if v not in arg:
+                        append(hits)
+                for group in (self.ab_str, self.ab_ic, self.ab_prefix, self.ab_suffix):
+                    for arg, hits in group:
+                        append(hits)
             else:
                 key = literal_key(v)
                 if key is not None:
                     h = self.exact_lit.get(key)
                     if h is not None:
                         append(h)
+                for group in (self.ab_str, self.ab_num, self.ab_ic, self.ab_prefix, self.ab_suffix):
+                    for arg, hits in group:
+                        append(hits)
             for cond, hits in self.residual:
                 if test(cond, v):
                     append(hits)
 
+
+_AB_KINDS = {AB_STR: "ab_str", AB_NUM: "ab_num", AB_IC: "ab_ic", AB_PREFIX: "ab_prefix",
+             AB_SUFFIX: "ab_suffix"}
 
 __all__ = ["PathIndex", "Hit", "HitList", "CIDR"]
