@@ -84,7 +84,7 @@ class BusbarProcess:
         return boto3.client(
             "events", endpoint_url=self.endpoint_url, region_name=REGION,
             aws_access_key_id="test", aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}, **config))
+            config=Config(retries={"total_max_attempts": 1}, **config))
 
     def post(self, target: str | None, body: bytes | str, headers: dict[str, str] | None = None) -> httpx.Response:
         """A raw AWS JSON 1.1 request, for what boto3 will not send."""

@@ -31,8 +31,9 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     allowed = len(request_entries) if bucket is None else bucket.take(len(request_entries))
     results: list[dict[str, str]] = []
     accepted: list[NewEvent] = []
+    event_ids = checks.new_event_ids(len(request_entries))
     for index, entry in enumerate(request_entries):
-        outcome = _accept(ctx, entry, now, now_text) if index < allowed else THROTTLED
+        outcome = _accept(ctx, entry, event_ids[index], now, now_text) if index < allowed else THROTTLED
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
         else:
@@ -45,7 +46,8 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"FailedEntryCount": failed, "Entries": results}
 
 
-def _accept(ctx: Context, entry: dict[str, Any], now: float, now_text: str) -> NewEvent | checks.EntryError:
+def _accept(ctx: Context, entry: dict[str, Any], event_id: str, now: float,
+            now_text: str) -> NewEvent | checks.EntryError:
     """The event one entry becomes, or why it is refused."""
     source = entry.get("Source")
     if not source:
@@ -78,7 +80,6 @@ def _accept(ctx: Context, entry: dict[str, Any], now: float, now_text: str) -> N
         when, when_text = parsed
     else:
         when, when_text = now, now_text
-    event_id = checks.new_event_id()
     envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
     return NewEvent(event_id=event_id, bus=bus, envelope=checks.encode_envelope(envelope, detail_text), time=when,
                     ingested_at=now, trace_header=entry.get("TraceHeader"))

@@ -8,9 +8,9 @@ entry and stores the envelopes it returns.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,8 +126,17 @@ def event_time(value: Any) -> tuple[float, str] | None:
     return epoch, format_time(epoch)
 
 
-def new_event_id() -> str:
-    return str(uuid.uuid4())
+def new_event_ids(count: int) -> list[str]:
+    """*count* random (version 4) UUIDs as text.  One ``os.urandom`` call serves
+    the whole request: the system call, not the formatting, dominates uuid4()."""
+    raw = bytearray(os.urandom(16 * count))
+    ids = []
+    for start in range(0, 16 * count, 16):
+        raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40  # version 4
+        raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw[start:start + 16].hex()
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
 
 
 def encode_envelope(envelope: dict[str, Any], detail_text: str) -> bytes:

@@ -1,0 +1,78 @@
+"""PutEvents throughput and latency: busbar against moto's server, in one run.
+
+    .venv/bin/python benchmarks/put_events.py [--seconds 10] [--connections 8 32]
+
+Both servers run as real processes on this machine and receive the same requests:
+batches of 10 entries over keep-alive connections, several in flight at once.
+busbar commits every acknowledged event durably (SQLite WAL, fsync per group
+commit); moto keeps events in memory.  Prints events/s, p50 and p99 request
+latency for each, and busbar's ratio to moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import progress, request_bytes, run_load, start_busbar, start_moto  # noqa: E402
+
+ENTRIES_PER_REQUEST = 10
+ALL_ACCEPTED = re.compile(rb'"FailedEntryCount":\s*0\b')
+
+
+def bodies(count: int = 200) -> list[bytes]:
+    """Distinct PutEvents bodies of 10 realistic entries each."""
+    result = []
+    for r in range(count):
+        entries = [{"Source": "shop.orders", "DetailType": "OrderPlaced",
+                    "Resources": [f"arn:aws:shop:us-east-1:000000000000:order/{r}-{n}"],
+                    "Detail": json.dumps({"orderId": f"{r}-{n}", "customer": {"id": r % 97, "tier": "gold"},
+                                          "items": [{"sku": f"SKU-{n}", "qty": n + 1, "price": 9.99}],
+                                          "total": 9.99 * (n + 1)})}
+                   for n in range(ENTRIES_PER_REQUEST)]
+        result.append(json.dumps({"Entries": entries}).encode())
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (after 1 s warm-up)")
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32],
+                        help="concurrent clients (keep-alive connections), one run each")
+    parser.add_argument("--sync", choices=["full", "normal"], default="full", help="busbar's --sync")
+    args = parser.parse_args()
+
+    payloads = bodies()
+    rows = []
+    for name, start in (("busbar", lambda: start_busbar("--sync", args.sync)), ("moto_server", start_moto)):
+        progress(f"starting {name} ...")
+        server = start()
+        try:
+            requests = [request_bytes(server.port, "AWSEvents.PutEvents", body) for body in payloads]
+            for connections in args.connections:
+                progress(f"  {name}: {connections} clients for {args.seconds:g} s ...")
+                result = run_load(server.port, requests, ALL_ACCEPTED, connections, args.seconds)
+                events = result.requests * ENTRIES_PER_REQUEST / result.seconds
+                rows.append((name, connections, events, result.p50_ms, result.percentile(99), result.failures))
+                progress(f"  {name}: {events:,.0f} events/s")
+        finally:
+            server.stop()
+
+    print(f"\nPutEvents, {ENTRIES_PER_REQUEST} entries per request, {args.seconds:g} s per run, "
+          f"busbar --sync {args.sync} (durable), {os.cpu_count()} CPUs shared by servers and load generator\n")
+    print(f"| server | clients | events/s | p50 ms | p99 ms | failed requests | busbar / moto |")
+    print(f"|---|---:|---:|---:|---:|---:|---:|")
+    moto = {c: e for n, c, e, *_ in rows if n == "moto_server"}
+    for name, connections, events, p50, p99, failures in rows:
+        ratio = f"{events / moto[connections]:.1f}x" if name == "busbar" and moto.get(connections) else ""
+        print(f"| {name} | {connections} | {events:,.0f} | {p50:.2f} | {p99:.2f} | {failures} | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
