@@ -171,6 +171,48 @@ def field_checker(conds: tuple[Cond, ...]) -> Callable[[list[Any]], bool]:
             return False
         return in_numeric
 
+    if len(conds) == 1:
+        (cond,) = conds
+        kind, arg = cond
+        one = _SINGLE.get(kind)
+        if one is not None:
+            return one(arg)
+
     def general(vals: list[Any]) -> bool:
         return any(test(c, v) for v in vals for c in conds)
     return general
+
+
+def _str_check(pred: Callable[[str], bool]) -> Callable[[list[Any]], bool]:
+    return lambda vals: any(pred(v) for v in vals if type(v) is str)
+
+
+def _cidr_check(arg: tuple[int, int, int]) -> Callable[[list[Any]], bool]:
+    version, low, high = arg
+
+    def check(vals: list[Any]) -> bool:
+        for v in vals:
+            if type(v) is str:
+                ip = ip_to_int(v)
+                if ip is not None and ip[0] == version and low <= ip[1] <= high:
+                    return True
+        return False
+    return check
+
+
+def _ab_str_check(arg: frozenset[str]) -> Callable[[list[Any]], bool]:
+    # Values of other types are never refused by a string anything-but.
+    return lambda vals: any(type(v) is not str or v not in arg for v in vals)
+
+
+# One-condition fields whose check can skip the general dispatch in ``test``.
+_SINGLE: dict[int, Callable[[Any], Callable[[list[Any]], bool]]] = {
+    PREFIX: lambda a: _str_check(lambda v: v.startswith(a)),
+    SUFFIX: lambda a: _str_check(lambda v: v.endswith(a)),
+    PREFIX_IC: lambda a: _str_check(lambda v: v.lower().startswith(a)),
+    SUFFIX_IC: lambda a: _str_check(lambda v: v.lower().endswith(a)),
+    EQ_IC: lambda a: _str_check(lambda v: v.lower() == a),
+    WILDCARD: lambda a: _str_check(a.matches),
+    CIDR: _cidr_check,
+    AB_STR: _ab_str_check,
+}

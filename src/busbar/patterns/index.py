@@ -180,37 +180,15 @@ class PathIndex:
                 h = self.exact_str.get(v)
                 if h is not None:
                     append(h)
-                n = len(v)
-                for length, table in self.prefix_lens:
-                    if length > n:
-                        break
-                    h = table.get(v[:length])
-                    if h is not None:
-                        append(h)
-                for length, table in self.suffix_lens:
-                    if length > n:
-                        break
-                    h = table.get(v[n - length:])
-                    if h is not None:
-                        append(h)
+                if self.prefix_lens or self.suffix_lens:
+                    _probe_affixes(v, self.prefix_lens, self.suffix_lens, append)
                 if self.has_ic:
                     f = v.lower()
                     h = self.eq_ic.get(f)
                     if h is not None:
                         append(h)
-                    n = len(f)
-                    for length, table in self.prefix_ic_lens:
-                        if length > n:
-                            break
-                        h = table.get(f[:length])
-                        if h is not None:
-                            append(h)
-                    for length, table in self.suffix_ic_lens:
-                        if length > n:
-                            break
-                        h = table.get(f[n - length:])
-                        if h is not None:
-                            append(h)
+                    if self.prefix_ic_lens or self.suffix_ic_lens:
+                        _probe_affixes(f, self.prefix_ic_lens, self.suffix_ic_lens, append)
                 for arg, hits in self.ab_str:
                     if v not in arg:
                         append(hits)
@@ -256,6 +234,25 @@ class PathIndex:
             for cond, hits in self.residual:
                 if test(cond, v):
                     append(hits)
+
+
+def _probe_affixes(text: str, prefix_lens: tuple[tuple[int, dict[str, HitList]], ...],
+                   suffix_lens: tuple[tuple[int, dict[str, HitList]], ...], append: Any) -> None:
+    """Append the hit lists of the prefixes and suffixes of ``text`` that rules name: one dict
+    probe per distinct length (tables are sorted by length, so stop at the first too long)."""
+    n = len(text)
+    for length, table in prefix_lens:
+        if length > n:
+            break
+        h = table.get(text[:length])
+        if h is not None:
+            append(h)
+    for length, table in suffix_lens:
+        if length > n:
+            break
+        h = table.get(text[n - length:])
+        if h is not None:
+            append(h)
 
 
 _AB_KINDS = {AB_STR: "ab_str", AB_NUM: "ab_num", AB_IC: "ab_ic", AB_PREFIX: "ab_prefix",

@@ -53,7 +53,7 @@ def _anchor_rank(conds: tuple[Cond, ...]) -> int:
 class _Sub:
     """One alternative of one rule: its anchor path and the fields checked after selection."""
 
-    __slots__ = ("name", "alt", "anchor", "rest", "single")
+    __slots__ = ("name", "alt", "anchor", "rest", "single", "indexes")
 
     def __init__(self, name: Hashable, alt: Alternative, anchor: Path) -> None:
         self.name = name
@@ -61,6 +61,7 @@ class _Sub:
         self.anchor = anchor
         self.rest: tuple[tuple[PathIndex, Callable[[list[Any]], bool], bool], ...] = ()
         self.single = len(alt) == 1
+        self.indexes: tuple[PathIndex, ...] = ()
 
 
 class Matcher:
@@ -131,6 +132,7 @@ class Matcher:
                 else:
                     rest.append((index, field_checker(conds), _ABSENT in conds))
             sub.rest = tuple(rest)
+            sub.indexes = tuple(self._paths[p] for p in alt)
             self._subs[sid] = sub
             ids.append(sid)
         self._rules[name] = (compiled, ids)
@@ -164,6 +166,9 @@ class Matcher:
             return []
         subs = self._subs
         out: dict[Hashable, None] = {}
+        # Paths whose values came out of arrays: only an alternative with two or more of them
+        # can break the same-array-element rule, so only those need the full check.
+        arrayed = {ix for ix, ms in members.items() if any(ms)} if members is not None else ()
         seen: set[int] = set()
         for hits in found:
             for sid in hits:
@@ -173,10 +178,11 @@ class Matcher:
                 sub = subs[sid]
                 if sub.single:
                     out[sub.name] = None
-                elif members is None:
-                    if _rest_holds(sub, values):
-                        out[sub.name] = None
-                elif _rest_holds(sub, values) and alternative_matches(
+                elif not _rest_holds(sub, values):
+                    continue
+                elif members is None or sum(ix in arrayed for ix in sub.indexes) < 2:
+                    out[sub.name] = None
+                elif alternative_matches(
                         sub.alt, {ix.path: v for ix, v in values.items()},
                         {ix.path: m for ix, m in members.items()}):
                     out[sub.name] = None
