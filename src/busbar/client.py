@@ -71,7 +71,7 @@ class Publisher:
     """Sends PutEvents entries through a boto3 ``events`` client, packed and retried.
 
     *client*: a boto3 ``events`` client.  Its own retries add to the publisher's;
-    configure it with ``retries={"max_attempts": 1}`` to leave retrying to the publisher.
+    configure it with ``retries={"total_max_attempts": 1}`` to leave retrying to the publisher.
 
     *max_request_bytes*: the size limit of one request; the entries of a request
     always total strictly less.  Match the service's limit (busbar's

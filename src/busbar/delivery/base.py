@@ -1,0 +1,69 @@
+"""What delivery works with: a delivery, its outcome, and the sender interface.
+
+A *delivery* is one (event, target) pair the router recorded durably.  The
+dispatcher hands it to the :class:`Sender` of the target's kind (API destination,
+event bus, log group); the sender tries once and answers an :class:`Outcome`.
+Retries, backoff, event age, rate limits and dead-lettering are the dispatcher's
+business, never the sender's — a sender only says whether a failure is worth
+retrying and, when the target said so, how long to wait (``Retry-After``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event on its way to one target of one rule."""
+
+    id: int                   # the store's id of this delivery
+    event_id: str
+    bus: str                  # the bus whose rule matched
+    rule_name: str
+    rule_arn: str
+    target: dict[str, Any]    # the target as PutTargets stored it (Id, Arn, RetryPolicy, HttpParameters, ...)
+    payload: bytes            # the body to send: the event, or what Input/InputPath/InputTransformer made of it
+    envelope: bytes           # the original event (for dead letters and bus targets)
+    trace_header: str | None  # travels to HTTP targets as X-Amzn-Trace-Id
+    attempts: int             # attempts made before this one
+    ingested_at: float        # epoch seconds PutEvents accepted the event (for MaximumEventAgeInSeconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one attempt."""
+
+    ok: bool
+    retryable: bool = False
+    error_code: str = ""
+    error_message: str = ""
+    retry_after: float | None = None  # seconds the target asked us to wait
+
+    @classmethod
+    def success(cls) -> "Outcome":
+        return _SUCCESS
+
+    @classmethod
+    def retry(cls, code: str, message: str, retry_after: float | None = None) -> "Outcome":
+        return cls(False, True, code, message, retry_after)
+
+    @classmethod
+    def fail(cls, code: str, message: str) -> "Outcome":
+        return cls(False, False, code, message)
+
+
+_SUCCESS = Outcome(True)
+
+
+class Sender(Protocol):
+    """Delivers to one kind of target."""
+
+    async def send(self, delivery: Delivery) -> Outcome:
+        """Try once; never raise for a failure of the target (answer an Outcome)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and files."""
+        ...
