@@ -137,8 +137,18 @@ class _Walk:
         get = obj.get
         for seg, child in node.children.items():
             v = get(seg, _MISSING)
-            if v is not _MISSING:
+            if v is _MISSING:
+                continue
+            t = type(v)
+            if t is dict or t is list or mem or self.members is not None:
                 self.value(v, child, mem)
+            elif child.slot is not None:
+                # The common case, inlined: a scalar outside any array.
+                found = self.values.get(child.slot)
+                if found is None:
+                    self.values[child.slot] = [v]
+                else:
+                    found.append(v)
         if node.deep:
             # Event keys with dots name nested fields too: {"a.b": 1} is a value at a.b.
             for key, v in obj.items():

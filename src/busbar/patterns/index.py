@@ -231,9 +231,10 @@ class PathIndex:
                 for group in (self.ab_str, self.ab_num, self.ab_ic, self.ab_prefix, self.ab_suffix):
                     for arg, hits in group:
                         append(hits)
-            for cond, hits in self.residual:
-                if test(cond, v):
-                    append(hits)
+            if self.residual:
+                for cond, hits in self.residual:
+                    if test(cond, v):
+                        append(hits)
 
 
 def _probe_affixes(text: str, prefix_lens: tuple[tuple[int, dict[str, HitList]], ...],
