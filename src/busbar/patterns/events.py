@@ -80,17 +80,7 @@ class PathTrie:
                 del node.children[seg]
                 break
             node = child
-        else:
-            pass
         self._refresh_deep(path)
-
-    def slot_of(self, path: tuple[str, ...]) -> Any:
-        node = self.root
-        for seg in path:
-            node = node.children.get(seg)  # type: ignore[assignment]
-            if node is None:
-                return None
-        return node.slot
 
     def clear_slot(self, path: tuple[str, ...]) -> None:
         node = self.root
