@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from busbar.api import buses, events, patterns, tags
+from busbar.api import connections, destinations
 from busbar.api.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -26,6 +27,17 @@ OPERATIONS: dict[str, Handler] = {
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,
     "TestEventPattern": patterns.test_event_pattern,
+    "CreateConnection": connections.create_connection,
+    "DescribeConnection": connections.describe_connection,
+    "ListConnections": connections.list_connections,
+    "UpdateConnection": connections.update_connection,
+    "DeleteConnection": connections.delete_connection,
+    "DeauthorizeConnection": connections.deauthorize_connection,
+    "CreateApiDestination": destinations.create_api_destination,
+    "DescribeApiDestination": destinations.describe_api_destination,
+    "ListApiDestinations": destinations.list_api_destinations,
+    "UpdateApiDestination": destinations.update_api_destination,
+    "DeleteApiDestination": destinations.delete_api_destination,
 }
 
 __all__ = ["OPERATIONS", "Context", "Handler"]

@@ -11,6 +11,8 @@ from busbar.model.arns import split_bus_arn
 # Kinds of resource documents in the store.
 BUS = "event-bus"
 TAGS = "tags"
+CONNECTION = "connection"
+API_DESTINATION = "api-destination"
 
 DEFAULT_BUS = "default"
 

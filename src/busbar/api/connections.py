@@ -1,0 +1,391 @@
+"""Connections: CreateConnection, DescribeConnection, ListConnections,
+UpdateConnection, DeleteConnection, DeauthorizeConnection.
+
+A connection holds the credentials an API destination calls its endpoint with:
+``BASIC`` (user name and password), ``API_KEY`` (a header name and value) or
+``OAUTH_CLIENT_CREDENTIALS`` (a client id and secret that busbar exchanges for a
+bearer token at the authorization endpoint), plus ``InvocationHttpParameters``
+(headers, query-string and body parameters added to every invocation).
+
+Secrets
+    AWS keeps the credentials in a Secrets Manager secret and answers only its
+    ARN.  busbar has no Secrets Manager: the credentials live in the connection's
+    document in the store (under the data directory), and ``SecretArn`` is a name
+    in AWS's format that points nowhere.  Password, API key value, client secret
+    and the values of parameters marked ``IsValueSecret`` are never answered by
+    Describe/List (answers are built from a whitelist, see :func:`public_auth`)
+    and never logged.
+
+States
+    ``BASIC`` and ``API_KEY`` connections are ``AUTHORIZED`` once created.
+    ``OAUTH_CLIENT_CREDENTIALS`` connections start ``AUTHORIZING``; busbar fetches
+    the first token when the first invocation goes through the connection (the
+    HTTP sender in :mod:`busbar.delivery.http` does it, the API layer makes no
+    outbound calls).  The sender then records ``AUTHORIZED`` (with
+    ``LastAuthorizedTime``) or, when the authorization endpoint refuses the client
+    with a 4xx, ``DEAUTHORIZED`` with a ``StateReason``.  As AWS documents, a
+    ``BASIC``/``API_KEY`` connection is also deauthorized when its endpoint
+    answers 401 or 407.  ``DeauthorizeConnection`` drops the stored secrets and
+    answers ``DEAUTHORIZING``; the connection is ``DEAUTHORIZED`` at once and every
+    invocation through it fails without retry until ``UpdateConnection`` supplies
+    credentials again.
+
+Updates merge as AWS does: members of ``AuthParameters`` that are given replace
+the stored ones, the others are kept; a list of ``InvocationHttpParameters`` or
+``OAuthHttpParameters`` (headers, query strings, body) that is given replaces
+that list.  Changing ``AuthorizationType`` needs the new type's parameters in
+full.  Any change of credentials re-authorizes the connection and drops a cached
+OAuth token (``Generation`` counts these changes for the sender).
+
+Deleting a connection that API destinations use succeeds, as in AWS; those
+destinations then answer ``INACTIVE`` and their invocations fail without retry.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from busbar.api.context import Context
+from busbar.api.errors import (
+    LimitExceededException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from busbar.api.paging import page
+from busbar.api.resources import CONNECTION
+from busbar.store.base import AlreadyExists, Store
+
+BASIC = "BASIC"
+API_KEY = "API_KEY"
+OAUTH = "OAUTH_CLIENT_CREDENTIALS"
+
+AUTHORIZED = "AUTHORIZED"
+AUTHORIZING = "AUTHORIZING"
+DEAUTHORIZED = "DEAUTHORIZED"
+DEAUTHORIZING = "DEAUTHORIZING"
+DELETING = "DELETING"
+
+# The AuthParameters member each authorization type needs, and its required members.
+_AUTH_MEMBER = {BASIC: "BasicAuthParameters", API_KEY: "ApiKeyAuthParameters", OAUTH: "OAuthParameters"}
+_REQUIRED = {
+    "BasicAuthParameters": ("Username", "Password"),
+    "ApiKeyAuthParameters": ("ApiKeyName", "ApiKeyValue"),
+    "OAuthParameters": ("ClientParameters", "AuthorizationEndpoint", "HttpMethod"),
+}
+# Members whose values are credentials: stored, never answered.
+_SECRET_MEMBERS = ("Password", "ApiKeyValue", "ClientSecret")
+_HTTP_LISTS = ("HeaderParameters", "QueryStringParameters", "BodyParameters")
+
+# The quota of connections per account and region (a setting when config has one).
+DEFAULT_MAX_CONNECTIONS = 3000
+
+_CONNECTION_ARN = re.compile(
+    r"arn:aws[a-z-]*:events:([a-z0-9-]*):([0-9]{12})?:connection/([.\-_A-Za-z0-9]+)/([-A-Za-z0-9]+)")
+
+
+def connection_arn(region: str, account: str, name: str, unique: str) -> str:
+    """``arn:aws:events:{region}:{account}:connection/{name}/{uuid}``."""
+    return f"arn:aws:events:{region}:{account}:connection/{name}/{unique}"
+
+
+def split_connection_arn(arn: str) -> tuple[str, str, str] | None:
+    """(region, account, name) of a connection ARN, or None when *arn* is not one."""
+    match = _CONNECTION_ARN.fullmatch(arn)
+    return (match.group(1), match.group(2) or "", match.group(3)) if match else None
+
+
+def not_found(name: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(
+        f"Failed to describe the connection(s). Connection '{name}' does not exist.")
+
+
+def get_connection(ctx: Context, name: str) -> dict[str, Any]:
+    """The stored connection (with its secrets), or ResourceNotFoundException."""
+    connection = ctx.store.get_resource(CONNECTION, name)
+    if connection is None:
+        raise not_found(name)
+    return connection
+
+
+def find_connection(store: Store, arn: str) -> dict[str, Any] | None:
+    """The connection *arn* names, or None.  A connection deleted and created again
+    under the same name has another ARN, so the old ARN finds nothing."""
+    parts = split_connection_arn(arn)
+    connection = store.get_resource(CONNECTION, parts[2]) if parts else None
+    return connection if connection is not None and connection["ConnectionArn"] == arn else None
+
+
+def connection_by_arn(ctx: Context, arn: str) -> dict[str, Any]:
+    """The connection *arn* names in this account and region, or ResourceNotFoundException."""
+    connection = find_connection(ctx.store, arn)
+    if connection is None:
+        parts = split_connection_arn(arn)
+        raise not_found(parts[2] if parts else arn)
+    return connection
+
+
+# -- answers: built from whitelists so that a secret can never slip through -------------
+
+def _public_http(params: dict[str, Any]) -> dict[str, Any]:
+    """InvocationHttpParameters / OAuthHttpParameters without the values marked secret."""
+    answer: dict[str, Any] = {}
+    for kind in _HTTP_LISTS:
+        if kind not in params:
+            continue
+        items = []
+        for item in params[kind]:
+            shown: dict[str, Any] = {"Key": item.get("Key")} if "Key" in item else {}
+            secret = bool(item.get("IsValueSecret"))
+            if not secret and "Value" in item:
+                shown["Value"] = item["Value"]
+            shown["IsValueSecret"] = secret
+            items.append(shown)
+        answer[kind] = items
+    return answer
+
+
+def public_auth(auth: dict[str, Any]) -> dict[str, Any]:
+    """AuthParameters as Describe answers them: names and endpoints, no credentials."""
+    answer: dict[str, Any] = {}
+    if "BasicAuthParameters" in auth:
+        answer["BasicAuthParameters"] = {"Username": auth["BasicAuthParameters"].get("Username")}
+    if "ApiKeyAuthParameters" in auth:
+        answer["ApiKeyAuthParameters"] = {"ApiKeyName": auth["ApiKeyAuthParameters"].get("ApiKeyName")}
+    if "OAuthParameters" in auth:
+        oauth = auth["OAuthParameters"]
+        shown: dict[str, Any] = {
+            "ClientParameters": {"ClientID": oauth.get("ClientParameters", {}).get("ClientID")},
+            "AuthorizationEndpoint": oauth.get("AuthorizationEndpoint"),
+            "HttpMethod": oauth.get("HttpMethod"),
+        }
+        if "OAuthHttpParameters" in oauth:
+            shown["OAuthHttpParameters"] = _public_http(oauth["OAuthHttpParameters"])
+        answer["OAuthParameters"] = shown
+    if "InvocationHttpParameters" in auth:
+        answer["InvocationHttpParameters"] = _public_http(auth["InvocationHttpParameters"])
+    return answer
+
+
+_TIMES = ("CreationTime", "LastModifiedTime", "LastAuthorizedTime")
+
+
+def _summary(connection: dict[str, Any], state: str | None = None) -> dict[str, Any]:
+    """What Create/Update/Delete/Deauthorize answer."""
+    answer = {"ConnectionArn": connection["ConnectionArn"],
+              "ConnectionState": state or connection["ConnectionState"]}
+    answer.update({key: connection[key] for key in _TIMES if key in connection})
+    return answer
+
+
+def _listed(connection: dict[str, Any]) -> dict[str, Any]:
+    keys = ("ConnectionArn", "Name", "ConnectionState", "StateReason", "AuthorizationType", *_TIMES)
+    return {key: connection[key] for key in keys if key in connection}
+
+
+def _described(connection: dict[str, Any]) -> dict[str, Any]:
+    keys = ("ConnectionArn", "Name", "Description", "ConnectionState", "StateReason", "AuthorizationType",
+            "SecretArn", "KmsKeyIdentifier", *_TIMES)
+    answer = {key: connection[key] for key in keys if key in connection}
+    answer["AuthParameters"] = public_auth(connection.get("AuthParameters", {}))
+    return answer
+
+
+# -- checks -----------------------------------------------------------------------------
+
+def _check_auth(auth_type: str, auth: dict[str, Any]) -> None:
+    """The parameters of *auth_type* are present and complete, and no other type's are."""
+    member = _AUTH_MEMBER[auth_type]
+    others = [name for name in _AUTH_MEMBER.values() if name != member and name in auth]
+    if others:
+        raise ValidationException(
+            f"{others[0]} cannot be specified for authorization type {auth_type}; "
+            f"specify only {member}.")
+    params = auth.get(member)
+    if params is None:
+        raise ValidationException(f"{member} must be specified for authorization type {auth_type}.")
+    missing = [key for key in _REQUIRED[member] if params.get(key) is None]
+    if auth_type == OAUTH and not missing:
+        client = params["ClientParameters"]
+        missing = [f"ClientParameters.{key}" for key in ("ClientID", "ClientSecret") if client.get(key) is None]
+    if missing:
+        raise ValidationException(f"{member}.{missing[0]} must be specified for authorization type {auth_type}.")
+    if auth_type == OAUTH:
+        check_endpoint(params["AuthorizationEndpoint"], "AuthorizationEndpoint")
+
+
+def check_endpoint(url: str, member: str) -> None:
+    """An endpoint busbar can call: http:// or https:// and a host.  (AWS calls only
+    https endpoints; busbar also allows http for targets on the local network.)"""
+    lowered = url.lower()
+    for scheme in ("https://", "http://"):
+        if lowered.startswith(scheme) and len(url) > len(scheme) and url[len(scheme)] not in "/?#":
+            return
+    raise ValidationException(
+        f"Parameter {member} is not valid. Reason: {url} is not an http:// or https:// URL with a host.")
+
+
+def _check_connectivity(body: dict[str, Any]) -> None:
+    if body.get("InvocationConnectivityParameters") is not None:
+        raise ValidationException(
+            "InvocationConnectivityParameters is not supported by busbar: endpoints are called directly "
+            "from the busbar server, not through a VPC Lattice resource configuration.")
+
+
+def initial_state(auth_type: str) -> str:
+    """AUTHORIZING until busbar holds an OAuth token; AUTHORIZED for credentials it sends as they are."""
+    return AUTHORIZING if auth_type == OAUTH else AUTHORIZED
+
+
+# -- operations -------------------------------------------------------------------------
+
+async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    name: str = body["Name"]
+    auth_type: str = body["AuthorizationType"]
+    auth: dict[str, Any] = body["AuthParameters"]
+    _check_connectivity(body)
+    _check_auth(auth_type, auth)
+    if ctx.store.get_resource(CONNECTION, name) is not None:
+        raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
+    quota = getattr(ctx.settings.limits, "max_connections", DEFAULT_MAX_CONNECTIONS)
+    if len(ctx.store.list_resources(CONNECTION)) >= quota:
+        raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
+    now = time.time()
+    unique = str(uuid.uuid4())
+    state = initial_state(auth_type)
+    connection: dict[str, Any] = {
+        "Name": name,
+        "ConnectionArn": connection_arn(ctx.region, ctx.account, name, unique),
+        "AuthorizationType": auth_type,
+        "ConnectionState": state,
+        "SecretArn": f"arn:aws:secretsmanager:{ctx.region}:{ctx.account}:secret:events!connection/{name}/{unique}",
+        "AuthParameters": auth,
+        "CreationTime": now,
+        "LastModifiedTime": now,
+        "Generation": 1,
+    }
+    if state == AUTHORIZED:
+        connection["LastAuthorizedTime"] = now
+    for key in ("Description", "KmsKeyIdentifier"):
+        if body.get(key) is not None:
+            connection[key] = body[key]
+    try:
+        await ctx.store.create_resource(CONNECTION, name, connection)
+    except AlreadyExists:
+        raise ResourceAlreadyExistsException(f"Connection {name} already exists.") from None
+    return _summary(connection)
+
+
+async def describe_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    return _described(get_connection(ctx, body["Name"]))
+
+
+async def list_connections(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    prefix = body.get("NamePrefix") or ""
+    state = body.get("ConnectionState")
+    found = [(name, _listed(connection)) for name, connection in ctx.store.list_resources(CONNECTION)
+             if name.startswith(prefix) and (state is None or connection["ConnectionState"] == state)]
+    items, token = page(found, body.get("NextToken"), body.get("Limit"))
+    answer: dict[str, Any] = {"Connections": items}
+    if token:
+        answer["NextToken"] = token
+    return answer
+
+
+def _merge_http(stored: dict[str, Any] | None, given: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(stored or {})
+    merged.update({kind: given[kind] for kind in _HTTP_LISTS if kind in given})
+    return merged
+
+
+def _merge_auth(stored: dict[str, Any], stored_type: str, auth_type: str,
+                given: dict[str, Any]) -> dict[str, Any]:
+    """The AuthParameters after an update (see the module docstring)."""
+    member = _AUTH_MEMBER[auth_type]
+    merged: dict[str, Any] = {}
+    if "InvocationHttpParameters" in stored or "InvocationHttpParameters" in given:
+        merged["InvocationHttpParameters"] = _merge_http(stored.get("InvocationHttpParameters"),
+                                                         given.get("InvocationHttpParameters", {}))
+    # A change of type starts from nothing: the old type's credentials do not carry over.
+    params = dict(stored.get(member, {})) if auth_type == stored_type else {}
+    update = given.get(member) or {}
+    for key, value in update.items():
+        if key == "ClientParameters":
+            params[key] = {**params.get(key, {}), **value}
+        elif key == "OAuthHttpParameters":
+            params[key] = _merge_http(params.get(key), value)
+        else:
+            params[key] = value
+    merged[member] = params
+    return merged
+
+
+async def update_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    connection = dict(get_connection(ctx, body["Name"]))
+    _check_connectivity(body)
+    stored_type = connection["AuthorizationType"]
+    auth_type = body.get("AuthorizationType") or stored_type
+    given = body.get("AuthParameters") or {}
+    foreign = [name for name in _AUTH_MEMBER.values() if name != _AUTH_MEMBER[auth_type] and name in given]
+    if foreign:
+        raise ValidationException(
+            f"{foreign[0]} cannot be specified for authorization type {auth_type}; "
+            f"specify only {_AUTH_MEMBER[auth_type]}.")
+    credentials_changed = auth_type != stored_type or any(member in given for member in _AUTH_MEMBER.values())
+    if given or auth_type != stored_type:
+        auth = _merge_auth(connection.get("AuthParameters", {}), stored_type, auth_type, given)
+        if credentials_changed or connection["ConnectionState"] != DEAUTHORIZED:
+            _check_auth(auth_type, auth)
+        connection["AuthParameters"] = auth
+    connection["AuthorizationType"] = auth_type
+    for key in ("Description", "KmsKeyIdentifier"):
+        if body.get(key) is not None:
+            connection[key] = body[key]
+    now = time.time()
+    connection["LastModifiedTime"] = now
+    if credentials_changed:
+        # New credentials are tried afresh: a cached OAuth token belongs to the old ones.
+        connection["Generation"] = connection.get("Generation", 0) + 1
+        connection["ConnectionState"] = initial_state(auth_type)
+        connection.pop("StateReason", None)
+        if connection["ConnectionState"] == AUTHORIZED:
+            connection["LastAuthorizedTime"] = now
+    await ctx.store.put_resource(CONNECTION, connection["Name"], connection)
+    return _summary(connection)
+
+
+async def delete_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    connection = get_connection(ctx, body["Name"])
+    await ctx.store.delete_resource(CONNECTION, connection["Name"])
+    # AWS deletes asynchronously and answers DELETING; busbar's delete is done, the answer is AWS's.
+    return _summary(connection, DELETING)
+
+
+def strip_secrets(auth: dict[str, Any]) -> dict[str, Any]:
+    """AuthParameters without the credentials (what a deauthorized connection keeps)."""
+    stripped: dict[str, Any] = {}
+    for member, params in auth.items():
+        if member == "InvocationHttpParameters":
+            stripped[member] = params
+            continue
+        kept = {key: value for key, value in params.items() if key not in _SECRET_MEMBERS}
+        if "ClientParameters" in kept:
+            kept["ClientParameters"] = {key: value for key, value in kept["ClientParameters"].items()
+                                        if key not in _SECRET_MEMBERS}
+        stripped[member] = kept
+    return stripped
+
+
+async def deauthorize_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    connection = dict(get_connection(ctx, body["Name"]))
+    connection["AuthParameters"] = strip_secrets(connection.get("AuthParameters", {}))
+    connection["ConnectionState"] = DEAUTHORIZED
+    connection["StateReason"] = "Deauthorized by DeauthorizeConnection."
+    connection["LastModifiedTime"] = time.time()
+    connection["Generation"] = connection.get("Generation", 0) + 1
+    await ctx.store.put_resource(CONNECTION, connection["Name"], connection)
+    # AWS answers DEAUTHORIZING while it removes the secret; here it is gone already.
+    return _summary(connection, DEAUTHORIZING)
