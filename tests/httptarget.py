@@ -63,6 +63,8 @@ class HttpTarget:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    return  # the client went away mid-request (e.g. busbar was killed): nothing arrived
                 parts = urlsplit(self.path)
                 request = Received(self.command, parts.path, parse_qs(parts.query),
                                    {k.lower(): v for k, v in self.headers.items()}, body)

@@ -3,6 +3,7 @@
     busbar serve          run the server (EventBridge API on http://HOST:PORT)
     busbar test-pattern   check an event against an event pattern, offline
     busbar events         read the events stored in a data directory
+    busbar dead-letters   list or redrive deliveries that could not be delivered
 
 Every ``serve`` flag can also be set with a ``BUSBAR_*`` environment variable;
 a flag wins over the environment.
@@ -163,6 +164,61 @@ def _events(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dead_letters_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "dead-letters", help="list or redrive deliveries busbar gave up on",
+        description="Deliveries whose retries ran out (or whose target refused them) and whose target has no "
+                    "DeadLetterConfig are kept in the store as dead letters. 'list' prints them; 'redrive' "
+                    "makes them pending again on a running server, with fresh retries.")
+    dead = p.add_subparsers(title="actions", metavar="ACTION")
+    show = dead.add_parser("list", help="print dead deliveries as JSON lines (works with the server up or down)")
+    show.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
+    show.add_argument("--limit", type=int, default=100, help="print at most this many")
+    show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
+    show.set_defaults(func=_dead_letters_list)
+    redrive = dead.add_parser("redrive", help="send dead deliveries again (asks the running server)")
+    redrive.add_argument("--endpoint-url", default=f"http://127.0.0.1:{Settings().port}",
+                         help="the running busbar server")
+    redrive.add_argument("ids", nargs="*", type=int, help="delivery ids to redrive (default: all)")
+    redrive.set_defaults(func=_dead_letters_redrive)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _dead_letters_list(args: argparse.Namespace) -> int:
+    from busbar.store.sqlite import SqliteStore
+
+    store = SqliteStore(args.data_dir)
+    if not store.path.exists():
+        print(f"busbar dead-letters: no store at {store.path}", file=sys.stderr)
+        return 2
+    for dead in store.dead_deliveries(0, args.limit):
+        line: dict[str, Any] = {
+            "id": dead.id, "event_id": dead.event_id, "bus": dead.bus, "rule_arn": dead.rule_arn,
+            "target_id": dead.target["Id"], "target_arn": dead.target["Arn"], "attempts": dead.attempts,
+            "error_code": dead.error_code, "error_message": dead.error_message}
+        if args.with_event:
+            line["event"] = orjson.loads(dead.envelope)
+        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return 0
+
+
+def _dead_letters_redrive(args: argparse.Namespace) -> int:
+    import httpx
+
+    body = {"ids": args.ids} if args.ids else {}
+    try:
+        response = httpx.post(args.endpoint_url.rstrip("/") + "/busbar/dead-letters/redrive", json=body, timeout=30)
+    except httpx.HTTPError as error:
+        print(f"busbar dead-letters redrive: cannot reach {args.endpoint_url}: {error}", file=sys.stderr)
+        return 2
+    if response.status_code != 200:
+        print(f"busbar dead-letters redrive: {response.text}", file=sys.stderr)
+        return 2
+    redriven = response.json()["redriven"]
+    print(f"redriven {len(redriven)} deliveries" + (f": {', '.join(map(str, redriven))}" if redriven else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="busbar",
@@ -174,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _test_pattern_parser(sub)
     _events_parser(sub)
+    _dead_letters_parser(sub)
     return parser
 
 

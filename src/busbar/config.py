@@ -46,6 +46,11 @@ class Settings:
     # "full" fsyncs every group commit (survives power loss); "normal" survives a
     # process crash (kill -9) but may lose the last commits on power loss.
     sync: str = "full"
+    # Delivery: the first retry waits about retry_base_delay seconds, each next one
+    # twice as long, never more than retry_max_delay (with jitter).
+    retry_base_delay: float = 1.0
+    retry_max_delay: float = 300.0
+    delivery_concurrency: int = 256
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -85,6 +90,10 @@ class Settings:
             raise ValueError(f"account id must be 12 digits, got {self.account_id!r}")
         if self.sync not in ("full", "normal"):
             raise ValueError(f"sync must be 'full' or 'normal', got {self.sync!r}")
+        if self.retry_base_delay <= 0 or self.retry_max_delay < self.retry_base_delay:
+            raise ValueError("retry delays must be positive, and the maximum at least the base")
+        if self.delivery_concurrency < 1:
+            raise ValueError("delivery concurrency must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")
 
@@ -92,6 +101,11 @@ class Settings:
 def _coerce(name: str, raw: str, default: Any) -> Any:
     if isinstance(default, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"BUSBAR_{name.upper()} must be a number, got {raw!r}") from None
     if isinstance(default, int):
         try:
             return int(raw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from busbar.api import buses, events, patterns, tags
+from busbar.api import buses, events, patterns, rules, tags, targets
 from busbar.api import connections, destinations
 from busbar.api.context import Context
 
@@ -27,6 +27,16 @@ OPERATIONS: dict[str, Handler] = {
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,
     "TestEventPattern": patterns.test_event_pattern,
+    "PutRule": rules.put_rule,
+    "DescribeRule": rules.describe_rule,
+    "ListRules": rules.list_rules,
+    "DeleteRule": rules.delete_rule,
+    "EnableRule": rules.enable_rule,
+    "DisableRule": rules.disable_rule,
+    "ListRuleNamesByTarget": rules.list_rule_names_by_target,
+    "PutTargets": targets.put_targets,
+    "RemoveTargets": targets.remove_targets,
+    "ListTargetsByRule": targets.list_targets_by_rule,
     "CreateConnection": connections.create_connection,
     "DescribeConnection": connections.describe_connection,
     "ListConnections": connections.list_connections,

@@ -14,7 +14,7 @@ from busbar.api.errors import (
     ValidationException,
 )
 from busbar.api.paging import page
-from busbar.api.resources import BUS, DEFAULT_BUS, TAGS, get_bus
+from busbar.api.resources import BUS, DEFAULT_BUS, RULE, TAGS, get_bus
 from busbar.api.tags import tag_dict
 from busbar.model.arns import bus_arn
 from busbar.store.base import AlreadyExists
@@ -99,6 +99,8 @@ async def delete_event_bus(ctx: Context, body: dict[str, Any]) -> dict[str, Any]
     bus = ctx.store.get_resource(BUS, name)
     # Like AWS, deleting a bus that does not exist succeeds: the caller's goal is met.
     if bus is not None:
+        if any(key.startswith(f"{name}/") for key, _ in ctx.store.list_resources(RULE)):
+            raise ValidationException(f"Cannot delete event bus {name} while it has rules: delete them first.")
         await ctx.store.delete_resource(BUS, name)
         await ctx.store.delete_resource(TAGS, bus["Arn"])
     return {}

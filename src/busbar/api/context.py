@@ -8,6 +8,7 @@ from functools import cached_property
 from busbar.config import Settings
 from busbar.model.entries import Clock
 from busbar.ratelimit import TokenBucket
+from busbar.ruleindex import RuleIndex
 from busbar.store.base import Store
 
 
@@ -17,6 +18,7 @@ class Context:
 
     settings: Settings
     store: Store
+    rules: RuleIndex
     clock: Clock = field(default_factory=Clock)
 
     @cached_property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from busbar.api.context import Context
@@ -10,6 +11,7 @@ from busbar.model.arns import split_bus_arn
 
 # Kinds of resource documents in the store.
 BUS = "event-bus"
+RULE = "rule"
 TAGS = "tags"
 CONNECTION = "connection"
 API_DESTINATION = "api-destination"
@@ -44,9 +46,18 @@ def get_bus(ctx: Context, name_or_arn: str | None) -> dict[str, Any]:
     return bus
 
 
+_RULE_ARN = re.compile(r"arn:aws[\w-]*:events:([\w-]+):(\d{12}):rule/(?:(.+)/)?([^/]+)")
+
+
 def check_taggable(ctx: Context, arn: str) -> None:
     """Raise ResourceNotFoundException unless *arn* names a resource that can carry tags."""
     if split_bus_arn(arn) is not None:
         get_bus(ctx, arn)
+        return
+    rule = _RULE_ARN.fullmatch(arn)
+    if rule and rule.group(1) == ctx.region and rule.group(2) == ctx.account:
+        bus, name = rule.group(3) or DEFAULT_BUS, rule.group(4)
+        if ctx.store.get_resource(RULE, f"{bus}/{name}") is None:
+            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus}.")
         return
     raise ResourceNotFoundException(f"Resource {arn} does not exist.")

@@ -29,6 +29,8 @@ class Delivery:
     trace_header: str | None  # travels to HTTP targets as X-Amzn-Trace-Id
     attempts: int             # attempts made before this one
     ingested_at: float        # epoch seconds PutEvents accepted the event (for MaximumEventAgeInSeconds)
+    hops: int = 0             # bus-to-bus forwards the event made before this delivery
+    shaping_error: str | None = None  # why the input could not be shaped (then nothing is sent)
 
 
 @dataclass(frozen=True, slots=True)

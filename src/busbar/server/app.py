@@ -30,7 +30,14 @@ from busbar.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
+from busbar.api.resources import RULE
 from busbar.config import Settings
+from busbar.delivery.dispatcher import Dispatcher, delivery_of
+from busbar.delivery.retry import Backoff
+from busbar.delivery.senders import build_senders
+from busbar.patterns import PatternLimits
+from busbar.router import Router
+from busbar.ruleindex import RuleIndex
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
 from busbar.store.base import Store
@@ -52,9 +59,18 @@ class BusbarApp:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
         self.store = store or SqliteStore(settings.data_dir, settings.sync)
-        self.ctx = Context(settings=settings, store=self.store)
+        limits = PatternLimits(max_pattern_chars=settings.limits.max_pattern_chars)
+        self.ctx = Context(settings=settings, store=self.store, rules=RuleIndex(limits))
+        self.dispatcher = Dispatcher(
+            self.store, build_senders(self.store, settings), account=settings.account_id, region=settings.region,
+            backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
+            concurrency=settings.delivery_concurrency)
+        self.router = Router(self.store, self.ctx.rules, self.dispatcher)
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
-        self._plain = Starlette(routes=[Route("/health", self._health, methods=["GET", "HEAD"])])
+        self._plain = Starlette(routes=[
+            Route("/health", self._health, methods=["GET", "HEAD"]),
+            Route("/busbar/dead-letters/redrive", self._redrive, methods=["POST"]),
+        ])
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -86,18 +102,39 @@ class BusbarApp:
     async def startup(self) -> None:
         await self.store.start()
         await ensure_default_bus(self.ctx)
+        self.ctx.rules.load(rule for _, rule in self.store.list_resources(RULE))
+        await self.dispatcher.start()
+        await self.router.start()
         log.info("busbar started", extra={"data_dir": str(self.settings.data_dir),
                                           "region": self.settings.region,
                                           "account": self.settings.account_id})
 
     async def shutdown(self) -> None:
-        # Commits in flight finish before the store closes.
+        # Routing and sending stop first (what is unfinished stays pending in the
+        # store); commits in flight finish before the store closes.
+        await self.router.stop()
+        await self.dispatcher.stop()
         await self.store.close()
         log.info("busbar stopped")
 
     # -- routes --------------------------------------------------------------------
     async def _health(self, request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JSONResponse({"status": "ok", "version": __version__,
+                             "deliveries_backlog": self.dispatcher.backlog})
+
+    async def _redrive(self, request: Request) -> JSONResponse:
+        """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+            ids = body.get("ids") if isinstance(body, dict) else None
+            if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
+                raise ValueError
+        except (orjson.JSONDecodeError, ValueError):
+            return JSONResponse({"message": 'expected {"ids": [<delivery id>, ...]} or an empty body'},
+                                status_code=400)
+        revived = await self.store.redrive(ids)
+        self.dispatcher.submit(delivery_of(stored) for stored in revived)
+        return JSONResponse({"redriven": [stored.id for stored in revived]})
 
     async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()

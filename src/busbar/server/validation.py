@@ -147,7 +147,7 @@ def _compile_string(shape: Shape) -> Check:
     meta = shape.metadata
     low, high = meta.get("min"), meta.get("max")
     enum = meta.get("enum")
-    pattern = re.compile(meta["pattern"], re.ASCII | re.DOTALL) if "pattern" in meta else None
+    pattern = _compile_pattern(meta["pattern"]) if "pattern" in meta else None
 
     def check(value: Any, path: str, failures: list[Failure]) -> None:
         if not isinstance(value, str):
@@ -164,6 +164,17 @@ def _compile_string(shape: Shape) -> Check:
                              f"Member must satisfy enum value set: [{', '.join(enum)}]"))
 
     return check
+
+
+def _compile_pattern(pattern: str) -> Any:
+    """Model patterns are Java regexes; the few Python's re cannot read (Unicode
+    classes such as ``\\p{L}``) are compiled by the ``regex`` module."""
+    try:
+        return re.compile(pattern, re.ASCII | re.DOTALL)
+    except re.error:
+        import regex
+
+        return regex.compile(pattern, regex.DOTALL | regex.VERSION0)
 
 
 def _compile_integer(shape: Shape) -> Check:

@@ -10,6 +10,11 @@ implement them:
 * **The event log** — an append-only sequence of accepted events.  Each event
   gets a sequence number that only grows; ``append_events`` returns only after
   the events are durable.
+* **Deliveries** — one durable record per (event, target) the router matched,
+  written in the same transaction that moves the router's position, so a crash
+  never loses one and never records one twice.  A delivery is pending (with a
+  due time for its next attempt) until it is finished (deleted) or dead (kept,
+  with its last error, until redriven).
 * **Consumers** — named positions in the log.  A consumer (the router) reads
   events after its position in order and acknowledges up to a sequence number;
   after a crash it resumes after the last acknowledged event, so consumption is
@@ -47,6 +52,7 @@ class NewEvent:
     time: float
     ingested_at: float
     trace_header: str | None = None
+    hops: int = 0             # how many bus-to-bus forwards brought it here (loop guard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,48 @@ class StoredEvent:
     time: float
     ingested_at: float
     trace_header: str | None
+    hops: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery the router found: what to send (``payload``; None means the
+    envelope itself), to which target (a snapshot of its configuration), for which rule."""
+
+    event_id: str
+    bus: str
+    rule_name: str
+    rule_arn: str
+    target: dict[str, Any]
+    envelope: bytes
+    payload: bytes | None
+    trace_header: str | None
+    ingested_at: float
+    hops: int = 0
+    shaping_error: str | None = None  # the input could not be shaped: dead-letter without sending
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A delivery as stored, with its id and progress."""
+
+    id: int
+    event_id: str
+    bus: str
+    rule_name: str
+    rule_arn: str
+    target: dict[str, Any]
+    envelope: bytes
+    payload: bytes | None
+    trace_header: str | None
+    ingested_at: float
+    hops: int
+    attempts: int
+    due_at: float
+    state: str                 # "pending" or "dead"
+    error_code: str | None
+    error_message: str | None
+    shaping_error: str | None = None
 
 
 class Store(abc.ABC):
@@ -99,6 +147,40 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def last_seq(self) -> int:
         """The sequence number of the newest committed event (0 when none)."""
+
+    # -- deliveries ----------------------------------------------------------------
+    @abc.abstractmethod
+    async def record_deliveries(self, deliveries: Sequence[NewDelivery], consumer: str, seq: int) -> list[int]:
+        """Store *deliveries* (pending, due now) and acknowledge the log up to *seq*
+        for *consumer*, atomically; return the deliveries' ids in order."""
+
+    @abc.abstractmethod
+    def pending_deliveries(self) -> list[StoredDelivery]:
+        """Every pending delivery (after a restart, to resume them)."""
+
+    @abc.abstractmethod
+    async def finish_delivery(self, delivery_id: int) -> None:
+        """The delivery succeeded (or was dead-lettered elsewhere): forget it."""
+
+    @abc.abstractmethod
+    async def retry_delivery(self, delivery_id: int, attempts: int, due_at: float, error_code: str,
+                             error_message: str) -> None:
+        """Record a failed attempt and when to try again."""
+
+    @abc.abstractmethod
+    async def dead_letter(self, delivery_id: int, attempts: int, error_code: str, error_message: str,
+                          forward: NewEvent | None) -> None:
+        """Give up on a delivery.  With *forward*, append that event (the dead letter,
+        on the dead-letter bus) and forget the delivery, atomically; without, keep
+        the delivery as dead for ``busbar dead-letters``."""
+
+    @abc.abstractmethod
+    def dead_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
+        """Dead deliveries with ids above *after_id*, oldest first."""
+
+    @abc.abstractmethod
+    async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[StoredDelivery]:
+        """Make dead deliveries (all, or those ids) pending again with fresh attempts."""
 
     # -- consumers -----------------------------------------------------------------
     @abc.abstractmethod

@@ -18,13 +18,21 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from busbar.store.base import AlreadyExists, NewEvent, Store, StoredEvent
+from busbar.store.base import (
+    AlreadyExists,
+    NewDelivery,
+    NewEvent,
+    Store,
+    StoredDelivery,
+    StoredEvent,
+)
 
 log = logging.getLogger("busbar.store")
 
@@ -37,8 +45,29 @@ CREATE TABLE IF NOT EXISTS events (
     time         REAL    NOT NULL,
     ingested_at  REAL    NOT NULL,
     trace_header TEXT,
+    hops         INTEGER NOT NULL DEFAULT 0,
     envelope     BLOB    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS deliveries (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id      TEXT    NOT NULL,
+    bus           TEXT    NOT NULL,
+    rule_name     TEXT    NOT NULL,
+    rule_arn      TEXT    NOT NULL,
+    target        BLOB    NOT NULL,
+    envelope      BLOB    NOT NULL,
+    payload       BLOB,
+    trace_header  TEXT,
+    ingested_at   REAL    NOT NULL,
+    hops          INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    due_at        REAL    NOT NULL,
+    state         TEXT    NOT NULL DEFAULT 'pending',
+    error_code    TEXT,
+    error_message TEXT,
+    shaping_error TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id);
 CREATE TABLE IF NOT EXISTS resources (
     kind  TEXT NOT NULL,
     key   TEXT NOT NULL,
@@ -234,27 +263,93 @@ class SqliteStore(Store):
 
     # -- event log -----------------------------------------------------------------
     async def append_events(self, events: Sequence[NewEvent]) -> list[int]:
-        rows = [(e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.envelope) for e in events]
-        count = len(rows)
-
-        def insert(conn: sqlite3.Connection) -> int:
-            conn.executemany(
-                "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, envelope)"
-                " VALUES (?, ?, ?, ?, ?, ?)", rows)
-            # One writer: the rows of one executemany get consecutive numbers.
-            return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-
-        def advance(last: int) -> None:
-            self._last_seq = last
-
-        last = await self._submit(insert, advance)
+        count = len(events)
+        last = await self._submit(lambda conn: _insert_events(conn, events), self._advance)
         return list(range(last - count + 1, last + 1))
+
+    def _advance(self, last: int) -> None:
+        self._last_seq = max(self._last_seq, last)
 
     def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
         rows = self._reader().execute(
-            "SELECT seq, event_id, bus, envelope, time, ingested_at, trace_header FROM events"
+            "SELECT seq, event_id, bus, envelope, time, ingested_at, trace_header, hops FROM events"
             " WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)).fetchall()
         return [StoredEvent(*row) for row in rows]
+
+    # -- deliveries ----------------------------------------------------------------
+    async def record_deliveries(self, deliveries: Sequence[NewDelivery], consumer: str, seq: int) -> list[int]:
+        now = time.time()
+        rows = [(d.event_id, d.bus, d.rule_name, d.rule_arn, orjson.dumps(d.target), d.envelope, d.payload,
+                 d.trace_header, d.ingested_at, d.hops, now, d.shaping_error) for d in deliveries]
+
+        def record(conn: sqlite3.Connection) -> int:
+            last = 0
+            if rows:
+                conn.executemany(
+                    "INSERT INTO deliveries (event_id, bus, rule_name, rule_arn, target, envelope, payload,"
+                    " trace_header, ingested_at, hops, due_at, shaping_error)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            _record_position(conn, consumer, seq)
+            return last
+
+        last = await self._submit(record, lambda _: self._remember_position(consumer, seq))
+        return list(range(last - len(rows) + 1, last + 1)) if rows else []
+
+    def pending_deliveries(self) -> list[StoredDelivery]:
+        return self._deliveries("state = 'pending' ORDER BY id", ())
+
+    def dead_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
+        return self._deliveries("state = 'dead' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))
+
+    def _deliveries(self, where: str, args: tuple[Any, ...]) -> list[StoredDelivery]:
+        rows = self._reader().execute(
+            "SELECT id, event_id, bus, rule_name, rule_arn, target, envelope, payload, trace_header, ingested_at,"
+            f" hops, attempts, due_at, state, error_code, error_message, shaping_error FROM deliveries"
+            f" WHERE {where}",
+            args).fetchall()
+        return [StoredDelivery(*row[:5], orjson.loads(row[5]), *row[6:]) for row in rows]
+
+    async def finish_delivery(self, delivery_id: int) -> None:
+        await self._submit(lambda conn: conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,)))
+
+    async def retry_delivery(self, delivery_id: int, attempts: int, due_at: float, error_code: str,
+                             error_message: str) -> None:
+        await self._submit(lambda conn: conn.execute(
+            "UPDATE deliveries SET attempts = ?, due_at = ?, error_code = ?, error_message = ? WHERE id = ?",
+            (attempts, due_at, error_code, error_message, delivery_id)))
+
+    async def dead_letter(self, delivery_id: int, attempts: int, error_code: str, error_message: str,
+                          forward: NewEvent | None) -> None:
+        def bury(conn: sqlite3.Connection) -> int:
+            if forward is not None:
+                conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+                return _insert_events(conn, [forward])
+            conn.execute("UPDATE deliveries SET state = 'dead', attempts = ?, error_code = ?, error_message = ?"
+                         " WHERE id = ?", (attempts, error_code, error_message, delivery_id))
+            return 0
+
+        await self._submit(bury, self._advance)
+
+    async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[StoredDelivery]:
+        now = time.time()
+
+        def revive(conn: sqlite3.Connection) -> list[int]:
+            if delivery_ids is None:
+                ids = [row[0] for row in conn.execute("SELECT id FROM deliveries WHERE state = 'dead'")]
+            else:
+                marks = ",".join("?" * len(delivery_ids))
+                ids = [row[0] for row in conn.execute(
+                    f"SELECT id FROM deliveries WHERE state = 'dead' AND id IN ({marks})", tuple(delivery_ids))]
+            conn.executemany("UPDATE deliveries SET state = 'pending', attempts = 0, due_at = ?, ingested_at = ?"
+                             " WHERE id = ?", [(now, now, i) for i in ids])
+            return ids
+
+        ids = await self._submit(revive)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return self._deliveries(f"id IN ({marks}) ORDER BY id", tuple(ids))
 
     def last_seq(self) -> int:
         if self._started:
@@ -274,15 +369,11 @@ class SqliteStore(Store):
         return self._consumers.get(consumer, 0)
 
     async def ack(self, consumer: str, seq: int) -> None:
-        def record(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO consumers (name, position) VALUES (?, ?)"
-                         " ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)",
-                         (consumer, seq))
+        await self._submit(lambda conn: _record_position(conn, consumer, seq),
+                           lambda _: self._remember_position(consumer, seq))
 
-        def remember(_: None) -> None:
-            self._consumers[consumer] = max(self._consumers.get(consumer, 0), seq)
-
-        await self._submit(record, remember)
+    def _remember_position(self, consumer: str, seq: int) -> None:
+        self._consumers[consumer] = max(self._consumers.get(consumer, 0), seq)
 
     async def wait_for_events(self, after_seq: int, timeout: float | None = None) -> bool:
         assert self._appended is not None, "the store is not open"
@@ -292,3 +383,19 @@ class SqliteStore(Store):
             except asyncio.TimeoutError:
                 return self._last_seq > after_seq
         return True
+
+
+def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> int:
+    """Insert *events*; return the sequence number of the last one."""
+    conn.executemany(
+        "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, hops, envelope)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.hops, e.envelope) for e in events])
+    # One writer: the rows of one executemany get consecutive numbers.
+    return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+
+def _record_position(conn: sqlite3.Connection, consumer: str, seq: int) -> None:
+    conn.execute("INSERT INTO consumers (name, position) VALUES (?, ?)"
+                 " ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)",
+                 (consumer, seq))

@@ -1,0 +1,84 @@
+"""Targets of rules: PutTargets, RemoveTargets, ListTargetsByRule.
+
+Every target is checked before any is stored: its ARN must be a kind busbar can
+deliver to (see :mod:`busbar.delivery.kinds`), and its input shaping must
+compile.  A request with a bad target changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from busbar.api.context import Context
+from busbar.api.errors import LimitExceededException, ValidationException
+from busbar.api.paging import page
+from busbar.api.rules import get_rule, save_rule
+from busbar.delivery.kinds import SUPPORTED, TargetKind, target_kind
+from busbar.transform import InvalidTargetInput, compile_target_input
+
+# Target members busbar delivers with; the rest (Kinesis, ECS, ...) belong to kinds it refuses.
+_KEPT = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "HttpParameters",
+         "DeadLetterConfig", "RetryPolicy")
+_SHAPING = ("Input", "InputPath", "InputTransformer")
+
+
+def _check_target(ctx: Context, target: dict[str, Any]) -> None:
+    target_id, arn = target["Id"], target["Arn"]
+    kind = target_kind(arn)
+    if kind is None:
+        raise ValidationException(
+            f"Target {target_id}: busbar cannot deliver to {arn}. It delivers to {SUPPORTED}.")
+    region, account = kind[1], kind[2]
+    if (region, account) != (ctx.region, ctx.account):
+        raise ValidationException(
+            f"Target {target_id}: {arn} is not in this busbar's account {ctx.account} and region {ctx.region}.")
+    if kind[0] is TargetKind.EVENT_BUS and any(target.get(key) is not None for key in _SHAPING):
+        raise ValidationException(
+            f"Target {target_id}: Input, InputPath and InputTransformer are not supported for event bus targets; "
+            "the event is forwarded as it is.")
+    try:
+        compile_target_input(target)
+    except InvalidTargetInput as error:
+        raise ValidationException(str(error)) from None
+    dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dead_letter is not None:
+        dlq = target_kind(dead_letter)
+        if dlq is None or dlq[0] is not TargetKind.EVENT_BUS:
+            raise ValidationException(
+                f"Target {target_id}: DeadLetterConfig.Arn must be an event bus ARN: busbar has no SQS, "
+                "it puts dead letters on a bus.")
+
+
+async def put_targets(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    rule = dict(get_rule(ctx, body["Rule"], body.get("EventBusName")))
+    new = [{key: target[key] for key in _KEPT if target.get(key) is not None} for target in body["Targets"]]
+    for target in new:
+        _check_target(ctx, target)
+    by_id = {target["Id"]: target for target in rule["Targets"]}
+    by_id.update({target["Id"]: target for target in new})
+    if len(by_id) > ctx.settings.limits.max_targets_per_rule:
+        raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
+    rule["Targets"] = sorted(by_id.values(), key=lambda target: target["Id"])
+    rule["LastModifiedTime"] = time.time()
+    await save_rule(ctx, rule)
+    return {"FailedEntryCount": 0, "FailedEntries": []}
+
+
+async def remove_targets(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    rule = dict(get_rule(ctx, body["Rule"], body.get("EventBusName")))
+    ids = set(body["Ids"])
+    rule["Targets"] = [target for target in rule["Targets"] if target["Id"] not in ids]
+    rule["LastModifiedTime"] = time.time()
+    await save_rule(ctx, rule)
+    return {"FailedEntryCount": 0, "FailedEntries": []}
+
+
+async def list_targets_by_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    rule = get_rule(ctx, body["Rule"], body.get("EventBusName"))
+    items, token = page([(target["Id"], target) for target in rule["Targets"]], body.get("NextToken"),
+                        body.get("Limit"))
+    answer: dict[str, Any] = {"Targets": items}
+    if token:
+        answer["NextToken"] = token
+    return answer

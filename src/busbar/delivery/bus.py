@@ -1,0 +1,44 @@
+"""Event-bus targets: the event is put on another bus of the same busbar, where
+that bus's rules match it like any event put there.
+
+The event keeps its id.  Each forward counts a hop; an event that has crossed
+``MAX_HOPS`` buses is not forwarded again, so rules that send events round a
+loop of buses cannot make busbar spin forever.
+"""
+
+from __future__ import annotations
+
+import time
+
+from busbar.delivery.base import Delivery, Outcome
+from busbar.delivery.kinds import target_kind
+from busbar.api.resources import BUS
+from busbar.store.base import NewEvent, Store
+
+MAX_HOPS = 5
+
+
+class BusSender:
+    """Delivers to event buses by appending to the event log."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def send(self, delivery: Delivery) -> Outcome:
+        kind = target_kind(delivery.target["Arn"])
+        assert kind is not None
+        bus = kind[3]
+        if self._store.get_resource(BUS, bus) is None:
+            return Outcome.fail("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+        hops = delivery.hops
+        if hops >= MAX_HOPS:
+            return Outcome.fail("LoopDetected", f"The event has already crossed {MAX_HOPS} event buses; "
+                                                "it is not forwarded again.")
+        now = time.time()
+        await self._store.append_events([NewEvent(
+            event_id=delivery.event_id, bus=bus, envelope=delivery.envelope, time=now, ingested_at=now,
+            trace_header=delivery.trace_header, hops=hops + 1)])
+        return Outcome.success()
+
+    async def close(self) -> None:
+        pass

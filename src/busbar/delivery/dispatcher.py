@@ -1,0 +1,170 @@
+"""The dispatcher: sends every recorded delivery until it succeeds or is dead-lettered.
+
+Deliveries arrive from the router (due now) or from the store at start-up (due
+when their last failure said).  Worker tasks send them concurrently through the
+sender of their target's kind.  The pieces around a send are small and separate:
+the :class:`~busbar.delivery.retry.RetryPolicy` and
+:class:`~busbar.delivery.retry.Backoff` decide whether and when to retry,
+:mod:`busbar.delivery.deadletter` what a dead letter looks like, and each sender
+enforces its own target's rate limit.  Every change of a delivery's state is
+written to the store before the next step, so a crash at any point resumes
+(at-least-once) instead of losing the delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Iterable, Mapping
+
+from busbar.api.resources import BUS
+from busbar.delivery import deadletter
+from busbar.delivery.base import Delivery, Outcome, Sender
+from busbar.delivery.kinds import TargetKind, target_kind
+from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
+from busbar.store.base import Store, StoredDelivery
+
+log = logging.getLogger("busbar.delivery")
+
+
+def delivery_of(stored: StoredDelivery) -> Delivery:
+    """A stored delivery as the senders see it."""
+    return Delivery(id=stored.id, event_id=stored.event_id, bus=stored.bus, rule_name=stored.rule_name,
+                    rule_arn=stored.rule_arn, target=stored.target,
+                    payload=stored.payload if stored.payload is not None else stored.envelope,
+                    envelope=stored.envelope, trace_header=stored.trace_header, attempts=stored.attempts,
+                    ingested_at=stored.ingested_at, hops=stored.hops, shaping_error=stored.shaping_error)
+
+
+class Dispatcher:
+    """Runs deliveries to completion: sent, or dead-lettered."""
+
+    def __init__(self, store: Store, senders: Mapping[TargetKind, Sender], *, account: str, region: str,
+                 backoff: Backoff | None = None, concurrency: int = 256) -> None:
+        self._store = store
+        self._senders = dict(senders)
+        self._account, self._region = account, region
+        self._backoff = backoff or Backoff()
+        self._concurrency = concurrency
+        self._ready: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._later: list[tuple[float, int, Delivery]] = []  # heap of (due, tie-breaker, delivery)
+        self._tie = itertools.count()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.in_flight = 0
+
+    async def start(self) -> None:
+        """Resume what the store holds, then start the workers."""
+        for stored in self._store.pending_deliveries():
+            self._schedule(delivery_of(stored), stored.due_at)
+        self._tasks = [asyncio.create_task(self._work(), name=f"busbar-delivery-{n}")
+                       for n in range(self._concurrency)]
+        self._tasks.append(asyncio.create_task(self._timer(), name="busbar-delivery-timer"))
+
+    async def stop(self) -> None:
+        """Stop sending.  Deliveries not finished stay pending in the store."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for sender in self._senders.values():
+            await sender.close()
+
+    def submit(self, deliveries: Iterable[Delivery]) -> None:
+        """Deliveries due now (just recorded by the router)."""
+        for delivery in deliveries:
+            self._ready.put_nowait(delivery)
+
+    @property
+    def backlog(self) -> int:
+        """Deliveries waiting: ready, in flight, and scheduled for a retry."""
+        return self._ready.qsize() + self.in_flight + len(self._later)
+
+    def _schedule(self, delivery: Delivery, due_at: float) -> None:
+        if due_at <= time.time():
+            self._ready.put_nowait(delivery)
+            return
+        heapq.heappush(self._later, (due_at, next(self._tie), delivery))
+        if self._later[0][2] is delivery:
+            self._wake.set()
+
+    async def _timer(self) -> None:
+        while True:
+            now = time.time()
+            while self._later and self._later[0][0] <= now:
+                self._ready.put_nowait(heapq.heappop(self._later)[2])
+            timeout = self._later[0][0] - now if self._later else None
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _work(self) -> None:
+        while True:
+            delivery = await self._ready.get()
+            self.in_flight += 1
+            try:
+                await self._attempt(delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a bug must not kill the worker; the delivery stays pending
+                log.exception("delivery failed unexpectedly", extra={"delivery": delivery.id})
+            finally:
+                self.in_flight -= 1
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        kind = target_kind(delivery.target["Arn"])
+        sender = self._senders.get(kind[0]) if kind else None
+        if delivery.shaping_error is not None:
+            outcome = Outcome.fail("InputTransformationFailed", delivery.shaping_error)
+        elif sender is None:
+            outcome = Outcome.fail("UnsupportedTarget", f"busbar cannot deliver to {delivery.target['Arn']}.")
+        else:
+            try:
+                outcome = await sender.send(delivery)
+            except Exception as error:  # noqa: BLE001 - a sender bug is a retryable failure, not a loss
+                log.exception("sender raised", extra={"target": delivery.target["Arn"]})
+                outcome = Outcome.retry("InternalError", f"busbar failed to send: {type(error).__name__}")
+        if outcome.ok:
+            await self._store.finish_delivery(delivery.id)
+            return
+        attempts = delivery.attempts + 1
+        policy = RetryPolicy.of(delivery.target)
+        condition = None
+        if outcome.retryable:
+            delay = outcome.retry_after if outcome.retry_after is not None else self._backoff.delay(attempts)
+            due_at = time.time() + delay
+            # The first attempt is not a retry: attempts - 1 retries have been made.
+            condition = exhausted(policy, attempts - 1, due_at - delivery.ingested_at)
+            if condition is None:
+                await self._store.retry_delivery(delivery.id, attempts, due_at, outcome.error_code,
+                                                 outcome.error_message)
+                self._schedule(_with_attempts(delivery, attempts), due_at)
+                return
+        await self._dead_letter(delivery, attempts, outcome, condition)
+
+    async def _dead_letter(self, delivery: Delivery, attempts: int, outcome: Outcome, condition: str | None) -> None:
+        attrs = deadletter.attributes(delivery, attempts - 1, outcome.error_code, outcome.error_message, condition)
+        forward = None
+        arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+        message = outcome.error_message
+        if arn:
+            kind = target_kind(arn)
+            bus = kind[3] if kind else arn
+            if self._store.get_resource(BUS, bus) is not None:
+                forward = deadletter.dead_letter_event(delivery, bus, attrs, self._account, self._region)
+            else:
+                message = f"{message} (dead-letter bus {bus} does not exist)"
+        log.warning("delivery dead-lettered", extra={
+            "event_id": delivery.event_id, "rule": delivery.rule_arn, "target": delivery.target["Arn"],
+            "error_code": outcome.error_code, "attempts": attempts, "condition": condition,
+            "to": "bus" if forward else "store"})
+        await self._store.dead_letter(delivery.id, attempts, outcome.error_code, message, forward)
+
+
+def _with_attempts(delivery: Delivery, attempts: int) -> Delivery:
+    return dataclasses.replace(delivery, attempts=attempts)

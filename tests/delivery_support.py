@@ -1,0 +1,69 @@
+"""Helpers for delivery tests: API destinations pointing at a local HttpTarget,
+rules with targets, and reading log-group files."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from busbar.delivery.loggroup import log_group_path
+from support import ACCOUNT, REGION
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def api_destination(client: Any, endpoint: str, *, method: str = "POST", rate: int | None = None,
+                    auth: tuple[str, dict[str, Any]] | None = None) -> str:
+    """Create a connection (API key by default) and an API destination; return its ARN."""
+    kind, params = auth or ("API_KEY", {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key",
+                                                                 "ApiKeyValue": "secret-key"}})
+    connection = client.create_connection(Name=unique("conn"), AuthorizationType=kind,
+                                          AuthParameters=params)["ConnectionArn"]
+    kwargs: dict[str, Any] = {"Name": unique("dest"), "ConnectionArn": connection,
+                              "InvocationEndpoint": endpoint, "HttpMethod": method}
+    if rate is not None:
+        kwargs["InvocationRateLimitPerSecond"] = rate
+    return client.create_api_destination(**kwargs)["ApiDestinationArn"]
+
+
+def rule_with_targets(client: Any, pattern: dict[str, Any], targets: list[dict[str, Any]],
+                      bus: str = "default") -> str:
+    name = unique("rule")
+    client.put_rule(Name=name, EventPattern=json.dumps(pattern), EventBusName=bus)
+    client.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    return name
+
+
+def log_group_arn(name: str) -> str:
+    return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
+
+
+def bus_arn(name: str) -> str:
+    return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+
+
+def read_log_group(data_dir: Path, name: str, count: int, timeout: float = 15.0) -> list[Any]:
+    """Wait until the log group holds *count* lines; return them parsed."""
+    path = log_group_path(data_dir, name)
+    deadline = time.monotonic() + timeout
+    lines: list[Any] = []
+    while time.monotonic() < deadline:
+        if path.exists():
+            lines = [json.loads(line) for line in path.read_text().splitlines()]
+            if len(lines) >= count:
+                return lines
+        time.sleep(0.02)
+    raise AssertionError(f"log group {name} has {len(lines)} lines, expected {count}")
+
+
+def put(client: Any, detail: dict[str, Any], source: str = "shop.orders", bus: str = "default",
+        **extra: Any) -> str:
+    answer = client.put_events(Entries=[{"Source": source, "DetailType": "OrderPlaced",
+                                         "Detail": json.dumps(detail), "EventBusName": bus, **extra}])
+    assert answer["FailedEntryCount"] == 0, answer
+    return answer["Entries"][0]["EventId"]
