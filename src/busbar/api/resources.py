@@ -15,6 +15,8 @@ RULE = "rule"
 TAGS = "tags"
 CONNECTION = "connection"
 API_DESTINATION = "api-destination"
+CONNECTION = "connection"
+API_DESTINATION = "api-destination"
 
 DEFAULT_BUS = "default"
 
