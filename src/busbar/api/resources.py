@@ -15,8 +15,6 @@ RULE = "rule"
 TAGS = "tags"
 CONNECTION = "connection"
 API_DESTINATION = "api-destination"
-CONNECTION = "connection"
-API_DESTINATION = "api-destination"
 
 DEFAULT_BUS = "default"
 
