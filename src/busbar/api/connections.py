@@ -83,19 +83,27 @@ _HTTP_LISTS = ("HeaderParameters", "QueryStringParameters", "BodyParameters")
 # The quota of connections per account and region (a setting when config has one).
 DEFAULT_MAX_CONNECTIONS = 3000
 
-_CONNECTION_ARN = re.compile(
-    r"arn:aws[a-z-]*:events:([a-z0-9-]*):([0-9]{12})?:connection/([.\-_A-Za-z0-9]+)/([-A-Za-z0-9]+)")
+def named_arn(kind: str, region: str, account: str, name: str, unique: str) -> str:
+    """``arn:aws:events:{region}:{account}:{kind}/{name}/{uuid}``: how AWS names
+    connections and API destinations (the uuid tells a re-created one from the old)."""
+    return f"arn:aws:events:{region}:{account}:{kind}/{name}/{unique}"
+
+
+def split_named_arn(kind: str, arn: str) -> tuple[str, str, str] | None:
+    """(region, account, name) of a :func:`named_arn` of *kind*, or None when *arn* is not one."""
+    match = re.fullmatch(rf"arn:aws[a-z-]*:events:([a-z0-9-]*):([0-9]{{12}})?:{re.escape(kind)}/"
+                         r"([.\-_A-Za-z0-9]+)/([-A-Za-z0-9]+)", arn)
+    return (match.group(1), match.group(2) or "", match.group(3)) if match else None
 
 
 def connection_arn(region: str, account: str, name: str, unique: str) -> str:
     """``arn:aws:events:{region}:{account}:connection/{name}/{uuid}``."""
-    return f"arn:aws:events:{region}:{account}:connection/{name}/{unique}"
+    return named_arn(CONNECTION, region, account, name, unique)
 
 
 def split_connection_arn(arn: str) -> tuple[str, str, str] | None:
     """(region, account, name) of a connection ARN, or None when *arn* is not one."""
-    match = _CONNECTION_ARN.fullmatch(arn)
-    return (match.group(1), match.group(2) or "", match.group(3)) if match else None
+    return split_named_arn(CONNECTION, arn)
 
 
 def not_found(name: str) -> ResourceNotFoundException:

@@ -17,12 +17,18 @@ Difference from AWS: AWS calls only ``https://`` endpoints; busbar also calls
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
 
-from busbar.api.connections import DEAUTHORIZED, check_endpoint, connection_by_arn, find_connection
+from busbar.api.connections import (
+    DEAUTHORIZED,
+    check_endpoint,
+    connection_by_arn,
+    find_connection,
+    named_arn,
+    split_named_arn,
+)
 from busbar.api.context import Context
 from busbar.api.errors import (
     LimitExceededException,
@@ -36,19 +42,14 @@ from busbar.store.base import AlreadyExists, Store
 DEFAULT_RATE_LIMIT = 300
 DEFAULT_MAX_API_DESTINATIONS = 3000
 
-_DESTINATION_ARN = re.compile(
-    r"arn:aws[a-z-]*:events:([a-z0-9-]*):([0-9]{12})?:api-destination/([.\-_A-Za-z0-9]+)/([-A-Za-z0-9]+)")
-
-
 def api_destination_arn(region: str, account: str, name: str, unique: str) -> str:
     """``arn:aws:events:{region}:{account}:api-destination/{name}/{uuid}``."""
-    return f"arn:aws:events:{region}:{account}:api-destination/{name}/{unique}"
+    return named_arn(API_DESTINATION, region, account, name, unique)
 
 
 def split_api_destination_arn(arn: str) -> tuple[str, str, str] | None:
     """(region, account, name) of an API destination ARN, or None when *arn* is not one."""
-    match = _DESTINATION_ARN.fullmatch(arn)
-    return (match.group(1), match.group(2) or "", match.group(3)) if match else None
+    return split_named_arn(API_DESTINATION, arn)
 
 
 def find_api_destination(store: Store, arn: str) -> dict[str, Any] | None:
