@@ -209,3 +209,80 @@ def consistent(choices: list[list[Membership]]) -> bool:
         return False
 
     return search(0)
+
+
+def gather(event: dict[str, Any], root: TrieNode) -> tuple[dict[Any, list[Any]], set[Any]]:
+    """Like ``collect`` but without array memberships, for the Matcher's hot path.
+
+    Returns ``(values, arrayed)``: ``values`` as ``collect`` gives them, and the set of slots
+    some of whose leaves were reached through an array (only alternatives with two or more such
+    paths can break the same-array-element rule, and only those are confirmed with ``collect``).
+    """
+    values: dict[Any, list[Any]] = {}
+    arrayed: set[Any] = set()
+    _gather_obj(event, root, values, arrayed, False)
+    return values, arrayed
+
+
+def _gather_obj(obj: dict[str, Any], node: TrieNode, values: dict[Any, list[Any]], arrayed: set[Any],
+                in_array: bool) -> None:
+    get = obj.get
+    for seg, child in node.children.items():
+        v = get(seg, _MISSING)
+        if v is _MISSING:
+            continue
+        t = type(v)
+        if t is dict:
+            if child.children:
+                _gather_obj(v, child, values, arrayed, in_array)
+        elif t is list:
+            _gather_list(v, child, values, arrayed)
+        else:
+            slot = child.slot
+            if slot is not None:
+                found = values.get(slot)
+                if found is None:
+                    values[slot] = [v]
+                else:
+                    found.append(v)
+                if in_array:
+                    arrayed.add(slot)
+    if node.deep:
+        # Event keys with dots name nested fields too: {"a.b": 1} is a value at a.b.
+        for key, v in obj.items():
+            if "." in key:
+                target: TrieNode | None = node
+                for seg in key.split("."):
+                    target = target.children.get(seg)  # type: ignore[union-attr]
+                    if target is None:
+                        break
+                if target is not None:
+                    t = type(v)
+                    if t is dict:
+                        if target.children:
+                            _gather_obj(v, target, values, arrayed, in_array)
+                    elif t is list:
+                        _gather_list(v, target, values, arrayed)
+                    elif target.slot is not None:
+                        values.setdefault(target.slot, []).append(v)
+                        if in_array:
+                            arrayed.add(target.slot)
+
+
+def _gather_list(items: list[Any], node: TrieNode, values: dict[Any, list[Any]], arrayed: set[Any]) -> None:
+    slot = node.slot
+    has_children = bool(node.children)
+    for e in items:
+        t = type(e)
+        if t is dict:
+            if has_children:
+                _gather_obj(e, node, values, arrayed, True)
+        elif t is list:
+            _gather_list(e, node, values, arrayed)
+        elif slot is not None:
+            found = values.get(slot)
+            if found is None:
+                values[slot] = [e]
+            else:
+                found.append(e)
+            arrayed.add(slot)

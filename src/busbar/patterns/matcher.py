@@ -1,37 +1,45 @@
 """``Matcher``: many named rules, one pass per event, cost independent of the number of rules.
 
 Each rule compiles once into alternatives (one per ``$or`` combination), each an AND of fields.
-Every alternative is filed under one *anchor* field, the one most likely to be selective (exact
-values first, then prefixes/suffixes/ignore-case, then ranges, then the rest): the anchor's
-conditions go into that field path's ``PathIndex``. Matching an event walks only the paths some
-rule refers to (a trie), asks each path's index which anchored alternatives the values found
-there select, and checks each selected alternative's other fields directly. Alternatives whose
-anchor can be met by absence (``exists: false``) are selected for every absent path. So the work
-per event follows the values in the event and the alternatives they select, not the number of
-rules. Multi-field alternatives matched through values inside arrays are confirmed by the
-condition-by-condition evaluator, which enforces event-ruler's rule that fields matched inside
-an array of objects come from the same element.
+The alternatives form a state machine in the style of AWS event-ruler: an alternative is a
+sequence of *steps* ``(field path, its conditions)`` in a canonical order (most selective kind
+first: exact values, then prefixes/suffixes/ignore-case, then ranges, CIDR and wildcards, then
+``exists``, then anything-but, then ``exists: false``; ties by path), and alternatives that
+begin with the same steps share the states those steps lead to. Every state holds one
+``PathIndex`` per field path its outgoing steps test; a condition's hit list there names the
+states (and, for a last step, the alternatives) it leads to.
 
-Adding or removing a rule touches only that rule's conditions.
+Matching an event walks only the paths some rule refers to (a trie), then starts at the root
+state: for each path the state tests, the index turns the values found there into the next
+states in a few dict probes and one bisect, and a state whose step can be met by absence
+(``exists: false``) is followed when its path is absent. So the work per event follows the
+steps the event actually satisfies, not the number of rules nor the number of candidate rules
+sharing a first field. An alternative reached through values of two or more paths inside arrays
+is confirmed by the condition-by-condition evaluator, which enforces event-ruler's rule that
+fields matched inside an array of objects come from the same element.
+
+Adding or removing a rule touches only the states along its own steps.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
 from .compile import Alternative, CompiledPattern, Path, compile_pattern
 from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, AB_WILDCARD, EQ_IC,
                          EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, PREFIX, PREFIX_IC, SUFFIX,
-                         SUFFIX_IC, Cond, field_checker)
+                         SUFFIX_IC, Cond)
 from .errors import PatternLimits
 from .evaluate import alternative_matches
-from .events import PathTrie, collect, parse_event
+from .events import PathTrie, collect, gather, parse_event
 from .index import PathIndex
 
 _ABSENT = Cond(EXISTS, False)
 _RANK_EXACT = {EXACT_STR, EXACT_NUM, EXACT_LIT}
 _RANK_AFFIX = _RANK_EXACT | {EQ_IC, PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC}
 _NEGATIVE = {AB_STR, AB_NUM, AB_IC, AB_PREFIX, AB_SUFFIX, AB_WILDCARD}
+
+Step = tuple[Path, tuple[Cond, ...]]
 
 
 def _anchor_rank(conds: tuple[Cond, ...]) -> int:
@@ -50,18 +58,52 @@ def _anchor_rank(conds: tuple[Cond, ...]) -> int:
     return 2  # numeric, cidr, wildcard
 
 
+def steps_of(alt: Alternative) -> tuple[Step, ...]:
+    """The fields of ``alt`` in the machine's canonical order (most selective first)."""
+    return tuple(sorted(alt.items(), key=lambda item: (_anchor_rank(item[1]), item[0])))
+
+
+class _Slot:
+    """One referenced field path: the key under which an event's values at that path are found."""
+
+    __slots__ = ("path", "users")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.users = 0
+
+    def __repr__(self) -> str:
+        return f"_Slot({'.'.join(self.path)})"
+
+
+class _State:
+    """A state of the machine: the indexes of the steps leaving it, and where each step leads."""
+
+    __slots__ = ("indexes", "fields", "absent", "children", "users")
+
+    def __init__(self) -> None:
+        self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
+        self.fields: tuple[tuple[_Slot, PathIndex], ...] = ()  # what matching iterates
+        self.absent: tuple[tuple[_Slot, PathIndex], ...] = ()  # indexes with exists:false steps
+        self.children: dict[Step, _State] = {}
+        self.users = 0  # alternatives whose steps pass through this state
+
+    def refresh(self) -> None:
+        self.fields = tuple(self.indexes.values())
+        self.absent = tuple((s, ix) for s, ix in self.fields if ix.exists_false is not None)
+
+
 class _Sub:
-    """One alternative of one rule: its anchor path and the fields checked after selection."""
+    """One alternative of one rule: where its last step ends."""
 
-    __slots__ = ("name", "alt", "anchor", "rest", "single", "indexes")
+    __slots__ = ("name", "alt", "steps", "slots", "multi")
 
-    def __init__(self, name: Hashable, alt: Alternative, anchor: Path) -> None:
+    def __init__(self, name: Hashable, alt: Alternative, steps: tuple[Step, ...], slots: tuple[_Slot, ...]) -> None:
         self.name = name
         self.alt = alt
-        self.anchor = anchor
-        self.rest: tuple[tuple[PathIndex, Callable[[list[Any]], bool], bool], ...] = ()
-        self.single = len(alt) == 1
-        self.indexes: tuple[PathIndex, ...] = ()
+        self.steps = steps
+        self.slots = slots
+        self.multi = len(slots) > 1  # only then can array consistency reject it
 
 
 class Matcher:
@@ -69,12 +111,11 @@ class Matcher:
 
     def __init__(self, limits: PatternLimits | None = None) -> None:
         self.limits = limits or PatternLimits()
-        self._rules: dict[Hashable, tuple[CompiledPattern, list[int]]] = {}
-        self._subs: dict[int, _Sub] = {}
-        self._next_id = 0
-        self._paths: dict[Path, PathIndex] = {}
-        self._absent: dict[PathIndex, None] = {}  # indexes with exists:false anchors
+        self._rules: dict[Hashable, tuple[CompiledPattern, list[_Sub]]] = {}
+        self._subs: dict[int, _Sub] = {}  # id -> alternative, for bookkeeping
+        self._paths: dict[Path, _Slot] = {}
         self._trie = PathTrie()
+        self._root = _State()
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -86,27 +127,19 @@ class Matcher:
         """Names of all rules, in the order they were added."""
         return list(self._rules)
 
-    def _distinct(self, path: Path) -> int:
-        """How many distinct conditions rules already anchor on ``path``: among equally ranked
-        fields, the one whose values rules tell apart most finely selects fewest candidates
-        (``source`` with hundreds of values beats ``detail.state`` with three)."""
-        index = self._paths.get(path)
-        return len(index.hits) if index is not None else 0
-
-    def _index(self, path: Path) -> PathIndex:
-        index = self._paths.get(path)
-        if index is None:
-            index = self._paths[path] = PathIndex(path)
-            self._trie.add(path, index)
-        index.users += 1
-        return index
+    def _slot(self, path: Path) -> _Slot:
+        slot = self._paths.get(path)
+        if slot is None:
+            slot = self._paths[path] = _Slot(path)
+            self._trie.add(path, slot)
+        slot.users += 1
+        return slot
 
     def _release(self, path: Path) -> None:
-        index = self._paths[path]
-        index.users -= 1
-        if index.users == 0:
+        slot = self._paths[path]
+        slot.users -= 1
+        if slot.users == 0:
             del self._paths[path]
-            self._absent.pop(index, None)
             self._trie.clear_slot(path)
             self._trie.remove(path)
 
@@ -115,88 +148,111 @@ class Matcher:
         compiled = compile_pattern(pattern, self.limits)
         if name in self._rules:
             self.remove_rule(name)
-        ids: list[int] = []
+        subs: list[_Sub] = []
         for alt in compiled.alternatives:
-            sid = self._next_id
-            self._next_id += 1
-            anchor = min(alt, key=lambda p: (_anchor_rank(alt[p]), -self._distinct(p)))
-            sub = _Sub(name, alt, anchor)
-            rest = []
-            for path, conds in alt.items():
-                index = self._index(path)
-                if path == anchor:
+            steps = steps_of(alt)
+            sub = _Sub(name, alt, steps, tuple(self._slot(path) for path, _ in steps))
+            state = self._root
+            last = len(steps) - 1
+            for i, step in enumerate(steps):
+                path, conds = step
+                state.users += 1
+                entry = state.indexes.get(path)
+                if entry is None:
+                    entry = state.indexes[path] = (self._paths[path], PathIndex(path))
+                index = entry[1]
+                if i == last:
                     for cond in conds:
-                        index.add(cond, sid)
-                    if index.exists_false is not None:
-                        self._absent[index] = None
+                        index.add(cond, sub)
                 else:
-                    rest.append((index, field_checker(conds), _ABSENT in conds))
-            sub.rest = tuple(rest)
-            sub.indexes = tuple(self._paths[p] for p in alt)
-            self._subs[sid] = sub
-            ids.append(sid)
-        self._rules[name] = (compiled, ids)
+                    child = state.children.get(step)
+                    if child is None:
+                        child = state.children[step] = _State()
+                        for cond in conds:
+                            index.add(cond, child)
+                    state.refresh()
+                    state = child
+                    continue
+                state.refresh()
+            self._subs[id(sub)] = sub
+            subs.append(sub)
+        self._rules[name] = (compiled, subs)
         return compiled
 
     def remove_rule(self, name: Hashable) -> None:
         """Forget rule ``name`` (KeyError if unknown)."""
-        _, ids = self._rules.pop(name)
-        for sid in ids:
-            sub = self._subs.pop(sid)
-            index = self._paths[sub.anchor]
-            for cond in sub.alt[sub.anchor]:
-                index.remove(cond, sid)
-            if index.exists_false is None:
-                self._absent.pop(index, None)
-            for path in sub.alt:
+        _, subs = self._rules.pop(name)
+        for sub in subs:
+            del self._subs[id(sub)]
+            chain: list[_State] = []
+            state = self._root
+            for step in sub.steps[:-1]:
+                chain.append(state)
+                state = state.children[step]
+            chain.append(state)
+            # Undo from the last step back to the root.
+            target: Any = sub
+            for state, step in zip(reversed(chain), reversed(sub.steps)):
+                path, conds = step
+                index = state.indexes[path][1]
+                if target is not None:
+                    for cond in conds:
+                        index.remove(cond, target)
+                    if target is not sub:
+                        del state.children[step]
+                if not len(index):
+                    del state.indexes[path]
+                state.refresh()
+                state.users -= 1
+                target = state if state.users == 0 and state is not self._root else None
+            for path, _ in sub.steps:
                 self._release(path)
 
     def matches(self, event: dict[str, Any] | str | bytes) -> list[Hashable]:
         """Names of the rules ``event`` matches (each once, in no particular order)."""
         if type(event) is not dict:
             event = parse_event(event)
-        values, members = collect(event, self._trie.root)
-        found: list[list[int]] = []
-        for index, vals in values.items():
-            index.lookup(vals, found)
-        for index in self._absent:
-            if index not in values:
-                found.append(index.exists_false)  # type: ignore[arg-type]
+        values, arrayed = gather(event, self._trie.root)
+        found: list[Any] = []
+        root = self._root
+        get = values.get
+        for slot, index in root.fields:
+            vals = get(slot)
+            if vals is not None:
+                index.lookup(vals, found)
+        for slot, index in root.absent:
+            if slot not in values:
+                found.append(index.exists_false)
         if not found:
             return []
-        subs = self._subs
         out: dict[Hashable, None] = {}
-        # Paths whose values came out of arrays: only an alternative with two or more of them
-        # can break the same-array-element rule, so only those need the full check.
-        arrayed = {ix for ix, ms in members.items() if any(ms)} if members is not None else ()
-        seen: set[int] = set()
-        for hits in found:
-            for sid in hits:
-                if sid in seen:
+        seen: set[Any] = set()
+        full: list[Any] = []
+        i = 0
+        while i < len(found):
+            for target in found[i]:
+                if target in seen:
                     continue
-                seen.add(sid)
-                sub = subs[sid]
-                if sub.single:
-                    out[sub.name] = None
-                elif not _rest_holds(sub, values):
-                    continue
-                elif members is None or sum(ix in arrayed for ix in sub.indexes) < 2:
-                    out[sub.name] = None
-                elif alternative_matches(
-                        sub.alt, {ix.path: v for ix, v in values.items()},
-                        {ix.path: m for ix, m in members.items()}):
-                    out[sub.name] = None
+                seen.add(target)
+                if type(target) is _State:
+                    for slot, index in target.fields:
+                        vals = get(slot)
+                        if vals is not None:
+                            index.lookup(vals, found)
+                    for slot, index in target.absent:
+                        if slot not in values:
+                            found.append(index.exists_false)
+                elif not (arrayed and target.multi) or self._consistent(target, event, arrayed, full):
+                    out[target.name] = None
+            i += 1
         return list(out)
 
-
-def _rest_holds(sub: _Sub, values: dict[PathIndex, list[Any]]) -> bool:
-    """Do the non-anchor fields of ``sub`` hold (ignoring array consistency)?"""
-    for index, check, absent_ok in sub.rest:
-        vals = values.get(index)
-        if vals is None:
-            if absent_ok:
-                continue
-            return False
-        if not check(vals):
-            return False
-    return True
+    def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
+        """Confirm ``sub`` with the same-array-element rule, when two of its paths crossed arrays."""
+        if sum(s in arrayed for s in sub.slots) < 2:
+            return True
+        if not full:
+            values, members = collect(event, self._trie.root)
+            full.append({s.path: v for s, v in values.items()})
+            full.append({s.path: m for s, m in members.items()} if members is not None else None)
+        return alternative_matches(sub.alt, full[0], full[1])
