@@ -29,7 +29,7 @@ class PathIndex:
                  "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
                  "suffix_lens", "suffix_ic_lens", "numeric", "num_points", "num_slots",
                  "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users",
-                 "ab_str", "ab_num", "ab_ic", "ab_prefix", "ab_suffix")
+                 "ab_str", "ab_num", "ab_ic", "ab_prefix", "ab_suffix", "lookup", "only_exact")
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.path = path
@@ -61,6 +61,10 @@ class PathIndex:
         self.exists_false: HitList | None = None
         self.has_ic = False
         self.users = 0  # alternatives with a field on this path (indexed or only verified)
+        # ``lookup(values, out)``: the general method, or a shortcut for the common shapes,
+        # chosen again whenever the set of conditions changes.
+        self.lookup = self._lookup_general
+        self.only_exact: dict[str, HitList] | None = None  # exact_str when nothing else is held
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -73,6 +77,23 @@ class PathIndex:
             hits = self.hits[cond] = []
             self._place(cond, hits)
         hits.append(hit)
+
+    def _choose_lookup(self) -> None:
+        others = (self.exact_num or self.exact_lit or self.residual or self.ab_str or self.ab_num
+                  or self.ab_ic or self.ab_prefix or self.ab_suffix or self.exists_true is not None)
+        self.only_exact = None
+        strings = self.eq_ic or self.prefix or self.prefix_ic or self.suffix or self.suffix_ic
+        if others or (strings and self.numeric):
+            self.lookup = self._lookup_general
+        elif strings:
+            self.lookup = self._lookup_str
+        elif self.exact_str and not self.numeric:
+            self.lookup = self._lookup_exact_str
+            self.only_exact = self.exact_str
+        elif self.numeric and not self.exact_str:
+            self.lookup = self._lookup_numeric
+        else:
+            self.lookup = self._lookup_general
 
     def remove(self, cond: Cond, hit: Hit) -> None:
         """Undo one ``add``; a condition nobody uses any more leaves the index."""
@@ -119,6 +140,7 @@ class PathIndex:
             getattr(self, _AB_KINDS[kind]).append((arg, hits))
         else:
             self.residual.append((cond, hits))
+        self._choose_lookup()
 
     def _unplace(self, cond: Cond) -> None:
         kind, arg = cond
@@ -150,6 +172,7 @@ class PathIndex:
             setattr(self, name, [(a, h) for a, h in getattr(self, name) if a != arg])
         else:
             self.residual = [(c, h) for c, h in self.residual if c != cond]
+        self._choose_lookup()
 
     def _build_numeric(self) -> None:
         """Boundaries of all ranges, sorted; slot 2j+1 is the point j, slot 2j the gap below it."""
@@ -167,7 +190,73 @@ class PathIndex:
         self.num_dirty = False
 
     # -- matching ----------------------------------------------------------------------------
-    def lookup(self, values: list[Any], out: list[HitList]) -> None:
+    def _lookup_exact_str(self, values: list[Any], out: list[HitList]) -> None:
+        """``lookup`` when the field holds only exact strings (a non-string never equals one)."""
+        get = self.exact_str.get
+        for v in values:
+            h = get(v)
+            if h is not None:
+                out.append(h)
+
+    def _lookup_str(self, values: list[Any], out: list[HitList]) -> None:
+        """``lookup`` when the field holds only string conditions that dicts answer (exact,
+        prefix, suffix and their ignore-case forms)."""
+        exact = self.exact_str
+        prefix_lens = self.prefix_lens
+        suffix_lens = self.suffix_lens
+        ic = self.has_ic
+        append = out.append
+        for v in values:
+            if type(v) is not str:
+                continue
+            h = exact.get(v)
+            if h is not None:
+                append(h)
+            n = len(v)
+            for length, table in prefix_lens:
+                if length > n:
+                    break
+                h = table.get(v[:length])
+                if h is not None:
+                    append(h)
+            for length, table in suffix_lens:
+                if length > n:
+                    break
+                h = table.get(v[n - length:])
+                if h is not None:
+                    append(h)
+            if ic:
+                f = v.lower()
+                h = self.eq_ic.get(f)
+                if h is not None:
+                    append(h)
+                if self.prefix_ic_lens or self.suffix_ic_lens:
+                    _probe_affixes(f, self.prefix_ic_lens, self.suffix_ic_lens, append)
+
+    def _lookup_numeric(self, values: list[Any], out: list[HitList]) -> None:
+        """``lookup`` when the field holds only numeric ranges: one bisect per distinct number."""
+        if self.num_dirty:
+            self._build_numeric()
+        points = self.num_points
+        n = len(points)
+        done: set[int] = set()
+        for v in values:
+            t = type(v)
+            if t is float:
+                x = v
+            elif t is int:
+                x = comparable(v)
+                if x is None:
+                    continue
+            else:
+                continue
+            j = bisect_left(points, x)
+            slot = 2 * j + 1 if j < n and points[j] == x else 2 * j
+            if slot not in done:
+                done.add(slot)
+                out.extend(self.num_slots[slot])
+
+    def _lookup_general(self, values: list[Any], out: list[HitList]) -> None:
         """Append to ``out`` the hit list of every condition some value in ``values`` meets."""
         if self.exists_true is not None:
             out.append(self.exists_true)
