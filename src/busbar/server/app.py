@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -34,6 +33,7 @@ from busbar.api.resources import RULE
 from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.delivery.retry import Backoff
+from busbar.model.entries import new_event_ids
 from busbar.delivery.senders import build_senders
 from busbar.patterns import PatternLimits
 from busbar.router import Router
@@ -138,7 +138,7 @@ class BusbarApp:
 
     async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_event_ids(1)[0]
         target = ""
         for name, value in scope["headers"]:
             if name == b"x-amz-target":

@@ -159,8 +159,8 @@ class Store(abc.ABC):
         """Every pending delivery (after a restart, to resume them)."""
 
     @abc.abstractmethod
-    async def finish_delivery(self, delivery_id: int) -> None:
-        """The delivery succeeded (or was dead-lettered elsewhere): forget it."""
+    async def finish_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        """These deliveries succeeded: forget them."""
 
     @abc.abstractmethod
     async def retry_delivery(self, delivery_id: int, attempts: int, due_at: float, error_code: str,

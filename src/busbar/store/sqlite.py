@@ -310,8 +310,9 @@ class SqliteStore(Store):
             args).fetchall()
         return [StoredDelivery(*row[:5], orjson.loads(row[5]), *row[6:]) for row in rows]
 
-    async def finish_delivery(self, delivery_id: int) -> None:
-        await self._submit(lambda conn: conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,)))
+    async def finish_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        rows = [(i,) for i in delivery_ids]
+        await self._submit(lambda conn: conn.executemany("DELETE FROM deliveries WHERE id = ?", rows))
 
     async def retry_delivery(self, delivery_id: int, attempts: int, due_at: float, error_code: str,
                              error_message: str) -> None:
