@@ -79,18 +79,18 @@ class PathIndex:
         hits.append(hit)
 
     def _choose_lookup(self) -> None:
-        others = (self.exact_num or self.exact_lit or self.residual or self.ab_str or self.ab_num
+        others = (self.exact_lit or self.residual or self.ab_str or self.ab_num
                   or self.ab_ic or self.ab_prefix or self.ab_suffix or self.exists_true is not None)
         self.only_exact = None
         strings = self.eq_ic or self.prefix or self.prefix_ic or self.suffix or self.suffix_ic
-        if others or (strings and self.numeric):
+        if others or ((strings or self.exact_str) and (self.numeric or self.exact_num)):
             self.lookup = self._lookup_general
         elif strings:
             self.lookup = self._lookup_str
         elif self.exact_str and not self.numeric:
             self.lookup = self._lookup_exact_str
             self.only_exact = self.exact_str
-        elif self.numeric and not self.exact_str:
+        elif self.numeric or self.exact_num:
             self.lookup = self._lookup_numeric
         else:
             self.lookup = self._lookup_general
@@ -234,11 +234,14 @@ class PathIndex:
                     _probe_affixes(f, self.prefix_ic_lens, self.suffix_ic_lens, append)
 
     def _lookup_numeric(self, values: list[Any], out: list[HitList]) -> None:
-        """``lookup`` when the field holds only numeric ranges: one bisect per distinct number."""
+        """``lookup`` when the field holds only numbers and numeric ranges: a dict probe and
+        one bisect per distinct number."""
         if self.num_dirty:
             self._build_numeric()
+        exact = self.exact_num
         points = self.num_points
         n = len(points)
+        slots = self.num_slots
         done: set[int] = set()
         for v in values:
             t = type(v)
@@ -246,15 +249,18 @@ class PathIndex:
                 x = v
             elif t is int:
                 x = comparable(v)
-                if x is None:
-                    continue
             else:
-                continue
-            j = bisect_left(points, x)
-            slot = 2 * j + 1 if j < n and points[j] == x else 2 * j
-            if slot not in done:
-                done.add(slot)
-                out.extend(self.num_slots[slot])
+                continue  # strings, and booleans (which must not meet the number 1)
+            if exact:
+                h = exact.get(v)
+                if h is not None:
+                    out.append(h)
+            if n and x is not None:
+                j = bisect_left(points, x)
+                slot = 2 * j + 1 if j < n and points[j] == x else 2 * j
+                if slot not in done:
+                    done.add(slot)
+                    out.extend(slots[slot])
 
     def _lookup_general(self, values: list[Any], out: list[HitList]) -> None:
         """Append to ``out`` the hit list of every condition some value in ``values`` meets."""
