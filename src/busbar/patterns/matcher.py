@@ -267,17 +267,20 @@ class Matcher:
                 return list(out)
             # Hit lists name states to expand and alternatives that end here.
             for target in found[i]:
-                if target in seen:
-                    continue
-                seen.add(target)
                 if type(target) is _State:
+                    if target in seen:
+                        continue
                     if state is None:
+                        seen.add(target)
                         state = target
                     else:
                         append((target,))  # expanded when its turn comes
-                        seen.discard(target)
-                elif arrayed is None or not target.multi or self._consistent(target, event, arrayed, full):
+                elif arrayed is None or not target.multi:
                     out[target.name] = None
+                elif target not in seen:
+                    seen.add(target)
+                    if self._consistent(target, event, arrayed, full):
+                        out[target.name] = None
             i += 1
 
     def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
