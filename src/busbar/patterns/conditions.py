@@ -152,6 +152,19 @@ def test(cond: Cond, value: Any) -> bool:
     return kind in (AB_STR, AB_NUM, AB_IC, AB_PREFIX, AB_SUFFIX, AB_WILDCARD)
 
 
+def value_test(cond: Cond) -> Callable[[Any], bool]:
+    """``test`` for one fixed ``cond``, specialised for wildcards (the common indexed case)."""
+    kind, arg = cond
+    if kind == WILDCARD:
+        return lambda v: type(v) is str and arg.matches(v)
+    if kind == AB_WILDCARD:
+        if len(arg) == 1:
+            (one,) = arg
+            return lambda v: type(v) is not str or not one.matches(v)
+        return lambda v: type(v) is not str or not any(w.matches(v) for w in arg)
+    return lambda v: test(cond, v)
+
+
 def field_checker(conds: tuple[Cond, ...]) -> Callable[[list[Any]], bool]:
     """A function telling whether any of a field's values meets any of ``conds``, specialised
     for the common shapes (exact strings; one numeric range) and general otherwise."""

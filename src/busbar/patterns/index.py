@@ -12,10 +12,11 @@ are tested one by one, and then once per distinct condition on the field rather 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from typing import Any
 
 from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, CIDR, EQ_IC, EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX,
-                         PREFIX_IC, SUFFIX, SUFFIX_IC, Cond, comparable, literal_key, test)
+                         PREFIX_IC, SUFFIX, SUFFIX_IC, Cond, comparable, literal_key, value_test)
 
 Hit = int
 HitList = list[Hit]
@@ -50,7 +51,8 @@ class PathIndex:
         self.num_points: list[float] = []
         self.num_slots: list[tuple[HitList, ...]] = [()]
         self.num_dirty = False
-        self.residual: list[tuple[Cond, HitList]] = []  # tested one by one
+        # tested one by one: (condition, its hit list, a one-value test of it)
+        self.residual: list[tuple[Cond, HitList, Callable[[Any], bool]]] = []
         # anything-but, by kind; each is refused only by a value of its own type that it lists
         self.ab_str: list[tuple[Any, HitList]] = []
         self.ab_num: list[tuple[Any, HitList]] = []
@@ -79,12 +81,15 @@ class PathIndex:
         hits.append(hit)
 
     def _choose_lookup(self) -> None:
-        others = (self.exact_lit or self.residual or self.ab_str or self.ab_num
-                  or self.ab_ic or self.ab_prefix or self.ab_suffix or self.exists_true is not None)
         self.only_exact = None
+        negative = self.residual or self.ab_str or self.ab_ic or self.ab_prefix or self.ab_suffix
+        others = self.exact_lit or self.ab_num or self.exists_true is not None
         strings = self.eq_ic or self.prefix or self.prefix_ic or self.suffix or self.suffix_ic
-        if others or ((strings or self.exact_str) and (self.numeric or self.exact_num)):
+        numbers = self.numeric or self.exact_num
+        if others or (numbers and (strings or self.exact_str or negative)):
             self.lookup = self._lookup_general
+        elif negative:
+            self.lookup = self._lookup_text
         elif strings:
             self.lookup = self._lookup_str
         elif self.exact_str and not self.numeric:
@@ -139,7 +144,7 @@ class PathIndex:
         elif kind in _AB_KINDS:
             getattr(self, _AB_KINDS[kind]).append((arg, hits))
         else:
-            self.residual.append((cond, hits))
+            self.residual.append((cond, hits, value_test(cond)))
         self._choose_lookup()
 
     def _unplace(self, cond: Cond) -> None:
@@ -171,7 +176,7 @@ class PathIndex:
             name = _AB_KINDS[kind]
             setattr(self, name, [(a, h) for a, h in getattr(self, name) if a != arg])
         else:
-            self.residual = [(c, h) for c, h in self.residual if c != cond]
+            self.residual = [r for r in self.residual if r[0] != cond]
         self._choose_lookup()
 
     def _build_numeric(self) -> None:
@@ -232,6 +237,41 @@ class PathIndex:
                     append(h)
                 if self.prefix_ic_lens or self.suffix_ic_lens:
                     _probe_affixes(f, self.prefix_ic_lens, self.suffix_ic_lens, append)
+
+    def _lookup_text(self, values: list[Any], out: list[HitList]) -> None:
+        """``lookup`` when the field holds string conditions, anything-but over strings and
+        conditions tested one by one, but no numbers, literals or ``exists``."""
+        self._lookup_str(values, out)
+        append = out.append
+        ab_str = self.ab_str
+        ab_ic = self.ab_ic
+        ab_prefix = self.ab_prefix
+        ab_suffix = self.ab_suffix
+        residual = self.residual
+        for v in values:
+            if type(v) is str:
+                for arg, hits in ab_str:
+                    if v not in arg:
+                        append(hits)
+                if ab_ic:
+                    f = v.lower()
+                    for arg, hits in ab_ic:
+                        if f not in arg:
+                            append(hits)
+                for arg, hits in ab_prefix:
+                    if not v.startswith(arg):
+                        append(hits)
+                for arg, hits in ab_suffix:
+                    if not v.endswith(arg):
+                        append(hits)
+            else:
+                # A value of another type is never refused by an anything-but over strings.
+                for group in (ab_str, ab_ic, ab_prefix, ab_suffix):
+                    for _, hits in group:
+                        append(hits)
+            for _, hits, holds in residual:
+                if holds(v):
+                    append(hits)
 
     def _lookup_numeric(self, values: list[Any], out: list[HitList]) -> None:
         """``lookup`` when the field holds only numbers and numeric ranges: a dict probe and
@@ -327,8 +367,8 @@ class PathIndex:
                     for arg, hits in group:
                         append(hits)
             if self.residual:
-                for cond, hits in self.residual:
-                    if test(cond, v):
+                for _, hits, holds in self.residual:
+                    if holds(v):
                         append(hits)
 
 
