@@ -54,6 +54,15 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--put-events-per-second", type=int, default=None,
                    help="PutEvents entries accepted per second; beyond it entries fail with the retryable "
                         "ThrottlingException; 0 is unlimited [BUSBAR_PUT_EVENTS_PER_SECOND] (default 0)")
+    p.add_argument("--retry-base-delay", type=float, default=None,
+                   help="seconds before the first retry of a failed delivery; each next retry waits about twice "
+                        f"as long (with jitter) [BUSBAR_RETRY_BASE_DELAY] (default {defaults.retry_base_delay:g})")
+    p.add_argument("--retry-max-delay", type=float, default=None,
+                   help="longest wait between two retries [BUSBAR_RETRY_MAX_DELAY] "
+                        f"(default {defaults.retry_max_delay:g})")
+    p.add_argument("--delivery-concurrency", type=int, default=None,
+                   help="deliveries in flight at once [BUSBAR_DELIVERY_CONCURRENCY] "
+                        f"(default {defaults.delivery_concurrency})")
     p.set_defaults(func=_serve)
 
 
@@ -65,7 +74,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {key: getattr(args, key) for key in
                  ("host", "port", "data_dir", "region", "account_id", "log_level", "sync",
-                  "max_put_events_request_bytes", "put_events_per_second")}
+                  "max_put_events_request_bytes", "put_events_per_second", "retry_base_delay",
+                  "retry_max_delay", "delivery_concurrency")}
     try:
         settings = Settings.from_env(overrides)
     except ValueError as error:
