@@ -1,8 +1,9 @@
-"""The per-field index: every condition that rules place on one field path, organised so that one
-event value finds the conditions it satisfies without looking at the others.
+"""The per-field index: every condition that the steps leaving one state of the Matcher's machine
+place on one field path, organised so that one event value finds the conditions it satisfies
+without looking at the others.
 
-A *hit list* is the list of alternatives (sub-rules, by number) whose anchor field holds a
-condition. Conditions that compare for equality sit in dicts
+A *hit list* is what a condition leads to: the next states, and the alternatives whose last step
+it is. Conditions that compare for equality sit in dicts
 (exact strings, numbers, literals, lower-cased strings); prefixes and suffixes sit in one dict
 per distinct length, probed with the value's slice of that length; numeric ranges become a sorted
 list of boundaries whose gaps and points each carry the hit lists of the ranges covering them
