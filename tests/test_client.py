@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import httpx
+import orjson
 import pytest
 from botocore.config import Config
 
@@ -66,7 +67,7 @@ def sized(size: int, source: str, n: int) -> dict[str, Any]:
 
 def stored(data_dir: Path, source: str) -> list[dict[str, Any]]:
     """The envelopes of *source*'s events, in the order the store committed them."""
-    envelopes = (json.loads(e.envelope) for e in SqliteStore(data_dir).read_events(0, 100_000))
+    envelopes = (orjson.loads(e.envelope) for e in SqliteStore(data_dir).read_events(0, 100_000))
     return [envelope for envelope in envelopes if envelope["source"] == source]
 
 

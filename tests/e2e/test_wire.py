@@ -13,7 +13,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def test_health(server):
     response = httpx.get(server.endpoint_url + "/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "version": "0.1.0"}
+    assert response.json() == {"status": "ok", "version": "0.1.0", "deliveries_backlog": 0}
 
 
 def test_every_answer_has_a_request_id(server):
