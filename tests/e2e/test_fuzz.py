@@ -9,13 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import busbar.api
 from support import BusbarProcess
 
-OPERATIONS = ["PutEvents", "TestEventPattern", "CreateEventBus", "DescribeEventBus", "ListEventBuses",
-              "UpdateEventBus", "DeleteEventBus", "TagResource", "UntagResource", "ListTagsForResource"]
+OPERATIONS = sorted(busbar.api.OPERATIONS) + ["CreateArchive", "NoSuchOperation"]
 MEMBERS = ["Entries", "Source", "DetailType", "Detail", "Time", "Resources", "EventBusName", "TraceHeader",
            "EndpointId", "Name", "NamePrefix", "Limit", "NextToken", "Description", "Tags", "Key", "Value",
-           "ResourceARN", "TagKeys", "EventPattern", "Event", "LogConfig", "DeadLetterConfig", "Arn"]
+           "ResourceARN", "TagKeys", "EventPattern", "Event", "LogConfig", "DeadLetterConfig", "Arn", "Rule",
+           "Targets", "Id", "Ids", "Input", "InputPath", "InputTransformer", "InputPathsMap", "InputTemplate",
+           "RetryPolicy", "State", "ScheduleExpression", "AuthorizationType", "AuthParameters", "ConnectionArn",
+           "InvocationEndpoint", "HttpMethod", "InvocationRateLimitPerSecond", "TargetArn", "Force"]
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
                          st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40))
@@ -38,6 +41,15 @@ bodies = st.one_of(
     st.fixed_dictionaries({"Entries": st.lists(entries, max_size=12)}),
     st.fixed_dictionaries({"EventPattern": st.one_of(detail_texts, st.text(max_size=30)),
                            "Event": st.one_of(detail_texts, st.text(max_size=30))}),
+    st.fixed_dictionaries({"Name": st.sampled_from(["r1", "r2"]), "EventPattern": detail_texts}),
+    st.fixed_dictionaries({"Rule": st.sampled_from(["r1", "r2"]), "Targets": st.lists(st.fixed_dictionaries(
+        {"Id": st.sampled_from(["a", "b"]), "Arn": st.sampled_from([
+            "arn:aws:logs:us-east-1:000000000000:log-group:fuzz",
+            "arn:aws:events:us-east-1:000000000000:event-bus/default", "arn:aws:sqs:us-east-1:1:q", "x"])},
+        optional={"Input": detail_texts, "InputPath": st.text(max_size=12),
+                  "InputTransformer": st.dictionaries(st.sampled_from(["InputPathsMap", "InputTemplate"]),
+                                                      json_values, max_size=2),
+                  "RetryPolicy": json_values, "DeadLetterConfig": json_values}), max_size=3)}),
     json_values,
 )
 
