@@ -63,6 +63,9 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--delivery-concurrency", type=int, default=None,
                    help="deliveries in flight at once [BUSBAR_DELIVERY_CONCURRENCY] "
                         f"(default {defaults.delivery_concurrency})")
+    p.add_argument("--event-retention-seconds", type=int, default=None,
+                   help="how long routed events stay in the store; 0 keeps them forever "
+                        f"[BUSBAR_EVENT_RETENTION_SECONDS] (default {defaults.event_retention_seconds})")
     p.set_defaults(func=_serve)
 
 
@@ -75,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {key: getattr(args, key) for key in
                  ("host", "port", "data_dir", "region", "account_id", "log_level", "sync",
                   "max_put_events_request_bytes", "put_events_per_second", "retry_base_delay",
-                  "retry_max_delay", "delivery_concurrency")}
+                  "retry_max_delay", "delivery_concurrency", "event_retention_seconds")}
     try:
         settings = Settings.from_env(overrides)
     except ValueError as error:

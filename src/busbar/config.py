@@ -51,6 +51,9 @@ class Settings:
     retry_base_delay: float = 1.0
     retry_max_delay: float = 300.0
     delivery_concurrency: int = 256
+    # Routed events are kept this long (for `busbar events` and debugging), then deleted;
+    # their deliveries are stored on their own.  0 keeps them forever.
+    event_retention_seconds: int = 86400
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -92,6 +95,8 @@ class Settings:
             raise ValueError(f"sync must be 'full' or 'normal', got {self.sync!r}")
         if self.retry_base_delay <= 0 or self.retry_max_delay < self.retry_base_delay:
             raise ValueError("retry delays must be positive, and the maximum at least the base")
+        if self.event_retention_seconds < 0:
+            raise ValueError("event retention must be 0 (forever) or a number of seconds")
         if self.delivery_concurrency < 1:
             raise ValueError("delivery concurrency must be at least 1")
         if not 0 <= self.port <= 65535:

@@ -104,3 +104,18 @@ def test_sigterm_finishes_commits_in_flight(fresh_server):
     stored = {event.event_id for event in SqliteStore(fresh_server.data_dir).read_events(0, 10_000_000)}
     assert set(acknowledged) <= stored
     assert "busbar stopped" in fresh_server.log()
+
+
+def test_routed_events_expire_after_the_retention(fresh_server):
+    fresh_server.env = {"BUSBAR_EVENT_RETENTION_SECONDS": "1"}
+    client = fresh_server.start().client()
+    client.put_events(Entries=[{"Source": "old", "DetailType": "d", "Detail": "{}"}] * 5)
+    store = SqliteStore(fresh_server.data_dir)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(json.loads(e.envelope)["source"] == "old"
+                                              for e in store.read_events(0, 1000)):
+        time.sleep(0.2)
+    client.put_events(Entries=[{"Source": "new", "DetailType": "d", "Detail": "{}"}])
+    sources = [json.loads(e.envelope)["source"] for e in store.read_events(0, 1000)]
+    assert sources == ["new"]
+    assert fresh_server.stop() == 0

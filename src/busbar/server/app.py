@@ -36,6 +36,8 @@ from busbar.delivery.retry import Backoff
 from busbar.model.entries import new_event_ids
 from busbar.delivery.senders import build_senders
 from busbar.patterns import PatternLimits
+from busbar.retention import Retention
+from busbar.router import CONSUMER as ROUTER
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
 from busbar.server.model import operation
@@ -66,6 +68,7 @@ class BusbarApp:
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             concurrency=settings.delivery_concurrency)
         self.router = Router(self.store, self.ctx.rules, self.dispatcher)
+        self.retention = Retention(self.store, ROUTER, settings.event_retention_seconds)
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
         self._plain = Starlette(routes=[
             Route("/health", self._health, methods=["GET", "HEAD"]),
@@ -105,6 +108,7 @@ class BusbarApp:
         self.ctx.rules.load(rule for _, rule in self.store.list_resources(RULE))
         await self.dispatcher.start()
         await self.router.start()
+        await self.retention.start()
         log.info("busbar started", extra={"data_dir": str(self.settings.data_dir),
                                           "region": self.settings.region,
                                           "account": self.settings.account_id})
@@ -112,6 +116,7 @@ class BusbarApp:
     async def shutdown(self) -> None:
         # Routing and sending stop first (what is unfinished stays pending in the
         # store); commits in flight finish before the store closes.
+        await self.retention.stop()
         await self.router.stop()
         await self.dispatcher.stop()
         await self.store.close()

@@ -145,6 +145,11 @@ class Store(abc.ABC):
         Thread-safe and blocking: call it from a worker thread on a hot loop."""
 
     @abc.abstractmethod
+    async def prune_events(self, up_to_seq: int, ingested_before: float, limit: int = 10_000) -> int:
+        """Delete at most *limit* of the oldest events with sequence numbers up to
+        *up_to_seq* that were ingested before *ingested_before*; return how many."""
+
+    @abc.abstractmethod
     def last_seq(self) -> int:
         """The sequence number of the newest committed event (0 when none)."""
 

@@ -270,6 +270,15 @@ class SqliteStore(Store):
     def _advance(self, last: int) -> None:
         self._last_seq = max(self._last_seq, last)
 
+    async def prune_events(self, up_to_seq: int, ingested_before: float, limit: int = 10_000) -> int:
+        def prune(conn: sqlite3.Connection) -> int:
+            # AUTOINCREMENT: deleted sequence numbers are never handed out again.
+            return conn.execute(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? AND ingested_at < ?"
+                " ORDER BY seq LIMIT ?)", (up_to_seq, ingested_before, limit)).rowcount
+
+        return await self._submit(prune)
+
     def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
         rows = self._reader().execute(
             "SELECT seq, event_id, bus, envelope, time, ingested_at, trace_header, hops FROM events"
