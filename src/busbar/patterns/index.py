@@ -16,8 +16,9 @@ from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
+from .cidr import ip_to_int
 from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, CIDR, EQ_IC, EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX,
-                         PREFIX_IC, SUFFIX, SUFFIX_IC, Cond, comparable, literal_key, value_test)
+                         PREFIX_IC, SUFFIX, SUFFIX_IC, WILDCARD, Cond, comparable, literal_key, value_test)
 
 Hit = int
 HitList = list[Hit]
@@ -83,6 +84,18 @@ class PathIndex:
 
     def _choose_lookup(self) -> None:
         self.only_exact = None
+        if len(self.hits) == 1:
+            # One condition (the usual case past the first step of a large rule set): a direct
+            # test of it, which stops at the first value that meets it.
+            ((cond, hits),) = self.hits.items()
+            if cond.kind == EXACT_STR:
+                self.lookup = self._lookup_exact_str
+                self.only_exact = self.exact_str
+                return
+            one = single_lookup(cond, hits)
+            if one is not None:
+                self.lookup = one
+                return
         negative = self.residual or self.ab_str or self.ab_ic or self.ab_prefix or self.ab_suffix
         others = self.exact_lit or self.ab_num or self.exists_true is not None
         strings = self.eq_ic or self.prefix or self.prefix_ic or self.suffix or self.suffix_ic
@@ -391,6 +404,78 @@ def _probe_affixes(text: str, prefix_lens: tuple[tuple[int, dict[str, HitList]],
         if h is not None:
             append(h)
 
+
+def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitList]], None] | None:
+    """``lookup`` for an index holding ``cond`` alone: append ``hits`` once if some value meets
+    ``cond`` (exactly ``test``'s answer), else nothing. None for kinds left to the general path."""
+    kind, arg = cond
+    if kind == NUMERIC:
+        low, low_open, high, high_open = arg
+
+        def numeric(values: list[Any], out: list[HitList]) -> None:
+            for v in values:
+                t = type(v)
+                if t is float:
+                    x = v
+                elif t is int:
+                    x = comparable(v)
+                    if x is None:
+                        continue
+                else:
+                    continue  # strings, and booleans (which must not meet the number 1)
+                if (low < x or (x == low and not low_open)) and (x < high or (x == high and not high_open)):
+                    out.append(hits)
+                    return
+        return numeric
+    if kind == CIDR:
+        version, low, high = arg
+
+        def cidr(values: list[Any], out: list[HitList]) -> None:
+            for v in values:
+                if type(v) is str:
+                    ip = ip_to_int(v)
+                    if ip is not None and ip[0] == version and low <= ip[1] <= high:
+                        out.append(hits)
+                        return
+        return cidr
+    if kind == AB_STR:
+        def ab_str(values: list[Any], out: list[HitList]) -> None:
+            for v in values:
+                if type(v) is not str or v not in arg:  # other types are never refused
+                    out.append(hits)
+                    return
+        return ab_str
+    pred = _STR_TESTS.get(kind)
+    if pred is not None:
+        test_one = pred(arg)
+
+        def text(values: list[Any], out: list[HitList]) -> None:
+            for v in values:
+                if type(v) is str and test_one(v):
+                    out.append(hits)
+                    return
+        return text
+    if kind == WILDCARD:
+        matches = arg.matches
+
+        def wildcard(values: list[Any], out: list[HitList]) -> None:
+            for v in values:
+                if type(v) is str and matches(v):
+                    out.append(hits)
+                    return
+        return wildcard
+    return None
+
+
+# One-string tests for the single-condition lookups (the argument is already case-folded for
+# the ignore-case kinds).
+_STR_TESTS: dict[int, Callable[[Any], Callable[[str], bool]]] = {
+    PREFIX: lambda a: lambda v: v.startswith(a),
+    SUFFIX: lambda a: lambda v: v.endswith(a),
+    PREFIX_IC: lambda a: lambda v: v.lower().startswith(a),
+    SUFFIX_IC: lambda a: lambda v: v.lower().endswith(a),
+    EQ_IC: lambda a: lambda v: v.lower() == a,
+}
 
 _AB_KINDS = {AB_STR: "ab_str", AB_NUM: "ab_num", AB_IC: "ab_ic", AB_PREFIX: "ab_prefix",
              AB_SUFFIX: "ab_suffix"}

@@ -91,14 +91,16 @@ class _State:
 
     def __init__(self) -> None:
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
-        self.fields: tuple[tuple[_Slot, PathIndex], ...] = ()  # what matching iterates
+        # What matching iterates: per path, its slot, the index's dict when it holds only exact
+        # strings (probed inline) and otherwise its lookup; rebuilt whenever an index changes.
+        self.fields: tuple[tuple[_Slot, dict[str, Any] | None, Callable[..., None]], ...] = ()
         self.absent: tuple[tuple[_Slot, PathIndex], ...] = ()  # indexes with exists:false steps
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
 
     def refresh(self) -> None:
-        self.fields = tuple(self.indexes.values())
-        self.absent = tuple((s, ix) for s, ix in self.fields if ix.exists_false is not None)
+        self.fields = tuple((s, ix.only_exact, ix.lookup) for s, ix in self.indexes.values())
+        self.absent = tuple((s, ix) for s, ix in self.indexes.values() if ix.exists_false is not None)
 
 
 class _Sub:
@@ -247,12 +249,11 @@ class Matcher:
         while True:
             if state is not None:
                 # Follow every step leaving ``state`` that the event's values satisfy.
-                for slot, index in state.fields:
+                for slot, exact, lookup in state.fields:
                     vals = get(slot)
                     if vals is not None:
-                        exact = index.only_exact
                         if exact is None:
-                            index.lookup(vals, found)
+                            lookup(vals, found)
                         else:  # the common case, inlined: one dict probe per value
                             for v in vals:
                                 hits = exact.get(v)
