@@ -13,6 +13,7 @@ are tested one by one, and then once per distinct condition on the field rather 
 from __future__ import annotations
 
 from bisect import bisect_left
+from math import nextafter
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,14 @@ from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, CIDR, EQ_I
                          PREFIX_IC, SUFFIX, SUFFIX_IC, WILDCARD, Cond, comparable, literal_key, value_test)
 
 Hit = int
+# ``PathIndex.fast`` codes: how the Matcher tests an index inline, as ``(code, a, b)``.
+FAST_EXACT = 0    # only exact strings: a = their dict
+FAST_ONE = 1      # one exact string: a = it, b = its hit list
+FAST_LOOKUP = 2   # anything else: a = the lookup function
+FAST_RANGE = 3    # one numeric range: a = (low, high), both inclusive; b = its hit list
+FAST_SUFFIX = 4   # one suffix: a = it, b = its hit list
+FAST_PREFIX = 5   # one prefix: a = it, b = its hit list
+FAST_AB_STR = 6   # one anything-but over strings: a = the refused strings, b = its hit list
 HitList = list[Hit]
 _INF = float("inf")
 
@@ -32,7 +41,7 @@ class PathIndex:
                  "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
                  "suffix_lens", "suffix_ic_lens", "numeric", "num_points", "num_slots",
                  "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users",
-                 "ab_str", "ab_num", "ab_ic", "ab_prefix", "ab_suffix", "lookup", "only_exact")
+                 "ab_str", "ab_num", "ab_ic", "ab_prefix", "ab_suffix", "lookup", "fast")
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.path = path
@@ -68,7 +77,8 @@ class PathIndex:
         # ``lookup(values, out)``: the general method, or a shortcut for the common shapes,
         # chosen again whenever the set of conditions changes.
         self.lookup = self._lookup_general
-        self.only_exact: dict[str, HitList] | None = None  # exact_str when nothing else is held
+        # ``fast``: how the Matcher's loop tests this index inline, ``(code, a, b)`` (see FAST_*).
+        self.fast: tuple[int, Any, Any] = (FAST_LOOKUP, self.lookup, None)
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -83,19 +93,34 @@ class PathIndex:
         hits.append(hit)
 
     def _choose_lookup(self) -> None:
-        self.only_exact = None
+        self.fast = self._choose()
+        if self.fast[0] == FAST_LOOKUP:
+            self.fast = (FAST_LOOKUP, self.lookup, None)
+
+    def _choose(self) -> tuple[int, Any, Any]:
+        """Pick ``lookup`` for the conditions now held, and the inline form of it."""
         if len(self.hits) == 1:
             # One condition (the usual case past the first step of a large rule set): a direct
             # test of it, which stops at the first value that meets it.
             ((cond, hits),) = self.hits.items()
-            if cond.kind == EXACT_STR:
+            kind, arg = cond
+            if kind == EXACT_STR:
                 self.lookup = self._lookup_exact_str
-                self.only_exact = self.exact_str
-                return
+                return FAST_ONE, arg, hits
             one = single_lookup(cond, hits)
             if one is not None:
                 self.lookup = one
-                return
+                if kind == NUMERIC:
+                    closed = closed_range(arg)
+                    if closed is not None:
+                        return FAST_RANGE, closed, hits
+                elif kind == SUFFIX:
+                    return FAST_SUFFIX, arg, hits
+                elif kind == PREFIX:
+                    return FAST_PREFIX, arg, hits
+                elif kind == AB_STR:
+                    return FAST_AB_STR, arg, hits
+                return FAST_LOOKUP, one, None
         negative = self.residual or self.ab_str or self.ab_ic or self.ab_prefix or self.ab_suffix
         others = self.exact_lit or self.ab_num or self.exists_true is not None
         strings = self.eq_ic or self.prefix or self.prefix_ic or self.suffix or self.suffix_ic
@@ -105,14 +130,15 @@ class PathIndex:
         elif negative:
             self.lookup = self._lookup_text
         elif strings:
-            self.lookup = self._lookup_str
+            self.lookup = self._affix_lookup() or self._lookup_str
         elif self.exact_str and not self.numeric:
             self.lookup = self._lookup_exact_str
-            self.only_exact = self.exact_str
+            return FAST_EXACT, self.exact_str, None
         elif self.numeric or self.exact_num:
             self.lookup = self._lookup_numeric
         else:
             self.lookup = self._lookup_general
+        return FAST_LOOKUP, self.lookup, None
 
     def remove(self, cond: Cond, hit: Hit) -> None:
         """Undo one ``add``; a condition nobody uses any more leaves the index."""
@@ -251,6 +277,43 @@ class PathIndex:
                     append(h)
                 if self.prefix_ic_lens or self.suffix_ic_lens:
                     _probe_affixes(f, self.prefix_ic_lens, self.suffix_ic_lens, append)
+
+    def _affix_lookup(self) -> Callable[[list[Any], list[HitList]], None] | None:
+        """``lookup`` for the common string-only shapes: ignore-case equality alone, or
+        prefixes (with or without exact strings) alone; None for the others."""
+        exact = self.exact_str
+        if self.eq_ic and not (exact or self.prefix or self.suffix or self.prefix_ic or self.suffix_ic):
+            get_ic = self.eq_ic.get
+
+            def eq_ic(values: list[Any], out: list[HitList]) -> None:
+                for v in values:
+                    if type(v) is str:
+                        h = get_ic(v.lower())
+                        if h is not None:
+                            out.append(h)
+            return eq_ic
+        if self.prefix and not (self.eq_ic or self.suffix or self.prefix_ic or self.suffix_ic):
+            lens = self.prefix_lens
+            get = exact.get
+
+            def prefix(values: list[Any], out: list[HitList]) -> None:
+                append = out.append
+                for v in values:
+                    if type(v) is not str:
+                        continue
+                    if exact:
+                        h = get(v)
+                        if h is not None:
+                            append(h)
+                    n = len(v)
+                    for length, table in lens:
+                        if length > n:
+                            break
+                        h = table.get(v[:length])
+                        if h is not None:
+                            append(h)
+            return prefix
+        return None
 
     def _lookup_text(self, values: list[Any], out: list[HitList]) -> None:
         """``lookup`` when the field holds string conditions, anything-but over strings and
@@ -403,6 +466,22 @@ def _probe_affixes(text: str, prefix_lens: tuple[tuple[int, dict[str, HitList]],
         h = table.get(text[n - length:])
         if h is not None:
             append(h)
+
+
+def closed_range(arg: tuple[float, bool, float, bool]) -> tuple[float, float] | None:
+    """The numeric range ``arg`` as ``(low, high)`` with both ends included, which holds the
+    same float64 values (an open end moves to the next double inward), or None when an open end
+    is infinite (not from a JSON pattern, but kept exact)."""
+    low, low_open, high, high_open = arg
+    if low_open:
+        if low in (_INF, -_INF):
+            return None
+        low = nextafter(low, _INF)
+    if high_open:
+        if high in (_INF, -_INF):
+            return None
+        high = nextafter(high, -_INF)
+    return low, high
 
 
 def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitList]], None] | None:

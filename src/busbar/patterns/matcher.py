@@ -28,11 +28,14 @@ from typing import Any
 from .compile import Alternative, CompiledPattern, Path, compile_pattern
 from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, AB_WILDCARD, EQ_IC,
                          EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, PREFIX, PREFIX_IC, SUFFIX,
-                         SUFFIX_IC, Cond)
+                         SUFFIX_IC, Cond, comparable)
 from .errors import PatternLimits
 from .evaluate import alternative_matches
 from .events import PathTrie, collect, gather, parse_event
-from .index import PathIndex
+from .index import (FAST_AB_STR, FAST_EXACT, FAST_LOOKUP, FAST_ONE, FAST_PREFIX, FAST_RANGE, FAST_SUFFIX,
+                    PathIndex)
+
+_TWO53 = 2 ** 53
 
 _ABSENT = Cond(EXISTS, False)
 _RANK_EXACT = {EXACT_STR, EXACT_NUM, EXACT_LIT}
@@ -91,15 +94,15 @@ class _State:
 
     def __init__(self) -> None:
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
-        # What matching iterates: per path, its slot, the index's dict when it holds only exact
-        # strings (probed inline) and otherwise its lookup; rebuilt whenever an index changes.
-        self.fields: tuple[tuple[_Slot, dict[str, Any] | None, Callable[..., None]], ...] = ()
+        # What matching iterates: per path, ``(slot, code, a, b)`` where ``(code, a, b)`` is
+        # the index's inline form (``PathIndex.fast``); rebuilt whenever an index changes.
+        self.fields: tuple[tuple[_Slot, int, Any, Any], ...] = ()
         self.absent: tuple[tuple[_Slot, PathIndex], ...] = ()  # indexes with exists:false steps
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
 
     def refresh(self) -> None:
-        self.fields = tuple((s, ix.only_exact, ix.lookup) for s, ix in self.indexes.values())
+        self.fields = tuple((s, *ix.fast) for s, ix in self.indexes.values())
         self.absent = tuple((s, ix) for s, ix in self.indexes.values() if ix.exists_false is not None)
 
 
@@ -249,16 +252,53 @@ class Matcher:
         while True:
             if state is not None:
                 # Follow every step leaving ``state`` that the event's values satisfy.
-                for slot, exact, lookup in state.fields:
+                for slot, code, a, b in state.fields:
                     vals = get(slot)
-                    if vals is not None:
-                        if exact is None:
-                            lookup(vals, found)
-                        else:  # the common case, inlined: one dict probe per value
-                            for v in vals:
-                                hits = exact.get(v)
-                                if hits is not None:
-                                    append(hits)
+                    if vals is None:
+                        continue
+                    # The index's inline form (PathIndex.fast): common shapes without a call.
+                    if code == FAST_ONE:
+                        for v in vals:
+                            if v == a:  # only a str equals a str
+                                append(b)
+                                break
+                    elif code == FAST_EXACT:
+                        for v in vals:
+                            h = a.get(v)
+                            if h is not None:
+                                append(h)
+                    elif code == FAST_LOOKUP:
+                        a(vals, found)
+                    elif code == FAST_RANGE:
+                        low, high = a
+                        for v in vals:
+                            t = type(v)
+                            if t is float:
+                                x = v
+                            elif t is int:
+                                x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
+                                if x is None:
+                                    continue
+                            else:
+                                continue  # strings, and booleans (which must not meet the number 1)
+                            if low <= x <= high:
+                                append(b)
+                                break
+                    elif code == FAST_SUFFIX:
+                        for v in vals:
+                            if type(v) is str and v.endswith(a):
+                                append(b)
+                                break
+                    elif code == FAST_PREFIX:
+                        for v in vals:
+                            if type(v) is str and v.startswith(a):
+                                append(b)
+                                break
+                    else:  # FAST_AB_STR: values of other types are never refused
+                        for v in vals:
+                            if type(v) is not str or v not in a:
+                                append(b)
+                                break
                 if state.absent:
                     for slot, index in state.absent:
                         if slot not in values:
