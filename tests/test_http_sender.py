@@ -21,7 +21,9 @@ from busbar.api.context import Context
 from busbar.api.resources import CONNECTION
 from busbar.config import Settings
 from busbar.delivery.base import Delivery, Outcome
+from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.http import HttpSender
+from busbar.delivery.kinds import TargetKind
 from busbar.ruleindex import RuleIndex
 from busbar.store.sqlite import SqliteStore
 from httptarget import HttpTarget, Reply
@@ -71,15 +73,18 @@ class Bench:
             body["InvocationRateLimitPerSecond"] = rate
         return (await destinations.create_api_destination(self.ctx, body))["ApiDestinationArn"]
 
-    async def send(self, arn: str, http: dict[str, Any] | None = None, trace: str | None = None) -> Outcome:
+    def delivery(self, arn: str, http: dict[str, Any] | None = None, trace: str | None = None,
+                 delivery_id: int = 1) -> Delivery:
         target: dict[str, Any] = {"Id": "t1", "Arn": arn}
         if http:
             target["HttpParameters"] = http
-        delivery = Delivery(id=1, event_id="e-1", bus="default", rule_name="r",
-                            rule_arn="arn:aws:events:us-east-1:000000000000:rule/r", target=target,
-                            payload=PAYLOAD, envelope=PAYLOAD, trace_header=trace, attempts=0,
-                            ingested_at=time.time())
-        return await self.sender.send(delivery)
+        return Delivery(id=delivery_id, event_id="e-1", bus="default", rule_name="r",
+                        rule_arn="arn:aws:events:us-east-1:000000000000:rule/r", target=target,
+                        payload=PAYLOAD, envelope=PAYLOAD, trace_header=trace, attempts=0,
+                        ingested_at=time.time())
+
+    async def send(self, arn: str, http: dict[str, Any] | None = None, trace: str | None = None) -> Outcome:
+        return await self.sender.send(self.delivery(arn, http, trace))
 
 
 def run(tmp_path: Path, target: HttpTarget, body: Callable[[Bench], Awaitable[None]], timeout: float = 5.0) -> None:
@@ -325,17 +330,32 @@ def test_missing_destination_connection_and_deauthorized(tmp_path, target):
 
 
 def test_rate_limit_delays_not_drops(tmp_path, target):
-    where = path()
+    """The dispatcher paces an API destination's lane at its InvocationRateLimitPerSecond."""
+    where, other = path(), path()
 
     async def body(bench: Bench) -> None:
-        arn = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), where, rate=5)
-        outcomes = await asyncio.gather(*(bench.send(arn) for _ in range(15)))
-        assert all(o.ok for o in outcomes)
+        slow = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), where, rate=5)
+        fast = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), other)
+        assert bench.sender.rate_of(bench.delivery(slow)) == (slow, 5.0)
+        dispatcher = Dispatcher(bench.store, {TargetKind.API_DESTINATION: bench.sender},
+                                account="000000000000", region="us-east-1", concurrency=4)
+        await dispatcher.start()
+        try:
+            dispatcher.submit(bench.delivery(slow, delivery_id=n) for n in range(15))
+            dispatcher.submit([bench.delivery(fast, delivery_id=100)])
+            deadline = time.monotonic() + 10
+            while len(target.requests_to(where)) < 15 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            await dispatcher.stop(close_senders=False)
         times = sorted(r.at for r in target.requests_to(where))
         assert len(times) == 15
         # 5 at once (one second's burst), then one every 0.2 s: about 2 s for the other 10.
         assert times[-1] - times[0] >= 1.6
         assert sum(1 for t in times if t - times[0] < 1.0) <= 10
+        # The other destination did not wait behind the slow one's lane.
+        [quick] = target.requests_to(other)
+        assert quick.at - times[0] < 1.0
 
     run(tmp_path, target, body)
 

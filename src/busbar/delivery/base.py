@@ -69,3 +69,11 @@ class Sender(Protocol):
     async def close(self) -> None:
         """Release connections and files."""
         ...
+
+
+class RateLimitedSender(Sender, Protocol):
+    """A sender whose targets have an invocation rate (API destinations)."""
+
+    def rate_of(self, delivery: Delivery) -> tuple[str, float] | None:
+        """(lane key, deliveries per second) for *delivery*, or None when unlimited."""
+        ...

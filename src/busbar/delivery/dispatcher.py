@@ -2,7 +2,10 @@
 
 Deliveries arrive from the router (due now) or from the store at start-up (due
 when their last failure said).  Worker tasks send them concurrently through the
-sender of their target's kind.  The pieces around a send are small and separate:
+sender of their target's kind.  Targets with an invocation rate (API
+destinations) get a lane of their own, which releases deliveries to the workers
+at that rate: throttled invocations are delayed, never dropped, and a slow
+destination never holds the workers other targets need.  The pieces around a send are small and separate:
 the :class:`~busbar.delivery.retry.RetryPolicy` and
 :class:`~busbar.delivery.retry.Backoff` decide whether and when to retry,
 :mod:`busbar.delivery.deadletter` what a dead letter looks like, and each sender
@@ -19,13 +22,16 @@ import heapq
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from busbar.api.resources import BUS
 from busbar.delivery import deadletter
 from busbar.delivery.base import Delivery, Outcome, Sender
 from busbar.delivery.kinds import TargetKind, target_kind
 from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
+from busbar.ratelimit import TokenBucket
 from busbar.store.base import Store, StoredDelivery
 
 log = logging.getLogger("busbar.delivery")
@@ -38,6 +44,17 @@ def delivery_of(stored: StoredDelivery) -> Delivery:
                     payload=stored.payload if stored.payload is not None else stored.envelope,
                     envelope=stored.envelope, trace_header=stored.trace_header, attempts=stored.attempts,
                     ingested_at=stored.ingested_at, hops=stored.hops, shaping_error=stored.shaping_error)
+
+
+@dataclass
+class _Lane:
+    """Deliveries waiting for their destination's rate.  The lane goes when it is
+    empty; its bucket stays, so a burst is not granted again by every new lane."""
+
+    rate: float
+    bucket: TokenBucket
+    waiting: deque[Delivery] = field(default_factory=deque)
+    pacing: bool = False
 
 
 class Dispatcher:
@@ -59,6 +76,8 @@ class Dispatcher:
         # Successes are forgotten in batches: one store write for many deliveries.
         self._finished: list[int] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._lanes: dict[str, _Lane] = {}
+        self._pacers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Resume what the store holds, then start the workers."""
@@ -68,31 +87,68 @@ class Dispatcher:
                        for n in range(self._concurrency)]
         self._tasks.append(asyncio.create_task(self._timer(), name="busbar-delivery-timer"))
 
-    async def stop(self) -> None:
+    async def stop(self, close_senders: bool = True) -> None:
         """Stop sending.  Deliveries not finished stay pending in the store."""
-        for task in self._tasks:
+        for task in [*self._tasks, *self._pacers]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._pacers, return_exceptions=True)
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
         if self._finished:
             await self._store.finish_deliveries(self._finished)
-        for sender in self._senders.values():
-            await sender.close()
+        if close_senders:
+            for sender in self._senders.values():
+                await sender.close()
 
     def submit(self, deliveries: Iterable[Delivery]) -> None:
         """Deliveries due now (just recorded by the router)."""
         for delivery in deliveries:
-            self._ready.put_nowait(delivery)
+            self._enqueue(delivery)
 
     @property
     def backlog(self) -> int:
-        """Deliveries waiting: ready, in flight, and scheduled for a retry."""
-        return self._ready.qsize() + self.in_flight + len(self._later)
+        """Deliveries waiting: ready, paced, in flight, and scheduled for a retry."""
+        paced = sum(len(lane.waiting) for lane in self._lanes.values())
+        return self._ready.qsize() + paced + self.in_flight + len(self._later)
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        """Hand a due delivery to the workers, through its rate lane if it has one."""
+        kind = target_kind(delivery.target["Arn"])
+        sender = self._senders.get(kind[0]) if kind else None
+        rate_of = getattr(sender, "rate_of", None)
+        limit = rate_of(delivery) if rate_of is not None else None
+        if limit is None:
+            self._ready.put_nowait(delivery)
+            return
+        key, rate = limit
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(rate, TokenBucket(rate))
+        elif lane.rate != rate:  # UpdateApiDestination changed the rate
+            lane.rate, lane.bucket = rate, TokenBucket(rate)
+        if not lane.waiting and lane.bucket.take(1):
+            self._ready.put_nowait(delivery)  # the common case: within the rate, no task needed
+            return
+        lane.waiting.append(delivery)
+        if not lane.pacing:
+            lane.pacing = True
+            pacer = asyncio.create_task(self._pace(lane), name=f"busbar-lane-{key}")
+            self._pacers.add(pacer)
+            pacer.add_done_callback(self._pacers.discard)
+
+    async def _pace(self, lane: _Lane) -> None:
+        try:
+            while lane.waiting:
+                if lane.bucket.take(1):
+                    self._ready.put_nowait(lane.waiting.popleft())
+                else:
+                    await asyncio.sleep(lane.bucket.delay(1))
+        finally:
+            lane.pacing = False
 
     def _schedule(self, delivery: Delivery, due_at: float) -> None:
         if due_at <= time.time():
-            self._ready.put_nowait(delivery)
+            self._enqueue(delivery)
             return
         heapq.heappush(self._later, (due_at, next(self._tie), delivery))
         if self._later[0][2] is delivery:
@@ -102,7 +158,7 @@ class Dispatcher:
         while True:
             now = time.time()
             while self._later and self._later[0][0] <= now:
-                self._ready.put_nowait(heapq.heappop(self._later)[2])
+                self._enqueue(heapq.heappop(self._later)[2])
             timeout = self._later[0][0] - now if self._later else None
             self._wake.clear()
             try:

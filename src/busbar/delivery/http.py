@@ -75,7 +75,6 @@ from busbar.api.destinations import find_api_destination
 from busbar.api.resources import CONNECTION
 from busbar.config import Settings
 from busbar.delivery.base import Delivery, Outcome
-from busbar.ratelimit import TokenBucket
 from busbar.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -127,15 +126,6 @@ class _Token:
     expires_at: float  # time.monotonic(); inf when the endpoint gave no expires_in
 
 
-@dataclass
-class _Limiter:
-    """A destination's rate: the bucket, and a lock so waiters take tokens in arrival order."""
-
-    rate: int
-    bucket: TokenBucket
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
 class _Refused(Exception):
     """Fetching a token failed; ``outcome`` says how the delivery ends."""
 
@@ -162,7 +152,6 @@ class HttpSender:
         self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, _Token] = {}
         self._token_locks: dict[str, asyncio.Lock] = {}
-        self._limiters: dict[str, _Limiter] = {}
 
     async def close(self) -> None:
         """Close the pooled connections."""
@@ -192,7 +181,6 @@ class HttpSender:
                                              f"destination {destination['Name']} does not exist.")
         if connection["ConnectionState"] == DEAUTHORIZED:
             return _deauthorized(connection)
-        await self._wait_for_rate(destination)
         request = self._request(destination, connection, delivery)
         try:
             return await self._invoke(request, destination, connection)
@@ -269,15 +257,14 @@ class HttpSender:
         return _Request(method, url, params, headers, body)
 
     # -- rate -------------------------------------------------------------------------
-    async def _wait_for_rate(self, destination: dict[str, Any]) -> None:
-        arn = destination["ApiDestinationArn"]
-        rate = int(destination.get("InvocationRateLimitPerSecond") or 300)
-        limiter = self._limiters.get(arn)
-        if limiter is None or limiter.rate != rate:  # new, or UpdateApiDestination changed the rate
-            limiter = self._limiters[arn] = _Limiter(rate, TokenBucket(rate))
-        async with limiter.lock:
-            while not limiter.bucket.take(1):
-                await asyncio.sleep(limiter.bucket.delay(1))
+    def rate_of(self, delivery: Delivery) -> tuple[str, float] | None:
+        """(destination ARN, InvocationRateLimitPerSecond): the dispatcher paces each
+        destination's deliveries in a lane of its own, so a slow destination never
+        holds the workers that other targets need."""
+        destination = find_api_destination(self._store, delivery.target.get("Arn", ""))
+        if destination is None:
+            return None
+        return destination["ApiDestinationArn"], float(destination.get("InvocationRateLimitPerSecond") or 300)
 
     # -- OAuth ------------------------------------------------------------------------
     async def _token(self, connection: dict[str, Any]) -> str:
