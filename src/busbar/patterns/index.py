@@ -30,6 +30,7 @@ FAST_RANGE = 3    # one numeric range: a = (low, high), both inclusive; b = its 
 FAST_SUFFIX = 4   # one suffix: a = it, b = its hit list
 FAST_PREFIX = 5   # one prefix: a = it, b = its hit list
 FAST_AB_STR = 6   # one anything-but over strings: a = the refused strings, b = its hit list
+FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken when no value
 HitList = list[Hit]
 _INF = float("inf")
 
@@ -279,15 +280,20 @@ class PathIndex:
                     _probe_affixes(f, self.prefix_ic_lens, self.suffix_ic_lens, append)
 
     def _affix_lookup(self) -> Callable[[list[Any], list[HitList]], None] | None:
-        """``lookup`` for the common string-only shapes: ignore-case equality alone, or
-        prefixes (with or without exact strings) alone; None for the others."""
+        """``lookup`` for the common string-only shapes: ignore-case equality or prefixes, each
+        with or without exact strings; None for the others."""
         exact = self.exact_str
-        if self.eq_ic and not (exact or self.prefix or self.suffix or self.prefix_ic or self.suffix_ic):
+        if self.eq_ic and not (self.prefix or self.suffix or self.prefix_ic or self.suffix_ic):
             get_ic = self.eq_ic.get
+            get = exact.get
 
             def eq_ic(values: list[Any], out: list[HitList]) -> None:
                 for v in values:
                     if type(v) is str:
+                        if exact:
+                            h = get(v)
+                            if h is not None:
+                                out.append(h)
                         h = get_ic(v.lower())
                         if h is not None:
                             out.append(h)

@@ -32,7 +32,7 @@ from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, AB_WILDCAR
 from .errors import PatternLimits
 from .evaluate import alternative_matches
 from .events import PathTrie, collect, gather, parse_event
-from .index import (FAST_AB_STR, FAST_EXACT, FAST_LOOKUP, FAST_ONE, FAST_PREFIX, FAST_RANGE, FAST_SUFFIX,
+from .index import (FAST_AB_STR, FAST_ABSENT, FAST_EXACT, FAST_LOOKUP, FAST_ONE, FAST_PREFIX, FAST_RANGE, FAST_SUFFIX,
                     PathIndex)
 
 _TWO53 = 2 ** 53
@@ -90,20 +90,26 @@ class _Slot:
 class _State:
     """A state of the machine: the indexes of the steps leaving it, and where each step leads."""
 
-    __slots__ = ("indexes", "fields", "absent", "children", "users")
+    __slots__ = ("indexes", "fields", "children", "users")
 
     def __init__(self) -> None:
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
         # What matching iterates: per path, ``(slot, code, a, b)`` where ``(code, a, b)`` is
-        # the index's inline form (``PathIndex.fast``); rebuilt whenever an index changes.
+        # the index's inline form (``PathIndex.fast``), plus ``(slot, FAST_ABSENT, hits, None)``
+        # for a path with ``exists: false`` steps; rebuilt whenever an index changes.
         self.fields: tuple[tuple[_Slot, int, Any, Any], ...] = ()
-        self.absent: tuple[tuple[_Slot, PathIndex], ...] = ()  # indexes with exists:false steps
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
 
     def refresh(self) -> None:
-        self.fields = tuple((s, *ix.fast) for s, ix in self.indexes.values())
-        self.absent = tuple((s, ix) for s, ix in self.indexes.values() if ix.exists_false is not None)
+        fields: list[tuple[_Slot, int, Any, Any]] = []
+        for s, ix in self.indexes.values():
+            if ix.exists_false is not None:  # followed when the path is absent
+                fields.append((s, FAST_ABSENT, ix.exists_false, None))
+                if len(ix) == 1:
+                    continue
+            fields.append((s, *ix.fast))
+        self.fields = tuple(fields)
 
 
 class _Sub:
@@ -255,6 +261,8 @@ class Matcher:
                 for slot, code, a, b in state.fields:
                     vals = get(slot)
                     if vals is None:
+                        if code == FAST_ABSENT:
+                            append(a)
                         continue
                     # The index's inline form (PathIndex.fast): common shapes without a call.
                     if code == FAST_ONE:
@@ -294,15 +302,12 @@ class Matcher:
                             if type(v) is str and v.startswith(a):
                                 append(b)
                                 break
-                    else:  # FAST_AB_STR: values of other types are never refused
+                    elif code == FAST_AB_STR:  # values of other types are never refused
                         for v in vals:
                             if type(v) is not str or v not in a:
                                 append(b)
                                 break
-                if state.absent:
-                    for slot, index in state.absent:
-                        if slot not in values:
-                            append(index.exists_false)
+                    # FAST_ABSENT with values present: nothing
                 state = None
             if i == len(found):
                 return list(out)
