@@ -114,6 +114,19 @@ class LoadResult:
         return statistics.median(self.latencies) * 1000 if self.latencies else float("nan")
 
 
+async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes, bool]:
+    """(status line and headers, body, whether the server closes the connection)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length, close = 0, False
+    for line in head.split(b"\r\n"):
+        lowered = line.lower()
+        if lowered.startswith(b"content-length:"):
+            length = int(line[15:])
+        elif lowered.startswith(b"connection:") and b"close" in lowered:
+            close = True
+    return head, await reader.readexactly(length), close
+
+
 async def _connection(port: int, requests: list[bytes], ok: re.Pattern[bytes], until: float,
                       warmup_end: float, result: LoadResult) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -125,15 +138,7 @@ async def _connection(port: int, requests: list[bytes], ok: re.Pattern[bytes], u
                 return
             writer.write(requests[index % len(requests)])
             index += 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            length, close = 0, False
-            for line in head.split(b"\r\n"):
-                lowered = line.lower()
-                if lowered.startswith(b"content-length:"):
-                    length = int(line[15:])
-                elif lowered.startswith(b"connection:") and b"close" in lowered:
-                    close = True
-            body = await reader.readexactly(length)
+            head, body, close = await read_response(reader)
             if close:
                 # Servers without keep-alive (moto's Werkzeug) pay for a new connection
                 # per request, as their real clients do; the time counts in the latency.

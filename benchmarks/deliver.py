@@ -38,7 +38,15 @@ import boto3  # noqa: E402
 import httpx  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from _harness import ServerProcess, free_port, progress, request_bytes, start_busbar, start_moto  # noqa: E402
+from _harness import (  # noqa: E402
+    ServerProcess,
+    free_port,
+    progress,
+    read_response,
+    request_bytes,
+    start_busbar,
+    start_moto,
+)
 
 SOURCE = "bench.deliver"
 
@@ -106,15 +114,8 @@ async def _paced(port: int, rate: int, seconds: float, connections: int = 32
                 return
             started = time.time()
             writer.write(requests[index % len(requests)])
-            head = await reader.readuntil(b"\r\n\r\n")
-            length, close = 0, False
-            for line in head.split(b"\r\n"):
-                lowered = line.lower()
-                if lowered.startswith(b"content-length:"):
-                    length = int(line[15:])
-                elif lowered.startswith(b"connection:") and b"close" in lowered:
-                    close = True
-            answer = json.loads(await reader.readexactly(length))
+            _, raw, close = await read_response(reader)
+            answer = json.loads(raw)
             done = time.time()
             for entry in answer.get("Entries", []):
                 if "EventId" in entry:

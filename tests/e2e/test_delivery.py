@@ -46,6 +46,18 @@ def target() -> Iterator[HttpTarget]:
     server.stop()
 
 
+def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0) -> list[dict]:
+    """Wait until ``busbar dead-letters list`` shows deliveries of *event_id*; return them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = subprocess.run([sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir",
+                                 str(server.data_dir)], capture_output=True, text=True, check=True).stdout
+        dead = [json.loads(line) for line in listed.splitlines() if json.loads(line)["event_id"] == event_id]
+        if dead or time.monotonic() > deadline:
+            return dead
+        time.sleep(0.1)
+
+
 def test_matching_events_reach_the_target_as_envelopes(client, target):
     source = unique("shop")
     dest = api_destination(client, f"{target.url}/orders")
@@ -136,13 +148,7 @@ def test_4xx_is_not_retried_and_is_kept_as_dead_letter(client, target, bus_serve
     rule_with_targets(client, {"source": [source]}, [{"Id": "t", "Arn": dest}])
     event_id = put(client, {"n": 1}, source=source)
     target.wait_for(1, "/refuses")
-    deadline = time.monotonic() + 10
-    dead: list[dict] = []
-    while time.monotonic() < deadline and not dead:
-        listed = subprocess.run([sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir",
-                                 str(bus_server.data_dir)], capture_output=True, text=True, check=True).stdout
-        dead = [json.loads(line) for line in listed.splitlines() if json.loads(line)["event_id"] == event_id]
-        time.sleep(0.1)
+    dead = dead_letters_of(bus_server, event_id)
     assert dead and dead[0]["attempts"] == 1 and dead[0]["error_code"]
     assert len(target.requests_to("/refuses")) == 1
     # Redrive: the target now accepts.
@@ -158,13 +164,7 @@ def test_input_that_cannot_be_shaped_is_dead_lettered(client, target, bus_server
     dest = api_destination(client, f"{target.url}/shaping")
     rule_with_targets(client, {"source": [source]}, [{"Id": "t", "Arn": dest, "InputPath": "$.detail.missing"}])
     event_id = put(client, {"present": 1}, source=source)
-    deadline = time.monotonic() + 10
-    dead: list[dict] = []
-    while time.monotonic() < deadline and not dead:
-        listed = subprocess.run([sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir",
-                                 str(bus_server.data_dir)], capture_output=True, text=True, check=True).stdout
-        dead = [json.loads(line) for line in listed.splitlines() if json.loads(line)["event_id"] == event_id]
-        time.sleep(0.1)
+    dead = dead_letters_of(bus_server, event_id)
     assert dead and dead[0]["error_code"] == "InputTransformationFailed"
     assert target.requests_to("/shaping") == []
 
