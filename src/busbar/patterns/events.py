@@ -8,6 +8,7 @@ matching can insist that fields matched inside an array of objects come from the
 """
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -41,9 +42,10 @@ class TrieNode:
     """One step of a referenced path. ``slot`` is set when a path ends here; ``deep`` says some
     child has children, so a dotted event key (``"a.b"``) here could reach a referenced path."""
 
-    __slots__ = ("children", "slot", "deep", "users")
+    __slots__ = ("children", "slot", "deep", "users", "getter")
 
-    def __init__(self) -> None:
+    def __init__(self, seg: str = "") -> None:
+        self.getter = itemgetter(seg)  # reads this node's key from a dict
         self.children: dict[str, TrieNode] = {}
         self.slot: Any = None
         self.deep = False
@@ -63,7 +65,7 @@ class PathTrie:
         for seg in path:
             child = node.children.get(seg)
             if child is None:
-                child = node.children[seg] = TrieNode()
+                child = node.children[seg] = TrieNode(seg)
             child.users += 1
             node = child
         node.slot = slot
@@ -269,10 +271,43 @@ def _gather_obj(obj: dict[str, Any], node: TrieNode, values: dict[Any, list[Any]
                             arrayed.add(target.slot)
 
 
+_LEAF_TYPES = frozenset((str, int, float, bool, type(None)))
+_ONLY_DICT = {dict}
+
+
 def _gather_list(items: list[Any], node: TrieNode, values: dict[Any, list[Any]], arrayed: set[Any]) -> None:
     slot = node.slot
     kids = node.children
     deep = node.deep
+    if kids and not deep and len(items) > 1 and set(map(type, items)) == _ONLY_DICT:
+        # An array of objects whose referenced fields are all leaves (coordinates, resources):
+        # gather column by column, the type checks done per column.
+        for seg, child in kids.items():
+            s = child.slot
+            if s is None:
+                continue
+            try:
+                col = list(map(child.getter, items))
+            except KeyError:  # some element lacks the field
+                col = [e.get(seg, _MISSING) for e in items]
+            kinds = set(map(type, col))
+            if not kinds <= _LEAF_TYPES:
+                leaves = []
+                for v in col:
+                    tv = type(v)
+                    if tv is list:
+                        _gather_list(v, child, values, arrayed)
+                    elif v is not _MISSING and tv is not dict:  # (child has no fields inside)
+                        leaves.append(v)
+                col = leaves
+            if col:
+                found = values.get(s)
+                if found is None:
+                    values[s] = col
+                else:
+                    found.extend(col)
+                arrayed.add(s)
+        return
     for e in items:
         t = type(e)
         if t is dict:
