@@ -76,6 +76,8 @@ class Router:
             for i, d in zip(ids, found))
 
     def _deliveries_of(self, event: StoredEvent) -> list[NewDelivery]:
+        if not self._rules.routes(event.bus):
+            return []
         envelope = orjson.loads(event.envelope)  # parsed once, for matching and for shaping
         rules = self._rules.match(event.bus, envelope)
         if not rules:

@@ -48,6 +48,7 @@ class RuleIndex:
         self._limits = limits
         self._matchers: dict[str, Matcher] = {}
         self._rules: dict[tuple[str, str], CompiledRule] = {}
+        self._per_bus: dict[str, int] = {}  # routing rules per bus
 
     def load(self, rules: Iterable[dict[str, Any]]) -> None:
         """Compile every stored rule (at start-up)."""
@@ -72,12 +73,19 @@ class RuleIndex:
             shaping = compile_target_input(target)
             targets.append(CompiledTarget(target, shaping, shaping.mode == "event"))
         matcher.add_rule(name, rule["EventPattern"])
+        if (bus, name) not in self._rules:
+            self._per_bus[bus] = self._per_bus.get(bus, 0) + 1
         self._rules[(bus, name)] = CompiledRule(bus, name, rule["Arn"], tuple(targets))
 
     def remove(self, bus: str, name: str) -> None:
         """Stop routing with one rule."""
         if self._rules.pop((bus, name), None) is not None:
             self._matchers[bus].remove_rule(name)
+            self._per_bus[bus] -= 1
+
+    def routes(self, bus: str) -> bool:
+        """Whether any rule of *bus* routes events (if not, its events need no parsing)."""
+        return self._per_bus.get(bus, 0) > 0
 
     def match(self, bus: str, event: dict[str, Any]) -> list[CompiledRule]:
         """The routing rules of *bus* whose pattern matches *event*."""
