@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -126,10 +127,32 @@ def event_time(value: Any) -> tuple[float, str] | None:
     return epoch, format_time(epoch)
 
 
+class _RandomPool:
+    """Bytes from ``os.urandom``, fetched 64 KiB at a time: the system call, not
+    the formatting, dominates ``uuid.uuid4()``, and on some machines it is slow."""
+
+    def __init__(self, size: int = 65536) -> None:
+        self._size = size
+        self._buffer = b""
+        self._offset = 0
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> bytes:
+        with self._lock:
+            if self._offset + count > len(self._buffer):
+                self._buffer = os.urandom(max(self._size, count))
+                self._offset = 0
+            start = self._offset
+            self._offset += count
+            return self._buffer[start:self._offset]
+
+
+_RANDOM = _RandomPool()
+
+
 def new_event_ids(count: int) -> list[str]:
-    """*count* random (version 4) UUIDs as text.  One ``os.urandom`` call serves
-    the whole request: the system call, not the formatting, dominates uuid4()."""
-    raw = bytearray(os.urandom(16 * count))
+    """*count* random (version 4) UUIDs as text."""
+    raw = bytearray(_RANDOM.take(16 * count))
     ids = []
     for start in range(0, 16 * count, 16):
         raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40  # version 4
