@@ -31,6 +31,8 @@ class Limits:
     max_pattern_chars: int = 2048
     max_rules_per_bus: int = 300
     max_targets_per_rule: int = 5
+    max_connections: int = 3000
+    max_api_destinations: int = 3000
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,6 @@ _REQUIRED = {
 _SECRET_MEMBERS = ("Password", "ApiKeyValue", "ClientSecret")
 _HTTP_LISTS = ("HeaderParameters", "QueryStringParameters", "BodyParameters")
 
-# The quota of connections per account and region (a setting when config has one).
-DEFAULT_MAX_CONNECTIONS = 3000
 
 def named_arn(kind: str, region: str, account: str, name: str, unique: str) -> str:
     """``arn:aws:events:{region}:{account}:{kind}/{name}/{uuid}``: how AWS names
@@ -258,7 +256,7 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
     _check_auth(auth_type, auth)
     if ctx.store.get_resource(CONNECTION, name) is not None:
         raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
-    quota = getattr(ctx.settings.limits, "max_connections", DEFAULT_MAX_CONNECTIONS)
+    quota = ctx.settings.limits.max_connections
     if len(ctx.store.list_resources(CONNECTION)) >= quota:
         raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
     now = time.time()

@@ -40,7 +40,6 @@ from busbar.api.resources import API_DESTINATION
 from busbar.store.base import AlreadyExists, Store
 
 DEFAULT_RATE_LIMIT = 300
-DEFAULT_MAX_API_DESTINATIONS = 3000
 
 def api_destination_arn(region: str, account: str, name: str, unique: str) -> str:
     """``arn:aws:events:{region}:{account}:api-destination/{name}/{uuid}``."""
@@ -99,7 +98,7 @@ async def create_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str
         raise ResourceAlreadyExistsException(f"An api-destination '{name}' already exists.")
     check_endpoint(body["InvocationEndpoint"], "InvocationEndpoint")
     connection_by_arn(ctx, body["ConnectionArn"])
-    quota = getattr(ctx.settings.limits, "max_api_destinations", DEFAULT_MAX_API_DESTINATIONS)
+    quota = ctx.settings.limits.max_api_destinations
     if len(ctx.store.list_resources(API_DESTINATION)) >= quota:
         raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
     now = time.time()
