@@ -149,7 +149,7 @@ def arrivals(sink: str, sent: dict[str, float], answered: dict[str, float]) -> d
     got = {event_id: at for event_id, at in received if event_id}
     anonymous = sorted(at for event_id, at in received if not event_id)
     if anonymous:
-        for event_id, _ in zip(sorted(answered, key=answered.__getitem__), anonymous):
+        for event_id, _ in zip(sorted(answered, key=answered.__getitem__), anonymous, strict=False):
             got[event_id] = answered[event_id]  # delivered at the latest when its call returned
     return got
 

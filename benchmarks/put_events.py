@@ -65,8 +65,8 @@ def main() -> int:
 
     print(f"\nPutEvents, {ENTRIES_PER_REQUEST} entries per request, {args.seconds:g} s per run, "
           f"busbar --sync {args.sync} (durable), {os.cpu_count()} CPUs shared by servers and load generator\n")
-    print(f"| server | clients | events/s | p50 ms | p99 ms | failed requests | busbar / moto |")
-    print(f"|---|---:|---:|---:|---:|---:|---:|")
+    print("| server | clients | events/s | p50 ms | p99 ms | failed requests | busbar / moto |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     moto = {c: e for n, c, e, *_ in rows if n == "moto_server"}
     for name, connections, events, p50, p99, failures in rows:
         ratio = f"{events / moto[connections]:.1f}x" if name == "busbar" and moto.get(connections) else ""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from busbar.delivery.loggroup import log_group_path
+
 from support import ACCOUNT, REGION
 
 

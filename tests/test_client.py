@@ -27,6 +27,7 @@ from botocore.config import Config
 from busbar.client import CONNECTION_ERROR, Publisher, failed_count, failures
 from busbar.model.size import DEFAULT_MAX_REQUEST_BYTES, entry_size
 from busbar.store.sqlite import SqliteStore
+
 from support import REGION, BusbarProcess
 
 LIMIT = DEFAULT_MAX_REQUEST_BYTES

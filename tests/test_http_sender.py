@@ -26,6 +26,7 @@ from busbar.delivery.http import HttpSender
 from busbar.delivery.kinds import TargetKind
 from busbar.ruleindex import RuleIndex
 from busbar.store.sqlite import SqliteStore
+
 from httptarget import HttpTarget, Reply
 from support import free_port
 

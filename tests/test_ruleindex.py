@@ -53,6 +53,7 @@ def test_buses_are_separate():
 
 def test_passthrough_and_shaped_targets():
     index = RuleIndex()
-    index.update(rule("a", targets=[{"Id": "plain", "Arn": LOG}, {"Id": "shaped", "Arn": LOG, "InputPath": "$.detail"}]))
+    index.update(rule("a", targets=[{"Id": "plain", "Arn": LOG},
+                                    {"Id": "shaped", "Arn": LOG, "InputPath": "$.detail"}]))
     [compiled] = index.match("default", {"source": "shop", "detail": {"x": 1}})
     assert [(t.config["Id"], t.passthrough) for t in compiled.targets] == [("plain", True), ("shaped", False)]

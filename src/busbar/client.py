@@ -142,7 +142,7 @@ class Publisher:
         while pending:
             retry: list[int] = []
             for number, batch in enumerate(batches := self._pack(pending, sizes)):
-                for index, result in zip(batch, self._send(entries, batch)):
+                for index, result in zip(batch, self._send(entries, batch), strict=True):
                     attempts[index] += 1
                     results[index] = result
                     if _retryable(result) and attempts[index] < self.max_attempts:

@@ -73,7 +73,7 @@ class Router:
                      target=d.target, payload=d.payload if d.payload is not None else d.envelope,
                      envelope=d.envelope, trace_header=d.trace_header, attempts=0, ingested_at=d.ingested_at,
                      hops=d.hops, shaping_error=d.shaping_error)
-            for i, d in zip(ids, found))
+            for i, d in zip(ids, found, strict=True))
 
     def _deliveries_of(self, event: StoredEvent) -> list[NewDelivery]:
         if not self._rules.routes(event.bus):

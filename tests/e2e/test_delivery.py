@@ -242,7 +242,8 @@ def test_disabled_rules_do_not_deliver(client, bus_server):
 
 def test_rule_changes_apply_without_restart(client, bus_server):
     source, log = unique("src"), unique("log")
-    name = rule_with_targets(client, {"source": [source], "detail": {"v": [1]}}, [{"Id": "l", "Arn": log_group_arn(log)}])
+    name = rule_with_targets(client, {"source": [source], "detail": {"v": [1]}},
+                             [{"Id": "l", "Arn": log_group_arn(log)}])
     put(client, {"v": 1}, source=source)
     read_log_group(bus_server.data_dir, log, 1)
     client.put_rule(Name=name, EventPattern=json.dumps({"source": [source], "detail": {"v": [2]}}))

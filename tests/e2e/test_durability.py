@@ -87,7 +87,7 @@ def test_sigterm_finishes_commits_in_flight(fresh_server):
     def publish() -> None:
         client = fresh_server.client()
         try:
-            for batch in range(1000):
+            for _ in range(1000):
                 answer = client.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}] * 10)
                 acknowledged.extend(e["EventId"] for e in answer["Entries"])
         except (BotoCoreError, ClientError) as error:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import busbar.api
+
 from support import BusbarProcess
 
 OPERATIONS = sorted(busbar.api.OPERATIONS) + ["CreateArchive", "NoSuchOperation"]
@@ -33,8 +34,9 @@ entries = st.fixed_dictionaries({}, optional={
     "Source": st.one_of(st.text(max_size=20), json_values), "DetailType": st.one_of(st.text(max_size=20), json_values),
     "Detail": st.one_of(detail_texts, json_values), "Time": st.one_of(st.integers(), st.text(max_size=25), json_values),
     "Resources": st.one_of(st.lists(st.text(max_size=10), max_size=3), json_values),
-    "EventBusName": st.one_of(st.sampled_from(["default", "x", "arn:aws:events:us-east-1:000000000000:event-bus/default"]),
-                              st.text(max_size=10)),
+    "EventBusName": st.one_of(
+        st.sampled_from(["default", "x", "arn:aws:events:us-east-1:000000000000:event-bus/default"]),
+        st.text(max_size=10)),
     "TraceHeader": st.text(max_size=10)})
 bodies = st.one_of(
     st.dictionaries(st.sampled_from(MEMBERS), json_values, max_size=5),

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from busbar.store.sqlite import SqliteStore
+
 from support import ACCOUNT, REGION
 
 SNAPSHOT = json.loads((Path(__file__).parents[3] / "shared/conformance/putevents-aws.snapshot.json").read_text())
@@ -100,7 +101,7 @@ def test_deep_nesting_fails_the_entry_not_the_server(events, server):
     ("18446744073709551616", False), ("123456789012345678901234567890", False),
 ])
 def test_integers_outside_int64_fail_the_entry(events, number, ok):
-    answer = events.put_events(Entries=[entry(Detail='{"n": %s, "s": "12345678901234567890123"}' % number)])
+    answer = events.put_events(Entries=[entry(Detail=f'{{"n": {number}, "s": "12345678901234567890123"}}')])
     assert (answer["FailedEntryCount"] == 0) is ok
     if not ok:
         assert answer["Entries"][0]["ErrorCode"] == "MalformedDetail"
@@ -227,7 +228,7 @@ def test_time_strings(server, sent, expected):
 def test_time_epoch_from_boto3(events, server):
     import datetime as dt
 
-    when = dt.datetime(2023, 5, 6, 7, 8, 9, 500000, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2023, 5, 6, 7, 8, 9, 500000, tzinfo=dt.UTC)
     answer = events.put_events(Entries=[entry(Time=when)])
     assert stored(server, answer["Entries"][0]["EventId"])["time"] == "2023-05-06T07:08:09Z"
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from conftest import INGESTION_TIME, RULE_ARN, RULE_NAME
 from hypothesis import given
 from hypothesis import strategies as st
 
 from busbar.transform import InputRenderError, compile_path, compile_target_input
+
+from conftest import INGESTION_TIME, RULE_ARN, RULE_NAME
 
 # JSON as an event can hold it (orjson's integer range; no NaN/infinity in JSON).
 scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)

@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import INGESTION_TIME, RULE_ARN, RULE_NAME, loads, render, transform
 
-from busbar.transform import (InputRenderError, InvalidTargetInput, TargetInput,
-                              compile_target_input)
+from busbar.transform import InputRenderError, InvalidTargetInput, TargetInput, compile_target_input
+
+from conftest import INGESTION_TIME, RULE_ARN, RULE_NAME, loads, render, transform
 
 EC2_PATHS = {"timestamp": "$.time", "instance": "$.detail.instance-id", "state": "$.detail.state"}
 ACCOUNT_PATHS = {

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from busbar.api import buses, events, patterns, rules, tags, targets
-from busbar.api import connections, destinations
+from busbar.api import buses, connections, destinations, events, patterns, rules, tags, targets
 from busbar.api.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]

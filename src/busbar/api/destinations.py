@@ -41,6 +41,7 @@ from busbar.store.base import AlreadyExists, Store
 
 DEFAULT_RATE_LIMIT = 300
 
+
 def api_destination_arn(region: str, account: str, name: str, unique: str) -> str:
     """``arn:aws:events:{region}:{account}:api-destination/{name}/{uuid}``."""
     return named_arn(API_DESTINATION, region, account, name, unique)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
+from busbar.api.resources import BUS
 from busbar.delivery.base import Delivery, Outcome
 from busbar.delivery.kinds import target_kind
-from busbar.api.resources import BUS
 from busbar.store.base import NewEvent, Store
 
 MAX_HOPS = 5

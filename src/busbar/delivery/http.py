@@ -63,7 +63,7 @@ import email.utils
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -218,7 +218,7 @@ class HttpSender:
                                               headers=request.headers, data=request.body,
                                               allow_redirects=False) as response:
                 return _Response(response.status, response.headers, await response.read())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Outcome.retry(TIMEOUT, f"{PREFIX}Timeout calling endpoint for API Destination: "
                                           f"no answer within {self._timeout:g} seconds.")
         except (aiohttp.InvalidURL, ValueError):

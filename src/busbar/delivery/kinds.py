@@ -9,10 +9,10 @@ is ever accepted for a target that would silently drop it.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 
-class TargetKind(str, Enum):
+class TargetKind(StrEnum):
     API_DESTINATION = "api-destination"
     EVENT_BUS = "event-bus"
     LOG_GROUP = "log-group"

@@ -13,14 +13,14 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, (int, float)):
         try:
-            return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+            return dt.datetime.fromtimestamp(value, dt.UTC)
         except (OverflowError, OSError, ValueError):
             return None
     if not isinstance(value, str):
         return None
     text = value.strip()
     try:
-        return dt.datetime.fromtimestamp(float(text), dt.timezone.utc)
+        return dt.datetime.fromtimestamp(float(text), dt.UTC)
     except (ValueError, OverflowError, OSError):
         pass
     if text.endswith(("Z", "z")):
@@ -30,5 +30,5 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)

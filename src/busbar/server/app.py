@@ -33,8 +33,8 @@ from busbar.api.resources import RULE
 from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.delivery.retry import Backoff
-from busbar.model.entries import new_event_ids
 from busbar.delivery.senders import build_senders
+from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
 from busbar.retention import Retention
 from busbar.router import CONSUMER as ROUTER

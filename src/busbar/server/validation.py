@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from botocore.model import Shape
 
-from busbar.api.errors import SerializationException, ValidationException
+from busbar.api.errors import ValidationException
 from busbar.model.timestamps import parse_timestamp
 from busbar.server.model import operation
 
@@ -55,7 +55,7 @@ def validate_request(operation_name: str, body: dict[str, Any]) -> None:
         raise _to_exception(failures)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(operation_name: str) -> Check | None:
     op = operation(operation_name)
     if op is None or op.input_shape is None:

@@ -390,7 +390,7 @@ class SqliteStore(Store):
         while self._last_seq <= after_seq:
             try:
                 await asyncio.wait_for(self._appended.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return self._last_seq > after_seq
         return True
 

@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Final, Mapping
+from collections.abc import Mapping
+from typing import Any, Final
 
 from .errors import InputRenderError, InvalidTargetInput
 from .jsonpath import MISSING, JsonPath, PathSyntaxError, compile_path
 from .jsonutil import RawJson, dumps
-from .template import (EVENT, EVENT_JSON, INGESTION_TIME, RESERVED_PLACEHOLDERS, RULE_ARN,
-                       RULE_NAME, Template, compile_template)
+from .template import (
+    EVENT,
+    EVENT_JSON,
+    INGESTION_TIME,
+    RESERVED_PLACEHOLDERS,
+    RULE_ARN,
+    RULE_NAME,
+    Template,
+    compile_template,
+)
 
 __all__ = ["MAX_INPUT_PATHS", "TargetInput", "compile_target_input"]
 

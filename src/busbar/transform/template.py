@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from enum import Enum
-from typing import Any, Final, Iterable
+from typing import Any, Final
 
 from .errors import InputRenderError, InvalidTargetInput
 from .jsonpath import MISSING
