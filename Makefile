@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench clean
+.PHONY: serve test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ serve: $(STAMP)  ## start busbar on its embedded store (./busbar-data)
 test: $(STAMP)   ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+lint: $(STAMP)   ## static checks (ruff)
+	$(VENV)/bin/ruff check src tests benchmarks
+
 bench: $(STAMP)  ## run the benchmarks (slow; prints tables)
 	$(PY) benchmarks/put_events.py
 	$(PY) benchmarks/match.py
+	$(PY) benchmarks/deliver.py
 
 clean:
 	rm -rf $(VENV) busbar-data .pytest_cache
