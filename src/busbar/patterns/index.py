@@ -129,7 +129,7 @@ class PathIndex:
         if others or (numbers and (strings or self.exact_str or negative)):
             self.lookup = self._lookup_general
         elif negative:
-            self.lookup = self._lookup_text
+            self.lookup = self._text_lookup()
         elif strings:
             self.lookup = self._affix_lookup() or self._lookup_str
         elif self.exact_str and not self.numeric:
@@ -320,6 +320,63 @@ class PathIndex:
                             append(h)
             return prefix
         return None
+
+    def _text_lookup(self) -> Callable[[list[Any], list[HitList]], None]:
+        """``_lookup_text`` as a closure over the tables held now (rebuilt on every change)."""
+        get = self.exact_str.get
+        exact = self.exact_str
+        prefix_lens = self.prefix_lens
+        suffix_lens = self.suffix_lens
+        affixes = bool(prefix_lens or suffix_lens)
+        ic = self.has_ic
+        get_ic = self.eq_ic.get
+        ic_affixes = bool(self.prefix_ic_lens or self.suffix_ic_lens)
+        prefix_ic_lens = self.prefix_ic_lens
+        suffix_ic_lens = self.suffix_ic_lens
+        ab_str = tuple(self.ab_str)
+        ab_ic = tuple(self.ab_ic)
+        ab_prefix = tuple(self.ab_prefix)
+        ab_suffix = tuple(self.ab_suffix)
+        # A value of another type is never refused by an anything-but over strings.
+        not_str = tuple(hits for group in (ab_str, ab_ic, ab_prefix, ab_suffix) for _, hits in group)
+        residual = tuple((hits, holds) for _, hits, holds in self.residual)
+
+        def text(values: list[Any], out: list[HitList]) -> None:
+            append = out.append
+            for v in values:
+                if type(v) is str:
+                    if exact:
+                        h = get(v)
+                        if h is not None:
+                            append(h)
+                    if affixes:
+                        _probe_affixes(v, prefix_lens, suffix_lens, append)
+                    if ic or ab_ic:
+                        f = v.lower()
+                        if ic:
+                            h = get_ic(f)
+                            if h is not None:
+                                append(h)
+                            if ic_affixes:
+                                _probe_affixes(f, prefix_ic_lens, suffix_ic_lens, append)
+                        for arg, hits in ab_ic:
+                            if f not in arg:
+                                append(hits)
+                    for arg, hits in ab_str:
+                        if v not in arg:
+                            append(hits)
+                    for arg, hits in ab_prefix:
+                        if not v.startswith(arg):
+                            append(hits)
+                    for arg, hits in ab_suffix:
+                        if not v.endswith(arg):
+                            append(hits)
+                else:
+                    out.extend(not_str)
+                for hits, holds in residual:
+                    if holds(v):
+                        append(hits)
+        return text
 
     def _lookup_text(self, values: list[Any], out: list[HitList]) -> None:
         """``lookup`` when the field holds string conditions, anything-but over strings and
