@@ -7,6 +7,7 @@ request fails as a whole only for the model's constraints and the total size.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from busbar.api.context import Context
@@ -16,8 +17,12 @@ from busbar.model import entries as checks
 from busbar.model.size import entry_size
 from busbar.store.base import NewEvent
 
+log = logging.getLogger("busbar.api")
+
 TOO_LARGE = "Total size of the entries in the request is over the limit."
 THROTTLED = checks.EntryError("ThrottlingException", "Rate exceeded.")
+# The retryable code AWS documents for entries it could not take in.
+STORE_FAILED = {"ErrorCode": "InternalFailure", "ErrorMessage": "The event could not be stored; send it again."}
 
 
 async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +46,12 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             accepted.append(outcome)
     if accepted:
         # Answer success only once the events are durable (group commit).
-        await ctx.store.append_events(accepted)
+        try:
+            await ctx.store.append_events(accepted)
+        except Exception:  # noqa: BLE001 - e.g. a full disk: nothing was stored, say so per entry
+            log.exception("events could not be stored", extra={"count": len(accepted)})
+            results = [STORE_FAILED if "EventId" in result else result for result in results]
+            accepted = []
     failed = len(request_entries) - len(accepted)
     return {"FailedEntryCount": failed, "Entries": results}
 
