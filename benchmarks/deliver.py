@@ -57,6 +57,7 @@ class Step:
     sent: int
     delivered_in_time: int
     sustained: bool
+    delivered_per_second: float  # events that arrived in time, per second of the step
 
 
 def start_sink() -> tuple[subprocess.Popen[bytes], str]:
@@ -182,7 +183,7 @@ def throughput_run(server: ServerProcess, sink: str, steps: list[int], seconds: 
         in_time = sum(1 for i in sent if i in got and got[i] <= ended + 1.0)
         achieved = len(sent) / max(ended - begun, 1e-9)
         sustained = in_time == len(sent) and achieved >= rate * 0.9
-        results.append(Step(rate, len(sent), in_time, sustained))
+        results.append(Step(rate, len(sent), in_time, sustained, in_time / max(ended - begun, 1e-9)))
         progress(f"    sent {len(sent):,} ({achieved:,.0f}/s), delivered in time {in_time:,}: "
                  f"{'sustained' if sustained else 'NOT sustained'}")
         if not sustained:
@@ -219,8 +220,9 @@ def main() -> int:
                 progress(f"  {name}: throughput steps ...")
                 steps = throughput_run(server, sink, args.steps, args.seconds / 2)
                 best = max((s.offered for s in steps if s.sustained), default=0)
+                peak = max((s.delivered_per_second for s in steps), default=0.0)
                 rows.append((name, sent, delivered, pct(latencies, 50), pct(latencies, 99),
-                             latencies[-1] if latencies else float("nan"), best))
+                             latencies[-1] if latencies else float("nan"), best, peak))
             finally:
                 server.stop()
     finally:
@@ -229,10 +231,14 @@ def main() -> int:
 
     print(f"\nEnd-to-end delivery to a local HTTP API destination, {os.cpu_count()} CPUs shared by server, sink "
           f"and load generator; latency at a steady 1,000 events/s for {args.seconds:g} s\n")
-    print("| server | events put | delivered | p50 ms | p99 ms | max ms | highest sustained events/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, sent, delivered, p50, p99, worst, best in rows:
-        print(f"| {name} | {sent:,} | {delivered:,} | {p50:.1f} | {p99:.1f} | {worst:.1f} | {best:,} |")
+    print("| server | events put | delivered | p50 ms | p99 ms | max ms | highest sustained step | peak delivered/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, sent, delivered, p50, p99, worst, best, peak in rows:
+        print(f"| {name} | {sent:,} | {delivered:,} | {p50:.1f} | {p99:.1f} | {worst:.1f} | {best:,} | {peak:,.0f} |")
+    busbar_peak = next((row[7] for row in rows if row[0] == "busbar"), 0.0)
+    moto_peak = next((row[7] for row in rows if row[0] == "moto_server"), 0.0)
+    if busbar_peak and moto_peak:
+        print(f"\nbusbar / moto, peak deliveries per second: {busbar_peak / moto_peak:.0f}x")
     return 0
 
 
