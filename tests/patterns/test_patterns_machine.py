@@ -3,15 +3,19 @@ condition, absence and array checks at deeper states, specialised lookups agreei
 general one, and the structure staying consistent (and emptying) as rules come and go."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from patterns_reference import reference_matches
 from test_patterns_properties import events, matchers
 
-from busbar.patterns import InvalidEventPattern, Matcher, validate
-from busbar.patterns.index import PathIndex
+from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, validate
+from busbar.patterns.events import collect, gather
+from busbar.patterns.index import (FAST_AB_STR, FAST_ABSENT, FAST_LOOKUP, FAST_ONE, FAST_PREFIX, FAST_RANGE,
+                                   FAST_SUFFIX, PathIndex, closed_range)
 
 
 def _empty(m: Matcher) -> bool:
@@ -123,3 +127,100 @@ def test_shared_steps_stay_consistent_through_changes(ops: list[tuple[int, list[
     for name in list(live):
         m.remove_rule(name)
     assert _empty(m)
+
+
+# -- inline forms of one-condition indexes, and the column-wise gathering of arrays -------------
+
+_EDGE_VALUES: list[Any] = [
+    0, 1, -2, 1.5, 300, 300.0, 2 ** 53, 2 ** 53 + 1, 2 ** 60, -(2 ** 60), 1e-3, math.nextafter(1.5, 2),
+    math.nextafter(1.5, 0), math.nextafter(300.0, 0), math.nextafter(300.0, 1000), -0.0, True, False,
+    None, "", "ab", "abc", "xab", "AB", "b", "10.0.0.1", "10.0.1.7", "2001:db8::1", "deleted", "old",
+    "gold", [], [1, "ab"], ["deleted", "x"], ["deleted"], {"k": 1},
+]
+
+
+@pytest.mark.parametrize("cond, code", [
+    ({"numeric": [">", 1.5]}, FAST_RANGE), ({"numeric": [">=", 1.5, "<", 300]}, FAST_RANGE),
+    ({"numeric": [">", -2, "<=", 300]}, FAST_RANGE), ({"numeric": ["<", 300]}, FAST_RANGE),
+    ({"numeric": ["=", 300]}, FAST_LOOKUP), ({"numeric": [">=", 9007199254740992]}, FAST_RANGE),
+    ("ab", FAST_ONE), ({"suffix": "old"}, FAST_SUFFIX), ({"prefix": "a"}, FAST_PREFIX),
+    ({"anything-but": "deleted"}, FAST_AB_STR), ({"anything-but": ["deleted", "ab"]}, FAST_AB_STR),
+    ({"cidr": "10.0.0.0/24"}, FAST_LOOKUP), ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
+    ({"wildcard": "a*"}, FAST_LOOKUP), ({"prefix": {"equals-ignore-case": "A"}}, FAST_LOOKUP),
+    ({"exists": True}, FAST_LOOKUP), (True, FAST_LOOKUP), ({"anything-but": 1}, FAST_LOOKUP),
+])
+def test_one_condition_steps_use_their_inline_form_and_agree_with_pattern_matches(cond: Any, code: int) -> None:
+    m = Matcher()
+    m.add_rule("anchor", {"source": ["t"]})  # source now tells rules apart: the first step
+    pattern = {"source": ["s"], "detail": {"v": [cond]}}
+    m.add_rule("r", pattern)
+    (state,) = m._root.children.values()
+    assert [f[1] for f in state.fields] == [code]
+    for value in _EDGE_VALUES:
+        event = {"source": "s", "detail": {"v": value}}
+        assert ("r" in m.matches(event)) == pattern_matches(pattern, event) == reference_matches(pattern, event), value
+    # A second condition on the same step's path leaves the inline form for the general lookup.
+    m.add_rule("q", {"source": ["s"], "detail": {"v": [cond, {"prefix": "zz"}]}})
+    m.remove_rule("q")
+    assert [f[1] for f in state.fields] == [code]
+
+
+def test_closed_ranges_hold_the_same_doubles_as_open_ones() -> None:
+    for low, high in [(1.5, 300.0), (-2.0, 0.0), (0.0, 1e-3), (-1e300, 1e300)]:
+        lo, hi = closed_range((low, True, high, True))  # type: ignore[misc]
+        assert lo == math.nextafter(low, math.inf) and hi == math.nextafter(high, -math.inf)
+        for x in (low, lo, hi, high, math.nextafter(lo, math.inf), math.nextafter(hi, -math.inf)):
+            assert (lo <= x <= hi) == (low < x < high)
+    assert closed_range((1.0, False, math.inf, False)) == (1.0, math.inf)
+    assert closed_range((-math.inf, True, 1.0, False)) is None
+
+
+def test_exists_false_beside_other_conditions_on_one_path() -> None:
+    m = Matcher()
+    m.add_rule("gone", {"source": ["s"], "detail": {"x": [{"exists": False}]}})
+    m.add_rule("one", {"source": ["s"], "detail": {"x": [1]}})
+    (state,) = m._root.children.values()
+    assert sorted(f[1] for f in state.fields) == [FAST_LOOKUP, FAST_ABSENT]
+    assert m.matches({"source": "s", "detail": {}}) == ["gone"]
+    assert m.matches({"source": "s", "detail": {"x": 1}}) == ["one"]
+    assert m.matches({"source": "s", "detail": {"x": []}}) == ["gone"]
+    assert m.matches({"source": "s", "detail": {"x": 2}}) == []
+    m.remove_rule("one")
+    assert [f[1] for f in state.fields] == [FAST_ABSENT]
+    assert m.matches({"source": "s", "detail": {"x": 1}}) == []
+    assert m.matches({"source": "s"}) == ["gone"]
+
+
+def _by_path(values: dict[Any, list[Any]]) -> dict[Any, list[str]]:
+    return {slot.path: sorted(map(repr, vs)) for slot, vs in values.items()}
+
+
+def test_arrays_of_objects_gathered_by_column_as_one_by_one() -> None:
+    m = Matcher()
+    for path in (("pts", "x"), ("pts", "y"), ("pts", "z", "w"), ("tags", "k")):
+        m.add_rule(".".join(path), {path[0]: {path[1]: [{"exists": True}]}} if len(path) == 2
+                   else {"pts": {"z": {"w": [{"exists": True}]}}})
+    root = m._trie.root
+    cases = [
+        {"pts": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 5}]},          # a missing field
+        {"pts": [{"x": [1, [2]], "y": {"q": 1}}, {"x": None, "y": "s"}]},  # nested lists, an object
+        {"pts": [{"x": 1}, [{"x": 2}], "x", 3]},                            # mixed element types
+        {"pts": [{"z": {"w": 1}, "x": 1}, {"z": [{"w": 2}]}]},              # deeper fields
+        {"tags": [{"k": "a"}, {"k": "b"}], "pts": [[{"x": 1}, {"x": 2}]]},
+    ]
+    for event in cases:
+        values, arrayed = gather(event, root)
+        expected, _ = collect(event, root)
+        assert _by_path(values) == _by_path(expected), event
+        assert arrayed == set(values)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events)
+def test_gather_agrees_with_collect(event: dict[str, Any]) -> None:
+    m = Matcher()
+    for i, key in enumerate(("a", "b", "c", "a.b", "b.a", "a.c.b")):
+        m.add_rule(i, {key: [{"exists": True}]})
+    values, _ = gather(event, m._trie.root)
+    expected, _ = collect(event, m._trie.root)
+    assert _by_path(values) == _by_path(expected)
