@@ -66,6 +66,10 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--event-retention-seconds", type=int, default=None,
                    help="how long routed events stay in the store; 0 keeps them forever "
                         f"[BUSBAR_EVENT_RETENTION_SECONDS] (default {defaults.event_retention_seconds})")
+    p.add_argument("--auth-keys-file", type=Path, default=None,
+                   help="require SigV4-signed requests made with one of the access keys in this file "
+                        "('ACCESS_KEY_ID SECRET_ACCESS_KEY' per line) [BUSBAR_AUTH_KEYS_FILE] "
+                        "(default: none, any signature is accepted)")
     p.set_defaults(func=_serve)
 
 
@@ -78,14 +82,20 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {key: getattr(args, key) for key in
                  ("host", "port", "data_dir", "region", "account_id", "log_level", "sync",
                   "max_put_events_request_bytes", "put_events_per_second", "retry_base_delay",
-                  "retry_max_delay", "delivery_concurrency", "event_retention_seconds")}
+                  "retry_max_delay", "delivery_concurrency", "event_retention_seconds",
+                  "auth_keys_file")}
     try:
         settings = Settings.from_env(overrides)
     except ValueError as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
-    config = uvicorn.Config(BusbarApp(settings), host=settings.host, port=settings.port, log_config=None,
+    try:
+        app = BusbarApp(settings)
+    except (ValueError, OSError) as error:
+        print(f"busbar serve: {error}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", loop="uvloop", http="httptools",
                             timeout_graceful_shutdown=30)
     server = _graceful_server_class()(config)
@@ -218,9 +228,10 @@ def _dead_letters_list(args: argparse.Namespace) -> int:
 def _dead_letters_redrive(args: argparse.Namespace) -> int:
     import httpx
 
-    body = {"ids": args.ids} if args.ids else {}
+    url = args.endpoint_url.rstrip("/") + "/busbar/dead-letters/redrive"
+    body = orjson.dumps({"ids": args.ids} if args.ids else {})
     try:
-        response = httpx.post(args.endpoint_url.rstrip("/") + "/busbar/dead-letters/redrive", json=body, timeout=30)
+        response = httpx.post(url, content=body, headers=_signed_headers(url, body), timeout=30)
     except httpx.HTTPError as error:
         print(f"busbar dead-letters redrive: cannot reach {args.endpoint_url}: {error}", file=sys.stderr)
         return 2
@@ -230,6 +241,23 @@ def _dead_letters_redrive(args: argparse.Namespace) -> int:
     redriven = response.json()["redriven"]
     print(f"redriven {len(redriven)} deliveries" + (f": {', '.join(map(str, redriven))}" if redriven else ""))
     return 0
+
+
+def _signed_headers(url: str, body: bytes) -> dict[str, str]:
+    """SigV4 headers made with the caller's AWS credentials (environment, profile), if any:
+    a server started with --auth-keys-file wants its admin routes signed too."""
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    headers = {"Content-Type": "application/json"}
+    session = botocore.session.get_session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        return headers
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(credentials, "events", session.get_config_variable("region") or "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 def build_parser() -> argparse.ArgumentParser:

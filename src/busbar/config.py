@@ -56,6 +56,9 @@ class Settings:
     # Routed events are kept this long (for `busbar events` and debugging), then deleted;
     # their deliveries are stored on their own.  0 keeps them forever.
     event_retention_seconds: int = 86400
+    # A file of "ACCESS_KEY_ID SECRET_ACCESS_KEY" lines: when given, every API call must be
+    # signed (SigV4) with one of these keys.  None: any signature is accepted.
+    auth_keys_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -83,8 +86,9 @@ class Settings:
                 limit_values[name] = value
             else:
                 values[name] = value
-        if "data_dir" in values:
-            values["data_dir"] = Path(values["data_dir"])
+        for name in ("data_dir", "auth_keys_file"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
         settings = cls(limits=Limits(**limit_values), **values)
         settings.check()
         return settings
@@ -97,6 +101,8 @@ class Settings:
             raise ValueError(f"sync must be 'full' or 'normal', got {self.sync!r}")
         if self.retry_base_delay <= 0 or self.retry_max_delay < self.retry_base_delay:
             raise ValueError("retry delays must be positive, and the maximum at least the base")
+        if self.auth_keys_file is not None and not self.auth_keys_file.is_file():
+            raise ValueError(f"auth keys file {self.auth_keys_file} does not exist")
         if self.event_retention_seconds < 0:
             raise ValueError("event retention must be 0 (forever) or a number of seconds")
         if self.delivery_concurrency < 1:

@@ -40,6 +40,7 @@ from busbar.retention import Retention
 from busbar.router import CONSUMER as ROUTER
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
+from busbar.server.auth import SigV4Verifier, load_keys
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
 from busbar.store.base import Store
@@ -69,6 +70,7 @@ class BusbarApp:
             concurrency=settings.delivery_concurrency)
         self.router = Router(self.store, self.ctx.rules, self.dispatcher)
         self.retention = Retention(self.store, ROUTER, settings.event_retention_seconds)
+        self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
         self._plain = Starlette(routes=[
             Route("/health", self._health, methods=["GET", "HEAD"]),
@@ -129,8 +131,14 @@ class BusbarApp:
 
     async def _redrive(self, request: Request) -> JSONResponse:
         """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
+        raw = await request.body()
+        if self._verifier is not None:
+            try:
+                self._verify(request.method, request.url.path, request.url.query.encode(), request.headers.raw, raw)
+            except AwsError as error:
+                return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         try:
-            body = orjson.loads(await request.body() or b"{}")
+            body = orjson.loads(raw or b"{}")
             ids = body.get("ids") if isinstance(body, dict) else None
             if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
                 raise ValueError
@@ -151,6 +159,8 @@ class BusbarApp:
                 break
         try:
             body = await self._read_body(receive)
+            if self._verifier is not None:
+                self._verify(scope["method"], scope["path"], scope["query_string"], scope["headers"], body)
             answer = await self._dispatch(target, body)
             status, payload = 200, orjson.dumps(answer)
         except AwsError as error:
@@ -168,6 +178,12 @@ class BusbarApp:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request", extra={"target": target, "status": status, "request_id": request_id,
                                         "ms": round((time.perf_counter() - started) * 1000, 3)})
+
+    def _verify(self, method: str, path: str, query: bytes, raw_headers: list[tuple[bytes, bytes]],
+                body: bytes) -> None:
+        assert self._verifier is not None
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
+        self._verifier.verify(method, path, query.decode("latin-1"), headers, body)
 
     async def _read_body(self, receive: Any) -> bytes:
         chunks: list[bytes] = []
