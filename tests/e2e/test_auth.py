@@ -62,7 +62,8 @@ def test_unknown_key(secured):
 def test_unsigned_and_tampered_requests(secured):
     missing = secured.post("AWSEvents.ListEventBuses", b"{}")
     assert missing.status_code == 403
-    assert missing.json() == {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"}
+    assert missing.json() == {"__type": "MissingAuthenticationTokenException",
+                              "message": "Missing Authentication Token"}
     # A correctly signed request whose body is changed on the way no longer verifies.
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
