@@ -135,6 +135,7 @@ class Matcher:
         self._paths: dict[Path, _Slot] = {}
         self._trie = PathTrie()
         self._root = _State()
+        self._start = [self._root]  # the hit list matching starts from
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -247,87 +248,78 @@ class Matcher:
         # Only an alternative with two or more paths reached through arrays can break the
         # same-array-element rule, so with fewer such paths in the event none needs confirming.
         arrayed = arrayed if len(arrayed) > 1 else None  # type: ignore[assignment]
-        found: list[Any] = []
+        # ``found`` holds hit lists: states to expand, alternatives that end there. It grows
+        # while it is read; expanding a state appends the hit lists its steps lead to.
+        found: list[Any] = [self._start]
         append = found.append
         get = values.get
-        state = self._root
         out: dict[Hashable, None] = {}
         seen: set[Any] = set()
         full: list[Any] = []
-        i = 0
-        while True:
-            if state is not None:
-                # Follow every step leaving ``state`` that the event's values satisfy.
-                for slot, code, a, b in state.fields:
-                    vals = get(slot)
-                    if vals is None:
-                        if code == FAST_ABSENT:
-                            append(a)
-                        continue
-                    # The index's inline form (PathIndex.fast): common shapes without a call.
-                    if code == FAST_ONE:
-                        for v in vals:
-                            if v == a:  # only a str equals a str
-                                append(b)
-                                break
-                    elif code == FAST_EXACT:
-                        for v in vals:
-                            h = a.get(v)
-                            if h is not None:
-                                append(h)
-                    elif code == FAST_LOOKUP:
-                        a(vals, found)
-                    elif code == FAST_RANGE:
-                        low, high = a
-                        for v in vals:
-                            t = type(v)
-                            if t is float:
-                                x = v
-                            elif t is int:
-                                x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
-                                if x is None:
-                                    continue
-                            else:
-                                continue  # strings, and booleans (which must not meet the number 1)
-                            if low <= x <= high:
-                                append(b)
-                                break
-                    elif code == FAST_SUFFIX:
-                        for v in vals:
-                            if type(v) is str and v.endswith(a):
-                                append(b)
-                                break
-                    elif code == FAST_PREFIX:
-                        for v in vals:
-                            if type(v) is str and v.startswith(a):
-                                append(b)
-                                break
-                    elif code == FAST_AB_STR:  # values of other types are never refused
-                        for v in vals:
-                            if type(v) is not str or v not in a:
-                                append(b)
-                                break
-                    # FAST_ABSENT with values present: nothing
-                state = None
-            if i == len(found):
-                return list(out)
-            # Hit lists name states to expand and alternatives that end here.
-            for target in found[i]:
+        for hits in found:
+            for target in hits:
                 if type(target) is _State:
                     if target in seen:
                         continue
-                    if state is None:
-                        seen.add(target)
-                        state = target
-                    else:
-                        append((target,))  # expanded when its turn comes
+                    seen.add(target)
+                    # Follow every step leaving ``target`` that the event's values satisfy.
+                    for slot, code, a, b in target.fields:
+                        vals = get(slot)
+                        if vals is None:
+                            if code == FAST_ABSENT:
+                                append(a)
+                            continue
+                        # The index's inline form (PathIndex.fast): common shapes without a call.
+                        if code == FAST_ONE:
+                            for v in vals:
+                                if v == a:  # only a str equals a str
+                                    append(b)
+                                    break
+                        elif code == FAST_EXACT:
+                            for v in vals:
+                                h = a.get(v)
+                                if h is not None:
+                                    append(h)
+                        elif code == FAST_LOOKUP:
+                            a(vals, found)
+                        elif code == FAST_RANGE:
+                            low, high = a
+                            for v in vals:
+                                t = type(v)
+                                if t is float:
+                                    x = v
+                                elif t is int:
+                                    x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
+                                    if x is None:
+                                        continue
+                                else:
+                                    continue  # strings, and booleans (which must not meet the number 1)
+                                if low <= x <= high:
+                                    append(b)
+                                    break
+                        elif code == FAST_SUFFIX:
+                            for v in vals:
+                                if type(v) is str and v.endswith(a):
+                                    append(b)
+                                    break
+                        elif code == FAST_PREFIX:
+                            for v in vals:
+                                if type(v) is str and v.startswith(a):
+                                    append(b)
+                                    break
+                        elif code == FAST_AB_STR:  # values of other types are never refused
+                            for v in vals:
+                                if type(v) is not str or v not in a:
+                                    append(b)
+                                    break
+                        # FAST_ABSENT with values present: nothing
                 elif arrayed is None or not target.multi:
                     out[target.name] = None
                 elif target not in seen:
                     seen.add(target)
                     if self._consistent(target, event, arrayed, full):
                         out[target.name] = None
-            i += 1
+        return list(out)
 
     def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
         """Confirm ``sub`` with the same-array-element rule, when two of its paths crossed arrays."""
