@@ -63,6 +63,9 @@ def _serve_parser(sub: Any) -> None:
     p.add_argument("--delivery-concurrency", type=int, default=None,
                    help="deliveries in flight at once [BUSBAR_DELIVERY_CONCURRENCY] "
                         f"(default {defaults.delivery_concurrency})")
+    p.add_argument("--delivery-window", type=int, default=None,
+                   help="deliveries held in memory at most; the rest wait in the store "
+                        f"[BUSBAR_DELIVERY_WINDOW] (default {defaults.delivery_window})")
     p.add_argument("--event-retention-seconds", type=int, default=None,
                    help="how long routed events stay in the store; 0 keeps them forever "
                         f"[BUSBAR_EVENT_RETENTION_SECONDS] (default {defaults.event_retention_seconds})")
@@ -82,7 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {key: getattr(args, key) for key in
                  ("host", "port", "data_dir", "region", "account_id", "log_level", "sync",
                   "max_put_events_request_bytes", "put_events_per_second", "retry_base_delay",
-                  "retry_max_delay", "delivery_concurrency", "event_retention_seconds",
+                  "retry_max_delay", "delivery_concurrency", "delivery_window", "event_retention_seconds",
                   "auth_keys_file")}
     try:
         settings = Settings.from_env(overrides)

@@ -53,6 +53,9 @@ class Settings:
     retry_base_delay: float = 1.0
     retry_max_delay: float = 300.0
     delivery_concurrency: int = 256
+    # Deliveries held in memory at most; the rest wait in the store (a target down for
+    # hours must not turn its backlog into memory).
+    delivery_window: int = 50_000
     # Routed events are kept this long (for `busbar events` and debugging), then deleted;
     # their deliveries are stored on their own.  0 keeps them forever.
     event_retention_seconds: int = 86400
@@ -107,6 +110,8 @@ class Settings:
             raise ValueError("event retention must be 0 (forever) or a number of seconds")
         if self.delivery_concurrency < 1:
             raise ValueError("delivery concurrency must be at least 1")
+        if self.delivery_window < 1:
+            raise ValueError("delivery window must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")
 

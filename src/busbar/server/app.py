@@ -67,7 +67,7 @@ class BusbarApp:
         self.dispatcher = Dispatcher(
             self.store, build_senders(self.store, settings), account=settings.account_id, region=settings.region,
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
-            concurrency=settings.delivery_concurrency)
+            concurrency=settings.delivery_concurrency, window=settings.delivery_window)
         self.router = Router(self.store, self.ctx.rules, self.dispatcher)
         self.retention = Retention(self.store, ROUTER, settings.event_retention_seconds)
         self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None

@@ -164,6 +164,17 @@ class Store(abc.ABC):
         """Every pending delivery (after a restart, to resume them)."""
 
     @abc.abstractmethod
+    def pending_schedule(self, after: tuple[float, int] | None = None, limit: int = 1000) -> list[tuple[float, int]]:
+        """``(due_at, id)`` of up to *limit* pending deliveries, soonest due first (ties by
+        id), strictly after the key *after*: a keyset page, for the dispatcher to find
+        what it should hold in memory without reading the deliveries themselves."""
+
+    @abc.abstractmethod
+    def pending_by_id(self, delivery_ids: Sequence[int]) -> list[StoredDelivery]:
+        """The deliveries with these ids that are still pending, in no particular order.
+        Thread-safe and blocking, like ``read_events``."""
+
+    @abc.abstractmethod
     async def finish_deliveries(self, delivery_ids: Sequence[int]) -> None:
         """These deliveries succeeded: forget them."""
 

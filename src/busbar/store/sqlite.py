@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     shaping_error TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id);
+-- The dispatcher pages through pending deliveries soonest-due first (keyset on due_at, id).
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at, id);
 CREATE TABLE IF NOT EXISTS resources (
     kind  TEXT NOT NULL,
     key   TEXT NOT NULL,
@@ -82,6 +84,8 @@ CREATE TABLE IF NOT EXISTS consumers (
 
 # The most operations one transaction takes; bounds the latency of a commit.
 _MAX_BATCH = 2000
+# Ids bound in one IN (...) list: below SQLite's smallest limit on host parameters (999).
+_IDS_PER_QUERY = 500
 
 _Op = Callable[[sqlite3.Connection], Any]
 _Job = tuple[_Op, "Callable[[Any], None] | None", "asyncio.Future[Any] | None", bool]
@@ -307,6 +311,26 @@ class SqliteStore(Store):
 
     def pending_deliveries(self) -> list[StoredDelivery]:
         return self._deliveries("state = 'pending' ORDER BY id", ())
+
+    def pending_schedule(self, after: tuple[float, int] | None = None, limit: int = 1000) -> list[tuple[float, int]]:
+        if after is None:
+            rows = self._reader().execute(
+                "SELECT due_at, id FROM deliveries WHERE state = 'pending' ORDER BY due_at, id LIMIT ?",
+                (limit,)).fetchall()
+        else:
+            # A row value compared in the index's order: SQLite seeks to it instead of scanning.
+            rows = self._reader().execute(
+                "SELECT due_at, id FROM deliveries WHERE state = 'pending' AND (due_at, id) > (?, ?)"
+                " ORDER BY due_at, id LIMIT ?", (*after, limit)).fetchall()
+        return [(due_at, delivery_id) for due_at, delivery_id in rows]
+
+    def pending_by_id(self, delivery_ids: Sequence[int]) -> list[StoredDelivery]:
+        found: list[StoredDelivery] = []
+        for start in range(0, len(delivery_ids), _IDS_PER_QUERY):
+            chunk = tuple(delivery_ids[start:start + _IDS_PER_QUERY])
+            marks = ",".join("?" * len(chunk))
+            found.extend(self._deliveries(f"state = 'pending' AND id IN ({marks})", chunk))
+        return found
 
     def dead_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
         return self._deliveries("state = 'dead' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))
