@@ -135,7 +135,6 @@ class Matcher:
         self._paths: dict[Path, _Slot] = {}
         self._trie = PathTrie()
         self._root = _State()
-        self._start = [self._root]  # the hit list matching starts from
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -249,77 +248,90 @@ class Matcher:
         # same-array-element rule, so with fewer such paths in the event none needs confirming.
         arrayed = arrayed if len(arrayed) > 1 else None  # type: ignore[assignment]
         # ``found`` holds hit lists: states to expand, alternatives that end there. It grows
-        # while it is read; expanding a state appends the hit lists its steps lead to.
-        found: list[Any] = [self._start]
+        # while ``pending`` reads it (a list iterator sees items appended before it ends).
+        found: list[Any] = []
         append = found.append
+        pending = iter(found)
         get = values.get
         out: dict[Hashable, None] = {}
         seen: set[Any] = set()
-        full: list[Any] = []
-        for hits in found:
-            for target in hits:
-                if type(target) is _State:
-                    if target in seen:
-                        continue
-                    seen.add(target)
-                    # Follow every step leaving ``target`` that the event's values satisfy.
-                    for slot, code, a, b in target.fields:
-                        vals = get(slot)
-                        if vals is None:
-                            if code == FAST_ABSENT:
-                                append(a)
+        full: list[Any] | None = None  # the full membership walk, made when first needed
+        state = self._root
+        while True:
+            # Follow every step leaving ``state`` that the event's values satisfy.
+            for slot, code, a, b in state.fields:
+                vals = get(slot)
+                if vals is None:
+                    if code == FAST_ABSENT:
+                        append(a)
+                    continue
+                # The index's inline form (PathIndex.fast): common shapes without a call.
+                if code == FAST_ONE:
+                    for v in vals:
+                        if v == a:  # only a str equals a str
+                            append(b)
+                            break
+                elif code == FAST_EXACT:
+                    for v in vals:
+                        h = a.get(v)
+                        if h is not None:
+                            append(h)
+                elif code == FAST_LOOKUP:
+                    a(vals, found)
+                elif code == FAST_RANGE:
+                    low, high = a
+                    for v in vals:
+                        t = type(v)
+                        if t is float:
+                            x = v
+                        elif t is int:
+                            x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
+                            if x is None:
+                                continue
+                        else:
+                            continue  # strings, and booleans (which must not meet the number 1)
+                        if low <= x <= high:
+                            append(b)
+                            break
+                elif code == FAST_SUFFIX:
+                    for v in vals:
+                        if type(v) is str and v.endswith(a):
+                            append(b)
+                            break
+                elif code == FAST_PREFIX:
+                    for v in vals:
+                        if type(v) is str and v.startswith(a):
+                            append(b)
+                            break
+                elif code == FAST_AB_STR:  # values of other types are never refused
+                    for v in vals:
+                        if type(v) is not str or v not in a:
+                            append(b)
+                            break
+                # FAST_ABSENT with values present: nothing
+            state = None
+            for hits in pending:
+                for target in hits:
+                    if type(target) is _State:
+                        if target in seen:
                             continue
-                        # The index's inline form (PathIndex.fast): common shapes without a call.
-                        if code == FAST_ONE:
-                            for v in vals:
-                                if v == a:  # only a str equals a str
-                                    append(b)
-                                    break
-                        elif code == FAST_EXACT:
-                            for v in vals:
-                                h = a.get(v)
-                                if h is not None:
-                                    append(h)
-                        elif code == FAST_LOOKUP:
-                            a(vals, found)
-                        elif code == FAST_RANGE:
-                            low, high = a
-                            for v in vals:
-                                t = type(v)
-                                if t is float:
-                                    x = v
-                                elif t is int:
-                                    x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
-                                    if x is None:
-                                        continue
-                                else:
-                                    continue  # strings, and booleans (which must not meet the number 1)
-                                if low <= x <= high:
-                                    append(b)
-                                    break
-                        elif code == FAST_SUFFIX:
-                            for v in vals:
-                                if type(v) is str and v.endswith(a):
-                                    append(b)
-                                    break
-                        elif code == FAST_PREFIX:
-                            for v in vals:
-                                if type(v) is str and v.startswith(a):
-                                    append(b)
-                                    break
-                        elif code == FAST_AB_STR:  # values of other types are never refused
-                            for v in vals:
-                                if type(v) is not str or v not in a:
-                                    append(b)
-                                    break
-                        # FAST_ABSENT with values present: nothing
-                elif arrayed is None or not target.multi:
-                    out[target.name] = None
-                elif target not in seen:
-                    seen.add(target)
-                    if self._consistent(target, event, arrayed, full):
+                        if state is None:
+                            seen.add(target)
+                            state = target
+                        else:
+                            append((target,))  # expanded when its turn comes
+                    elif arrayed is None or not target.multi:
                         out[target.name] = None
-        return list(out)
+                    elif target not in seen:
+                        seen.add(target)
+                        if full is None:
+                            full = []
+                        if self._consistent(target, event, arrayed, full):
+                            out[target.name] = None
+                if state is not None:
+                    break  # expand it before reading on (``pending`` is not exhausted)
+            else:
+                return list(out)
 
     def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
         """Confirm ``sub`` with the same-array-element rule, when two of its paths crossed arrays."""
