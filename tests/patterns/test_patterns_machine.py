@@ -224,3 +224,22 @@ def test_gather_agrees_with_collect(event: dict[str, Any]) -> None:
     values, _ = gather(event, m._trie.root)
     expected, _ = collect(event, m._trie.root)
     assert _by_path(values) == _by_path(expected)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 6])
+def test_numeric_forms_agree_with_the_boundary_table(count: int) -> None:
+    # One range (inline), a few (one by one) and many (boundary table) give the same answers,
+    # also for NaN (which only a Python dict event can carry) and integers beyond 2**53.
+    conds = [{"numeric": [">", -2, "<=", 1.5]}, {"numeric": ["<", 0]}, {"numeric": [">=", 300]},
+             {"numeric": [">", 1, "<", 2 ** 60]}, {"numeric": ["=", 1.5]}, {"numeric": ["<=", -2]}][:count]
+    m = Matcher()
+    m.add_rule("anchor", {"source": ["t"]})
+    for i, cond in enumerate(conds):
+        m.add_rule(i, {"source": ["s"], "v": [cond]})
+    (state,) = m._root.children.values()
+    ((slot, index),) = state.indexes.values()
+    for value in [math.nan, -math.inf, math.inf, *_EDGE_VALUES, [math.nan, 301], [0.5, 1.5, 400]]:
+        general: list[Any] = []
+        index._lookup_general(value if isinstance(value, list) else [value], general)
+        want = {sub.name for hits in general for sub in hits}
+        assert set(m.matches({"source": "s", "v": value})) == want, value

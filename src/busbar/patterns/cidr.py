@@ -6,6 +6,7 @@ import re
 
 # The shapes event-ruler treats as IP literals; anything else is not an address at all.
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+_QUAD = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
 _IPV6 = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*")
 
 
@@ -15,14 +16,15 @@ class CidrSyntaxError(ValueError):
 
 def ip_to_int(text: str) -> tuple[int, int] | None:
     """``(version, address as int)`` if ``text`` is an IPv4/IPv6 literal, else None."""
-    if _IPV4.fullmatch(text):
+    quad = _QUAD.fullmatch(text)
+    if quad is not None:
         # Fast path for dotted quads (the common case in events); same answers as ipaddress.
-        parts = text.split(".")
-        if all(len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts):
-            octets = [int(p) for p in parts]
-            if max(octets) <= 255:
-                return 4, (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
+        a, b, c, d = map(int, quad.groups())
+        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
+            return 4, (a << 24) | (b << 16) | (c << 8) | d
         return None
+    if _IPV4.fullmatch(text):
+        return None  # a leading zero or more than three digits in some part
     if not _IPV6.fullmatch(text):
         return None
     try:

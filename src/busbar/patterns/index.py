@@ -33,6 +33,7 @@ FAST_AB_STR = 6   # one anything-but over strings: a = the refused strings, b = 
 FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken when no value
 HitList = list[Hit]
 _INF = float("inf")
+_FEW_RANGES = 3  # up to this many ranges alone on a path are tested one by one
 
 
 class PathIndex:
@@ -136,7 +137,7 @@ class PathIndex:
             self.lookup = self._lookup_exact_str
             return FAST_EXACT, self.exact_str, None
         elif self.numeric or self.exact_num:
-            self.lookup = self._lookup_numeric
+            self.lookup = self._ranges_lookup() or self._lookup_numeric
         else:
             self.lookup = self._lookup_general
         return FAST_LOOKUP, self.lookup, None
@@ -278,6 +279,37 @@ class PathIndex:
                     append(h)
                 if self.prefix_ic_lens or self.suffix_ic_lens:
                     _probe_affixes(f, self.prefix_ic_lens, self.suffix_ic_lens, append)
+
+    def _ranges_lookup(self) -> Callable[[list[Any], list[HitList]], None] | None:
+        """``lookup`` for a few numeric ranges and nothing else: each value against each range
+        (cheaper than the boundary table's bisect at that size); None otherwise."""
+        if self.exact_num or len(self.numeric) > _FEW_RANGES:
+            return None
+        ranges = []
+        for arg, hits in self.numeric.items():
+            closed = closed_range(arg)
+            if closed is None:
+                return None
+            ranges.append((*closed, hits))
+        table = tuple(ranges)
+
+        def few_ranges(values: list[Any], out: list[HitList]) -> None:
+            met: set[int] = set()
+            for v in values:
+                t = type(v)
+                if t is float:
+                    x = v if v == v else -_INF  # NaN sorts first in the boundary table too
+                elif t is int:
+                    x = comparable(v)
+                    if x is None:
+                        continue
+                else:
+                    continue  # strings, and booleans (which must not meet the number 1)
+                for j, (low, high, hits) in enumerate(table):
+                    if low <= x <= high and j not in met:
+                        met.add(j)
+                        out.append(hits)
+        return few_ranges
 
     def _affix_lookup(self) -> Callable[[list[Any], list[HitList]], None] | None:
         """``lookup`` for the common string-only shapes: ignore-case equality or prefixes, each
@@ -558,7 +590,7 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
             for v in values:
                 t = type(v)
                 if t is float:
-                    x = v
+                    x = v if v == v else -_INF  # NaN sorts first in the boundary table too
                 elif t is int:
                     x = comparable(v)
                     if x is None:

@@ -36,6 +36,7 @@ from .index import (FAST_AB_STR, FAST_ABSENT, FAST_EXACT, FAST_LOOKUP, FAST_ONE,
                     PathIndex)
 
 _TWO53 = 2 ** 53
+_NEG_INF = float("-inf")
 
 _ABSENT = Cond(EXISTS, False)
 _RANK_EXACT = {EXACT_STR, EXACT_NUM, EXACT_LIT}
@@ -283,7 +284,7 @@ class Matcher:
                     for v in vals:
                         t = type(v)
                         if t is float:
-                            x = v
+                            x = v if v == v else _NEG_INF  # NaN sorts first in boundary tables too
                         elif t is int:
                             x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
                             if x is None:
