@@ -291,25 +291,7 @@ class PathIndex:
             if closed is None:
                 return None
             ranges.append((*closed, hits))
-        table = tuple(ranges)
-
-        def few_ranges(values: list[Any], out: list[HitList]) -> None:
-            met: set[int] = set()
-            for v in values:
-                t = type(v)
-                if t is float:
-                    x = v if v == v else -_INF  # NaN sorts first in the boundary table too
-                elif t is int:
-                    x = comparable(v)
-                    if x is None:
-                        continue
-                else:
-                    continue  # strings, and booleans (which must not meet the number 1)
-                for j, (low, high, hits) in enumerate(table):
-                    if low <= x <= high and j not in met:
-                        met.add(j)
-                        out.append(hits)
-        return few_ranges
+        return ranges_lookup(tuple(ranges))
 
     def _affix_lookup(self) -> Callable[[list[Any], list[HitList]], None] | None:
         """``lookup`` for the common string-only shapes: ignore-case equality or prefixes, each
@@ -354,7 +336,9 @@ class PathIndex:
         return None
 
     def _text_lookup(self) -> Callable[[list[Any], list[HitList]], None]:
-        """``_lookup_text`` as a closure over the tables held now (rebuilt on every change)."""
+        """``lookup`` when the field holds string conditions, anything-but over strings and
+        conditions tested one by one, but no numbers, literals or ``exists``: a closure over the
+        tables held now (chosen again on every change)."""
         get = self.exact_str.get
         exact = self.exact_str
         prefix_lens = self.prefix_lens
@@ -409,41 +393,6 @@ class PathIndex:
                     if holds(v):
                         append(hits)
         return text
-
-    def _lookup_text(self, values: list[Any], out: list[HitList]) -> None:
-        """``lookup`` when the field holds string conditions, anything-but over strings and
-        conditions tested one by one, but no numbers, literals or ``exists``."""
-        self._lookup_str(values, out)
-        append = out.append
-        ab_str = self.ab_str
-        ab_ic = self.ab_ic
-        ab_prefix = self.ab_prefix
-        ab_suffix = self.ab_suffix
-        residual = self.residual
-        for v in values:
-            if type(v) is str:
-                for arg, hits in ab_str:
-                    if v not in arg:
-                        append(hits)
-                if ab_ic:
-                    f = v.lower()
-                    for arg, hits in ab_ic:
-                        if f not in arg:
-                            append(hits)
-                for arg, hits in ab_prefix:
-                    if not v.startswith(arg):
-                        append(hits)
-                for arg, hits in ab_suffix:
-                    if not v.endswith(arg):
-                        append(hits)
-            else:
-                # A value of another type is never refused by an anything-but over strings.
-                for group in (ab_str, ab_ic, ab_prefix, ab_suffix):
-                    for _, hits in group:
-                        append(hits)
-            for _, hits, holds in residual:
-                if holds(v):
-                    append(hits)
 
     def _lookup_numeric(self, values: list[Any], out: list[HitList]) -> None:
         """``lookup`` when the field holds only numbers and numeric ranges: a dict probe and
@@ -579,28 +528,35 @@ def closed_range(arg: tuple[float, bool, float, bool]) -> tuple[float, float] | 
     return low, high
 
 
+def ranges_lookup(table: tuple[tuple[float, float, HitList], ...]) -> Callable[[list[Any], list[HitList]], None]:
+    """``lookup`` testing each value against inclusive ranges ``(low, high, hits)``, each hit
+    list appended once."""
+    def ranges(values: list[Any], out: list[HitList]) -> None:
+        met: set[int] = set()
+        for v in values:
+            t = type(v)
+            if t is float:
+                x = v if v == v else -_INF  # NaN sorts first in the boundary table too
+            elif t is int:
+                x = comparable(v)
+                if x is None:
+                    continue
+            else:
+                continue  # strings, and booleans (which must not meet the number 1)
+            for j, (low, high, hits) in enumerate(table):
+                if low <= x <= high and j not in met:
+                    met.add(j)
+                    out.append(hits)
+    return ranges
+
+
 def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitList]], None] | None:
     """``lookup`` for an index holding ``cond`` alone: append ``hits`` once if some value meets
     ``cond`` (exactly ``test``'s answer), else nothing. None for kinds left to the general path."""
     kind, arg = cond
     if kind == NUMERIC:
-        low, low_open, high, high_open = arg
-
-        def numeric(values: list[Any], out: list[HitList]) -> None:
-            for v in values:
-                t = type(v)
-                if t is float:
-                    x = v if v == v else -_INF  # NaN sorts first in the boundary table too
-                elif t is int:
-                    x = comparable(v)
-                    if x is None:
-                        continue
-                else:
-                    continue  # strings, and booleans (which must not meet the number 1)
-                if (low < x or (x == low and not low_open)) and (x < high or (x == high and not high_open)):
-                    out.append(hits)
-                    return
-        return numeric
+        closed = closed_range(arg)
+        return None if closed is None else ranges_lookup(((*closed, hits),))
     if kind == CIDR:
         version, low, high = arg
 
