@@ -135,6 +135,7 @@ _EDGE_VALUES: list[Any] = [
     0, 1, -2, 1.5, 300, 300.0, 2 ** 53, 2 ** 53 + 1, 2 ** 60, -(2 ** 60), 1e-3, math.nextafter(1.5, 2),
     math.nextafter(1.5, 0), math.nextafter(300.0, 0), math.nextafter(300.0, 1000), -0.0, True, False,
     None, "", "ab", "abc", "xab", "AB", "b", "10.0.0.1", "10.0.1.7", "2001:db8::1", "deleted", "old",
+    "10.15.3.4", "10.16.0.1", "010.0.0.1", "10.0.0.256", "10.0.0.1.", "10.0.0", "2001:db9::1",
     "gold", [], [1, "ab"], ["deleted", "x"], ["deleted"], {"k": 1},
 ]
 
@@ -145,7 +146,8 @@ _EDGE_VALUES: list[Any] = [
     ({"numeric": ["=", 300]}, FAST_LOOKUP), ({"numeric": [">=", 9007199254740992]}, FAST_RANGE),
     ("ab", FAST_ONE), ({"suffix": "old"}, FAST_SUFFIX), ({"prefix": "a"}, FAST_PREFIX),
     ({"anything-but": "deleted"}, FAST_AB_STR), ({"anything-but": ["deleted", "ab"]}, FAST_AB_STR),
-    ({"cidr": "10.0.0.0/24"}, FAST_LOOKUP), ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
+    ({"cidr": "10.0.0.0/24"}, FAST_LOOKUP), ({"cidr": "10.0.0.0/12"}, FAST_LOOKUP),
+    ({"cidr": "0.0.0.0/0"}, FAST_LOOKUP), ({"cidr": "2001:db8::/32"}, FAST_LOOKUP), ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
     ({"wildcard": "a*"}, FAST_LOOKUP), ({"prefix": {"equals-ignore-case": "A"}}, FAST_LOOKUP),
     ({"exists": True}, FAST_LOOKUP), (True, FAST_LOOKUP), ({"anything-but": 1}, FAST_LOOKUP),
 ])

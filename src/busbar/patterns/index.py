@@ -559,10 +559,14 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
         return None if closed is None else ranges_lookup(((*closed, hits),))
     if kind == CIDR:
         version, low, high = arg
+        # An IPv4 address in the block is written with the block's whole leading octets (an
+        # address literal has no leading zeros): a prefix test spares parsing most others.
+        whole = (32 - (high - low).bit_length()) // 8 if version == 4 else 0
+        lead = "".join(f"{(low >> (24 - 8 * i)) & 255}." for i in range(whole))
 
         def cidr(values: list[Any], out: list[HitList]) -> None:
             for v in values:
-                if type(v) is str:
+                if type(v) is str and v.startswith(lead):
                     ip = ip_to_int(v)
                     if ip is not None and ip[0] == version and low <= ip[1] <= high:
                         out.append(hits)
