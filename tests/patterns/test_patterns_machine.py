@@ -147,11 +147,13 @@ _EDGE_VALUES: list[Any] = [
     ("ab", FAST_ONE), ({"suffix": "old"}, FAST_SUFFIX), ({"prefix": "a"}, FAST_PREFIX),
     ({"anything-but": "deleted"}, FAST_AB_STR), ({"anything-but": ["deleted", "ab"]}, FAST_AB_STR),
     ({"cidr": "10.0.0.0/24"}, FAST_LOOKUP), ({"cidr": "10.0.0.0/12"}, FAST_LOOKUP),
-    ({"cidr": "0.0.0.0/0"}, FAST_LOOKUP), ({"cidr": "2001:db8::/32"}, FAST_LOOKUP), ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
+    ({"cidr": "0.0.0.0/0"}, FAST_LOOKUP), ({"cidr": "2001:db8::/32"}, FAST_LOOKUP),
+    ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
     ({"wildcard": "a*"}, FAST_LOOKUP), ({"prefix": {"equals-ignore-case": "A"}}, FAST_LOOKUP),
     ({"exists": True}, FAST_LOOKUP), (True, FAST_LOOKUP), ({"anything-but": 1}, FAST_LOOKUP),
 ])
-def test_one_condition_steps_use_their_inline_form_and_agree_with_pattern_matches(cond: Any, code: int) -> None:
+def test_one_condition_steps_use_their_inline_form_and_agree_with_pattern_matches(cond: Any,
+                                                                                    code: int) -> None:
     m = Matcher()
     m.add_rule("anchor", {"source": ["t"]})  # source now tells rules apart: the first step
     pattern = {"source": ["s"], "detail": {"v": [cond]}}
@@ -245,3 +247,19 @@ def test_numeric_forms_agree_with_the_boundary_table(count: int) -> None:
         index._lookup_general(value if isinstance(value, list) else [value], general)
         want = {sub.name for hits in general for sub in hits}
         assert set(m.matches({"source": "s", "v": value})) == want, value
+
+
+def test_indexes_share_empty_tables_until_they_need_their_own() -> None:
+    m = Matcher()
+    m.add_rule("p", {"a": [{"prefix": "x"}]})
+    m.add_rule("n", {"b": [{"numeric": [">", 1]}], "c": ["y"]})
+    indexes = [ix for _, ix in m._root.indexes.values()]
+    shared = indexes[0].exact_str
+    assert not shared and all(ix.eq_ic is shared and ix.suffix is shared for ix in indexes)
+    m.add_rule("e", {"a": ["z", {"suffix": "q"}]})
+    (a_index,) = [ix for slot, ix in m._root.indexes.values() if slot.path == ("a",)]
+    assert a_index.exact_str is not shared and a_index.suffix is not shared and not shared
+    assert sorted(m.matches({"a": ["xa", "z"], "b": 2, "c": "y"})) == ["e", "n", "p"]
+    for name in ("e", "p", "n"):
+        m.remove_rule(name)
+    assert _empty(m) and not shared

@@ -13,13 +13,15 @@ are tested one by one, and then once per distinct condition on the field rather 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
 from math import nextafter
-from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from .cidr import ip_to_int
-from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, CIDR, EQ_IC, EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX,
-                         PREFIX_IC, SUFFIX, SUFFIX_IC, WILDCARD, Cond, comparable, literal_key, value_test)
+from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, CIDR, EQ_IC, EXACT_LIT, EXACT_NUM,
+                         EXACT_STR, EXISTS, NUMERIC, PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC, WILDCARD, Cond,
+                         comparable, literal_key, value_test)
 
 Hit = int
 # ``PathIndex.fast`` codes: how the Matcher tests an index inline, as ``(code, a, b)``.
@@ -33,6 +35,8 @@ FAST_AB_STR = 6   # one anything-but over strings: a = the refused strings, b = 
 FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken when no value
 HitList = list[Hit]
 _INF = float("inf")
+_NONE: Mapping[Any, Any] = MappingProxyType({})  # the empty table indexes share until they need one
+_NO_SLOTS: tuple[tuple[HitList, ...], ...] = ((),)
 _FEW_RANGES = 3  # up to this many ranges alone on a path are tested one by one
 
 
@@ -48,30 +52,32 @@ class PathIndex:
     def __init__(self, path: tuple[str, ...]) -> None:
         self.path = path
         self.hits: dict[Cond, HitList] = {}          # every condition -> its hit list
-        self.exact_str: dict[str, HitList] = {}
-        self.exact_num: dict[Any, HitList] = {}
-        self.exact_lit: dict[str, HitList] = {}
-        self.eq_ic: dict[str, HitList] = {}
-        self.prefix: dict[int, dict[str, HitList]] = {}
-        self.prefix_ic: dict[int, dict[str, HitList]] = {}
-        self.suffix: dict[int, dict[str, HitList]] = {}
-        self.suffix_ic: dict[int, dict[str, HitList]] = {}
+        # Tables start as one shared empty mapping (most indexes hold one or two kinds of
+        # condition) and become the index's own on first use (``_own``).
+        self.exact_str: Mapping[str, HitList] = _NONE
+        self.exact_num: Mapping[Any, HitList] = _NONE
+        self.exact_lit: Mapping[str, HitList] = _NONE
+        self.eq_ic: Mapping[str, HitList] = _NONE
+        self.prefix: Mapping[int, dict[str, HitList]] = _NONE
+        self.prefix_ic: Mapping[int, dict[str, HitList]] = _NONE
+        self.suffix: Mapping[int, dict[str, HitList]] = _NONE
+        self.suffix_ic: Mapping[int, dict[str, HitList]] = _NONE
         self.prefix_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
         self.prefix_ic_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
         self.suffix_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
         self.suffix_ic_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
-        self.numeric: dict[tuple[float, bool, float, bool], HitList] = {}
-        self.num_points: list[float] = []
-        self.num_slots: list[tuple[HitList, ...]] = [()]
+        self.numeric: Mapping[tuple[float, bool, float, bool], HitList] = _NONE
+        self.num_points: Sequence[float] = ()
+        self.num_slots: Sequence[tuple[HitList, ...]] = _NO_SLOTS
         self.num_dirty = False
         # tested one by one: (condition, its hit list, a one-value test of it)
-        self.residual: list[tuple[Cond, HitList, Callable[[Any], bool]]] = []
+        self.residual: Sequence[tuple[Cond, HitList, Callable[[Any], bool]]] = ()
         # anything-but, by kind; each is refused only by a value of its own type that it lists
-        self.ab_str: list[tuple[Any, HitList]] = []
-        self.ab_num: list[tuple[Any, HitList]] = []
-        self.ab_ic: list[tuple[Any, HitList]] = []
-        self.ab_prefix: list[tuple[Any, HitList]] = []
-        self.ab_suffix: list[tuple[Any, HitList]] = []
+        self.ab_str: Sequence[tuple[Any, HitList]] = ()
+        self.ab_num: Sequence[tuple[Any, HitList]] = ()
+        self.ab_ic: Sequence[tuple[Any, HitList]] = ()
+        self.ab_prefix: Sequence[tuple[Any, HitList]] = ()
+        self.ab_suffix: Sequence[tuple[Any, HitList]] = ()
         self.exists_true: HitList | None = None
         self.exists_false: HitList | None = None
         self.has_ic = False
@@ -150,9 +156,13 @@ class PathIndex:
             del self.hits[cond]
             self._unplace(cond)
 
-    def _affix_table(self, kind: int) -> dict[int, dict[str, HitList]]:
-        return {PREFIX: self.prefix, PREFIX_IC: self.prefix_ic, SUFFIX: self.suffix,
-                SUFFIX_IC: self.suffix_ic}[kind]
+    def _own(self, name: str) -> dict[Any, Any]:
+        """The table ``name``, made this index's own dict first if it is still the shared one."""
+        table = getattr(self, name)
+        if type(table) is not dict:
+            table = {}
+            setattr(self, name, table)
+        return table
 
     def _refresh_affixes(self) -> None:
         self.prefix_lens = tuple(sorted(self.prefix.items()))
@@ -164,19 +174,19 @@ class PathIndex:
     def _place(self, cond: Cond, hits: HitList) -> None:
         kind, arg = cond
         if kind == EXACT_STR:
-            self.exact_str[arg] = hits
+            self._own("exact_str")[arg] = hits
         elif kind == EXACT_NUM:
-            self.exact_num[arg] = hits
+            self._own("exact_num")[arg] = hits
         elif kind == EXACT_LIT:
-            self.exact_lit[arg] = hits
+            self._own("exact_lit")[arg] = hits
         elif kind == EQ_IC:
-            self.eq_ic[arg] = hits
+            self._own("eq_ic")[arg] = hits
             self._refresh_affixes()
-        elif kind in (PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC):
-            self._affix_table(kind).setdefault(len(arg), {})[arg] = hits
+        elif kind in _AFFIX_TABLES:
+            self._own(_AFFIX_TABLES[kind]).setdefault(len(arg), {})[arg] = hits
             self._refresh_affixes()
         elif kind == NUMERIC:
-            self.numeric[arg] = hits
+            self._own("numeric")[arg] = hits
             self.num_dirty = True
         elif kind == EXISTS:
             if arg:
@@ -184,9 +194,10 @@ class PathIndex:
             else:
                 self.exists_false = hits
         elif kind in _AB_KINDS:
-            getattr(self, _AB_KINDS[kind]).append((arg, hits))
+            name = _AB_KINDS[kind]
+            setattr(self, name, [*getattr(self, name), (arg, hits)])
         else:
-            self.residual.append((cond, hits, value_test(cond)))
+            self.residual = [*self.residual, (cond, hits, value_test(cond))]
         self._choose_lookup()
 
     def _unplace(self, cond: Cond) -> None:
@@ -200,8 +211,8 @@ class PathIndex:
         elif kind == EQ_IC:
             del self.eq_ic[arg]
             self._refresh_affixes()
-        elif kind in (PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC):
-            table = self._affix_table(kind)
+        elif kind in _AFFIX_TABLES:
+            table = getattr(self, _AFFIX_TABLES[kind])
             del table[len(arg)][arg]
             if not table[len(arg)]:
                 del table[len(arg)]
@@ -611,6 +622,7 @@ _STR_TESTS: dict[int, Callable[[Any], Callable[[str], bool]]] = {
     EQ_IC: lambda a: lambda v: v.lower() == a,
 }
 
+_AFFIX_TABLES = {PREFIX: "prefix", PREFIX_IC: "prefix_ic", SUFFIX: "suffix", SUFFIX_IC: "suffix_ic"}
 _AB_KINDS = {AB_STR: "ab_str", AB_NUM: "ab_num", AB_IC: "ab_ic", AB_PREFIX: "ab_prefix",
              AB_SUFFIX: "ab_suffix"}
 
