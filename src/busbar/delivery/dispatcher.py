@@ -1,7 +1,7 @@
 """The dispatcher: sends every recorded delivery until it succeeds or is dead-lettered.
 
-Deliveries arrive from the router (due now) or from the store at start-up (due
-when their last failure said).  Worker tasks send them concurrently through the
+Deliveries arrive from the router (due now) or from the store, at start-up and
+whenever the window below has room (due when their last failure said).  Worker tasks send them concurrently through the
 sender of their target's kind.  Targets with an invocation rate (API
 destinations) get a lane of their own, which releases deliveries to the workers
 at that rate: throttled invocations are delayed, never dropped, and a slow
