@@ -270,19 +270,7 @@ class PathIndex:
             h = exact.get(v)
             if h is not None:
                 append(h)
-            n = len(v)
-            for length, table in prefix_lens:
-                if length > n:
-                    break
-                h = table.get(v[:length])
-                if h is not None:
-                    append(h)
-            for length, table in suffix_lens:
-                if length > n:
-                    break
-                h = table.get(v[n - length:])
-                if h is not None:
-                    append(h)
+            _probe_affixes(v, prefix_lens, suffix_lens, append)
             if ic:
                 f = v.lower()
                 h = self.eq_ic.get(f)
@@ -336,13 +324,7 @@ class PathIndex:
                         h = get(v)
                         if h is not None:
                             append(h)
-                    n = len(v)
-                    for length, table in lens:
-                        if length > n:
-                            break
-                        h = table.get(v[:length])
-                        if h is not None:
-                            append(h)
+                    _probe_affixes(v, lens, (), append)
             return prefix
         return None
 
