@@ -1,17 +1,17 @@
 """The dispatcher: sends every recorded delivery until it succeeds or is dead-lettered.
 
 Deliveries arrive from the router (due now) or from the store, at start-up and
-whenever the window below has room (due when their last failure said).  Worker tasks send them concurrently through the
-sender of their target's kind.  Targets with an invocation rate (API
-destinations) get a lane of their own, which releases deliveries to the workers
-at that rate: throttled invocations are delayed, never dropped, and a slow
-destination never holds the workers other targets need.  The pieces around a send are small and separate:
-the :class:`~busbar.delivery.retry.RetryPolicy` and
-:class:`~busbar.delivery.retry.Backoff` decide whether and when to retry,
-:mod:`busbar.delivery.deadletter` what a dead letter looks like, and each sender
-enforces its own target's rate limit.  Every change of a delivery's state is
-written to the store before the next step, so a crash at any point resumes
-(at-least-once) instead of losing the delivery.
+whenever the window below has room (due when their last failure said).  Worker
+tasks send them concurrently through the sender of their target's kind.  Targets
+with an invocation rate (API destinations) get a lane of their own, which releases
+deliveries to the workers at that rate: throttled invocations are delayed, never
+dropped, and a slow destination never holds the workers other targets need.  The
+pieces around a send are small and separate: the
+:class:`~busbar.delivery.retry.RetryPolicy` and :class:`~busbar.delivery.retry.Backoff`
+decide whether and when to retry, :mod:`busbar.delivery.deadletter` what a dead
+letter looks like.  Every change of a delivery's state is written to the store
+before the next step, so a crash at any point resumes (at-least-once) instead of
+losing the delivery.
 
 Memory holds a bounded window of deliveries (``window``, counted by
 :attr:`Dispatcher.held`); the store holds all of them.  When the window is full,
@@ -66,8 +66,8 @@ def delivery_of(stored: StoredDelivery) -> Delivery:
 
 @dataclass
 class _Lane:
-    """Deliveries waiting for their destination's rate.  The lane goes when it is
-    empty; its bucket stays, so a burst is not granted again by every new lane."""
+    """Deliveries waiting for their destination's rate.  A lane outlives its queue,
+    so its bucket is not refilled (and a burst granted again) each time it empties."""
 
     rate: float
     bucket: TokenBucket
