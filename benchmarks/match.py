@@ -66,7 +66,8 @@ def generated_rules(n: int, seed: int = 11) -> list[dict[str, Any]]:
         svc = f"com.example.svc{rng.randrange(2000)}"
         kind = i % 6
         if i < 30 and i % 10 == 9:
-            rule = {"source": [svc], "resources": [{"wildcard": f"arn:aws:svc:*:123456789012:thing/{rng.randrange(10)}*"}]}
+            resource = f"arn:aws:svc:*:123456789012:thing/{rng.randrange(10)}*"
+            rule = {"source": [svc], "resources": [{"wildcard": resource}]}
         elif kind == 0:
             rule = {"source": [svc], "detail-type": [f"Type{rng.randrange(50)}"]}
         elif kind == 1:
@@ -107,11 +108,12 @@ def _crosses_object_array(rule: dict[str, Any]) -> bool:
 def run_set(label: str, rules: list[dict[str, Any]], events: list[dict[str, Any]], repeat: int,
             moto_budget_s: float) -> dict[str, Any]:
     names = [f"r{i}" for i in range(len(rules))]
-    unsupported = {name for name, rule in zip(names, rules) if _crosses_object_array(rule)}
+    unsupported = {name for name, rule in zip(names, rules, strict=True) if _crosses_object_array(rule)}
     matcher = Matcher()
-    for name, rule in zip(names, rules):
+    for name, rule in zip(names, rules, strict=True):
         matcher.add_rule(name, rule)
-    moto_patterns = [(name, EventPattern.load(orjson.dumps(rule).decode())) for name, rule in zip(names, rules)]
+    moto_patterns = [(name, EventPattern.load(orjson.dumps(rule).decode()))
+                     for name, rule in zip(names, rules, strict=True)]
     raw = [orjson.dumps(e) for e in events]
 
     def moto_matches(event: dict[str, Any]) -> list[str]:

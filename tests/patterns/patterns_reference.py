@@ -80,7 +80,7 @@ def value_ok(item: Any, v: Any) -> bool:
         if not is_num(v) or float(v) != v:
             return False
         ok = True
-        for o, x in zip(arg[0::2], arg[1::2]):
+        for o, x in zip(arg[0::2], arg[1::2], strict=True):
             ok = ok and {"=": v == x, "<": v < x, "<=": v <= x, ">": v > x, ">=": v >= x}[o]
         return ok
     if op == "anything-but":

@@ -14,8 +14,17 @@ from test_patterns_properties import events, matchers
 
 from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, validate
 from busbar.patterns.events import collect, gather
-from busbar.patterns.index import (FAST_AB_STR, FAST_ABSENT, FAST_LOOKUP, FAST_ONE, FAST_PREFIX, FAST_RANGE,
-                                   FAST_SUFFIX, PathIndex, closed_range)
+from busbar.patterns.index import (
+    FAST_AB_STR,
+    FAST_ABSENT,
+    FAST_LOOKUP,
+    FAST_ONE,
+    FAST_PREFIX,
+    FAST_RANGE,
+    FAST_SUFFIX,
+    PathIndex,
+    closed_range,
+)
 
 
 def _empty(m: Matcher) -> bool:

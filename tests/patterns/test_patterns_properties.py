@@ -48,10 +48,14 @@ matchers = st.one_of(
     st.builds(lambda s: {"anything-but": s}, st.one_of(strings, numbers)),
     st.builds(lambda s: {"anything-but": s}, st.lists(strings, min_size=1, max_size=3)),
     st.builds(lambda s: {"anything-but": s}, st.lists(numbers, min_size=1, max_size=3)),
-    st.builds(lambda s: {"anything-but": {"prefix": s}}, st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2))),
-    st.builds(lambda s: {"anything-but": {"suffix": s}}, st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2))),
-    st.builds(lambda s: {"anything-but": {"equals-ignore-case": s}}, st.one_of(strings, st.lists(strings, min_size=1, max_size=2))),
-    st.builds(lambda s: {"anything-but": {"wildcard": s}}, st.one_of(wildcards, st.lists(wildcards, min_size=1, max_size=2))),
+    st.builds(lambda s: {"anything-but": {"prefix": s}},
+              st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2))),
+    st.builds(lambda s: {"anything-but": {"suffix": s}},
+              st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2))),
+    st.builds(lambda s: {"anything-but": {"equals-ignore-case": s}},
+              st.one_of(strings, st.lists(strings, min_size=1, max_size=2))),
+    st.builds(lambda s: {"anything-but": {"wildcard": s}},
+              st.one_of(wildcards, st.lists(wildcards, min_size=1, max_size=2))),
 )
 value_lists = st.lists(matchers, min_size=1, max_size=3)
 
@@ -90,7 +94,8 @@ def _valid(p: dict[str, Any]) -> bool:
         return False
 
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(max_examples=400, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 @SETTINGS

@@ -11,9 +11,29 @@ import json
 from typing import Any
 
 from .cidr import CidrSyntaxError, ip_to_int, parse_cidr
-from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, AB_WILDCARD, CIDR, EQ_IC,
-                         EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, NUMERIC, PREFIX, PREFIX_IC,
-                         SUFFIX, SUFFIX_IC, WILDCARD, Cond, fold, literal_key)
+from .conditions import (
+    AB_IC,
+    AB_NUM,
+    AB_PREFIX,
+    AB_STR,
+    AB_SUFFIX,
+    AB_WILDCARD,
+    CIDR,
+    EQ_IC,
+    EXACT_LIT,
+    EXACT_NUM,
+    EXACT_STR,
+    EXISTS,
+    NUMERIC,
+    PREFIX,
+    PREFIX_IC,
+    SUFFIX,
+    SUFFIX_IC,
+    WILDCARD,
+    Cond,
+    fold,
+    literal_key,
+)
 from .errors import InvalidEventPattern, PatternLimits
 from .parse import Members, parse_pattern_text, to_members
 from .wildcard import Wildcard, WildcardSyntaxError, complexity

@@ -19,9 +19,29 @@ from types import MappingProxyType
 from typing import Any
 
 from .cidr import ip_to_int
-from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, CIDR, EQ_IC, EXACT_LIT, EXACT_NUM,
-                         EXACT_STR, EXISTS, NUMERIC, PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC, WILDCARD, Cond,
-                         comparable, literal_key, value_test)
+from .conditions import (
+    AB_IC,
+    AB_NUM,
+    AB_PREFIX,
+    AB_STR,
+    AB_SUFFIX,
+    CIDR,
+    EQ_IC,
+    EXACT_LIT,
+    EXACT_NUM,
+    EXACT_STR,
+    EXISTS,
+    NUMERIC,
+    PREFIX,
+    PREFIX_IC,
+    SUFFIX,
+    SUFFIX_IC,
+    WILDCARD,
+    Cond,
+    comparable,
+    literal_key,
+    value_test,
+)
 
 Hit = int
 # ``PathIndex.fast`` codes: how the Matcher tests an index inline, as ``(code, a, b)``.
@@ -452,7 +472,7 @@ class PathIndex:
                 for arg, hits in self.ab_suffix:
                     if not v.endswith(arg):
                         append(hits)
-                for arg, hits in self.ab_num:
+                for _arg, hits in self.ab_num:
                     append(hits)
             elif t is int or t is float:
                 h = self.exact_num.get(v)
@@ -469,7 +489,7 @@ class PathIndex:
                     if v not in arg:
                         append(hits)
                 for group in (self.ab_str, self.ab_ic, self.ab_prefix, self.ab_suffix):
-                    for arg, hits in group:
+                    for _arg, hits in group:
                         append(hits)
             else:
                 key = literal_key(v)
@@ -478,7 +498,7 @@ class PathIndex:
                     if h is not None:
                         append(h)
                 for group in (self.ab_str, self.ab_num, self.ab_ic, self.ab_prefix, self.ab_suffix):
-                    for arg, hits in group:
+                    for _arg, hits in group:
                         append(hits)
             if self.residual:
                 for _, hits, holds in self.residual:

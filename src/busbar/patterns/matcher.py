@@ -26,14 +26,39 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from .compile import Alternative, CompiledPattern, Path, compile_pattern
-from .conditions import (AB_IC, AB_NUM, AB_PREFIX, AB_STR, AB_SUFFIX, AB_WILDCARD, EQ_IC,
-                         EXACT_LIT, EXACT_NUM, EXACT_STR, EXISTS, PREFIX, PREFIX_IC, SUFFIX,
-                         SUFFIX_IC, Cond, comparable)
+from .conditions import (
+    AB_IC,
+    AB_NUM,
+    AB_PREFIX,
+    AB_STR,
+    AB_SUFFIX,
+    AB_WILDCARD,
+    EQ_IC,
+    EXACT_LIT,
+    EXACT_NUM,
+    EXACT_STR,
+    EXISTS,
+    PREFIX,
+    PREFIX_IC,
+    SUFFIX,
+    SUFFIX_IC,
+    Cond,
+    comparable,
+)
 from .errors import PatternLimits
 from .evaluate import alternative_matches
 from .events import PathTrie, collect, gather, parse_event
-from .index import (FAST_AB_STR, FAST_ABSENT, FAST_EXACT, FAST_LOOKUP, FAST_ONE, FAST_PREFIX, FAST_RANGE, FAST_SUFFIX,
-                    PathIndex)
+from .index import (
+    FAST_AB_STR,
+    FAST_ABSENT,
+    FAST_EXACT,
+    FAST_LOOKUP,
+    FAST_ONE,
+    FAST_PREFIX,
+    FAST_RANGE,
+    FAST_SUFFIX,
+    PathIndex,
+)
 
 _TWO53 = 2 ** 53
 _NEG_INF = float("-inf")
@@ -224,7 +249,7 @@ class Matcher:
             chain.append(state)
             # Undo from the last step back to the root.
             target: Any = sub
-            for state, step in zip(reversed(chain), reversed(sub.steps)):
+            for state, step in zip(reversed(chain), reversed(sub.steps), strict=True):
                 path, conds = step
                 index = state.indexes[path][1]
                 if target is not None:
