@@ -53,6 +53,11 @@ FAST_SUFFIX = 4   # one suffix: a = it, b = its hit list
 FAST_PREFIX = 5   # one prefix: a = it, b = its hit list
 FAST_AB_STR = 6   # one anything-but over strings: a = the refused strings, b = its hit list
 FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken when no value
+# Several conditions of one shape, tested inline when the path holds one value (the usual case);
+# with more values the Matcher calls ``lookup``, kept as the third member ``c``: ``(code, a, b, c)``.
+FAST_EQ_IC = 8    # ignore-case strings, maybe exact ones: a = lower-cased -> hits, b = exact -> hits or None
+FAST_PREFIXES = 9  # prefixes, maybe exact strings: a = ((length, {prefix: hits}), ...), b = exact or None
+FAST_RANGES = 10  # a few numeric ranges: a = ((low, high, hits), ...), both ends inclusive
 HitList = list[Hit]
 _INF = float("inf")
 _NONE: Mapping[Any, Any] = MappingProxyType({})  # the empty table indexes share until they need one
@@ -106,7 +111,7 @@ class PathIndex:
         # chosen again whenever the set of conditions changes.
         self.lookup = self._lookup_general
         # ``fast``: how the Matcher's loop tests this index inline, ``(code, a, b)`` (see FAST_*).
-        self.fast: tuple[int, Any, Any] = (FAST_LOOKUP, self.lookup, None)
+        self.fast: tuple[int, Any, Any, Any] = (FAST_LOOKUP, self.lookup, None, None)
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -121,9 +126,10 @@ class PathIndex:
         hits.append(hit)
 
     def _choose_lookup(self) -> None:
-        self.fast = self._choose()
-        if self.fast[0] == FAST_LOOKUP:
-            self.fast = (FAST_LOOKUP, self.lookup, None)
+        code, a, b = self._choose()
+        if code == FAST_LOOKUP:
+            a = self.lookup
+        self.fast = (code, a, b, self.lookup)
 
     def _choose(self) -> tuple[int, Any, Any]:
         """Pick ``lookup`` for the conditions now held, and the inline form of it."""
@@ -158,12 +164,21 @@ class PathIndex:
         elif negative:
             self.lookup = self._text_lookup()
         elif strings:
-            self.lookup = self._affix_lookup() or self._lookup_str
+            affix = self._affix_lookup()
+            self.lookup = affix or self._lookup_str
+            if affix is not None:
+                exact = self.exact_str or None
+                if self.eq_ic:
+                    return FAST_EQ_IC, self.eq_ic, exact
+                return FAST_PREFIXES, self.prefix_lens, exact
         elif self.exact_str and not self.numeric:
             self.lookup = self._lookup_exact_str
             return FAST_EXACT, self.exact_str, None
         elif self.numeric or self.exact_num:
-            self.lookup = self._ranges_lookup() or self._lookup_numeric
+            ranges = self._ranges_lookup()
+            self.lookup = ranges or self._lookup_numeric
+            if ranges is not None:
+                return FAST_RANGES, ranges.table, None  # type: ignore[attr-defined]
         else:
             self.lookup = self._lookup_general
         return FAST_LOOKUP, self.lookup, None
@@ -560,6 +575,7 @@ def ranges_lookup(table: tuple[tuple[float, float, HitList], ...]) -> Callable[[
                 if low <= x <= high and j not in met:
                     met.add(j)
                     out.append(hits)
+    ranges.table = table  # type: ignore[attr-defined]  # the Matcher's inline form reads it
     return ranges
 
 

@@ -51,10 +51,12 @@ from .events import PathTrie, collect, gather, parse_event
 from .index import (
     FAST_AB_STR,
     FAST_ABSENT,
+    FAST_EQ_IC,
     FAST_EXACT,
     FAST_LOOKUP,
     FAST_ONE,
     FAST_PREFIX,
+    FAST_PREFIXES,
     FAST_RANGE,
     FAST_SUFFIX,
     PathIndex,
@@ -120,18 +122,18 @@ class _State:
 
     def __init__(self) -> None:
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
-        # What matching iterates: per path, ``(slot, code, a, b)`` where ``(code, a, b)`` is
-        # the index's inline form (``PathIndex.fast``), plus ``(slot, FAST_ABSENT, hits, None)``
-        # for a path with ``exists: false`` steps; rebuilt whenever an index changes.
-        self.fields: tuple[tuple[_Slot, int, Any, Any], ...] = ()
+        # What matching iterates: per path, ``(slot, code, a, b, c)`` where ``(code, a, b, c)``
+        # is the index's inline form (``PathIndex.fast``), plus ``(slot, FAST_ABSENT, hits, None,
+        # None)`` for a path with ``exists: false`` steps; rebuilt whenever an index changes.
+        self.fields: tuple[tuple[_Slot, int, Any, Any, Any], ...] = ()
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
 
     def refresh(self) -> None:
-        fields: list[tuple[_Slot, int, Any, Any]] = []
+        fields: list[tuple[_Slot, int, Any, Any, Any]] = []
         for s, ix in self.indexes.values():
             if ix.exists_false is not None:  # followed when the path is absent
-                fields.append((s, FAST_ABSENT, ix.exists_false, None))
+                fields.append((s, FAST_ABSENT, ix.exists_false, None, None))
                 if len(ix) == 1:
                     continue
             fields.append((s, *ix.fast))
@@ -285,7 +287,7 @@ class Matcher:
         state = self._root
         while True:
             # Follow every step leaving ``state`` that the event's values satisfy.
-            for slot, code, a, b in state.fields:
+            for slot, code, a, b, c in state.fields:
                 vals = get(slot)
                 if vals is None:
                     if code == FAST_ABSENT:
@@ -304,6 +306,46 @@ class Matcher:
                             append(h)
                 elif code == FAST_LOOKUP:
                     a(vals, found)
+                elif code >= FAST_EQ_IC:  # several conditions of one shape: inline for one value
+                    if len(vals) != 1:
+                        c(vals, found)
+                        continue
+                    v = vals[0]
+                    if code == FAST_PREFIXES:
+                        if type(v) is str:
+                            if b is not None:
+                                h = b.get(v)
+                                if h is not None:
+                                    append(h)
+                            n = len(v)
+                            for length, table in a:
+                                if length > n:
+                                    break
+                                h = table.get(v[:length])
+                                if h is not None:
+                                    append(h)
+                    elif code == FAST_EQ_IC:
+                        if type(v) is str:
+                            if b is not None:
+                                h = b.get(v)
+                                if h is not None:
+                                    append(h)
+                            h = a.get(v.lower())
+                            if h is not None:
+                                append(h)
+                    else:  # FAST_RANGES
+                        t = type(v)
+                        if t is float:
+                            x = v if v == v else _NEG_INF  # NaN sorts first in boundary tables too
+                        elif t is int:
+                            x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
+                            if x is None:
+                                continue
+                        else:
+                            continue  # strings, and booleans (which must not meet the number 1)
+                        for low, high, h in a:
+                            if low <= x <= high:
+                                append(h)
                 elif code == FAST_RANGE:
                     low, high = a
                     for v in vals:
