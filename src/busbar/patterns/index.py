@@ -58,7 +58,7 @@ FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken w
 FAST_EQ_IC = 8    # ignore-case strings, maybe exact ones: a = lower-cased -> hits, b = exact -> hits or None
 FAST_PREFIXES = 9  # prefixes, maybe exact strings: a = ((length, {prefix: hits}), ...), b = exact or None
 FAST_RANGES = 10  # a few numeric ranges: a = ((low, high, hits), ...), both ends inclusive
-HitList = list[Hit]
+HitList = tuple[Hit, ...]
 _INF = float("inf")
 _NONE: Mapping[Any, Any] = MappingProxyType({})  # the empty table indexes share until they need one
 _NO_SLOTS: tuple[tuple[HitList, ...], ...] = ((),)
@@ -121,9 +121,18 @@ class PathIndex:
         """Record that alternative ``hit`` is a candidate when a value meets ``cond``."""
         hits = self.hits.get(cond)
         if hits is None:
-            hits = self.hits[cond] = []
-            self._place(cond, hits)
-        hits.append(hit)
+            self.hits[cond] = (hit,)
+            self._place(cond, (hit,))
+        else:
+            self._replace(cond, (*hits, hit))
+
+    def _replace(self, cond: Cond, hits: HitList) -> None:
+        """Give ``cond`` the hit list ``hits`` everywhere the old one was referenced. (Hit lists
+        are tuples: one allocation, read without a second indirection, shared by tables and the
+        inline forms; a change places the condition again.)"""
+        self.hits[cond] = hits
+        self._unplace(cond)
+        self._place(cond, hits)
 
     def _choose_lookup(self) -> None:
         code, a, b = self._choose()
@@ -185,9 +194,11 @@ class PathIndex:
 
     def remove(self, cond: Cond, hit: Hit) -> None:
         """Undo one ``add``; a condition nobody uses any more leaves the index."""
-        hits = self.hits[cond]
-        hits.remove(hit)
-        if not hits:
+        rest = list(self.hits[cond])
+        rest.remove(hit)
+        if rest:
+            self._replace(cond, tuple(rest))
+        else:
             del self.hits[cond]
             self._unplace(cond)
 
