@@ -143,7 +143,7 @@ class _State:
 class _Sub:
     """One alternative of one rule: where its last step ends."""
 
-    __slots__ = ("name", "alt", "steps", "slots", "multi")
+    __slots__ = ("name", "alt", "steps", "slots", "multi", "hit")
 
     def __init__(self, name: Hashable, alt: Alternative, steps: tuple[Step, ...], slots: tuple[_Slot, ...]) -> None:
         self.name = name
@@ -151,6 +151,9 @@ class _Sub:
         self.steps = steps
         self.slots = slots
         self.multi = len(slots) > 1  # only then can array consistency reject it
+        # What its last step's hit list holds: the rule's name itself, unless array consistency
+        # may have to confirm it (then this object), so that most matches read nothing more.
+        self.hit: Any = self if self.multi else name
 
 
 class Matcher:
@@ -222,7 +225,7 @@ class Matcher:
                 index = entry[1]
                 if i == last:
                     for cond in conds:
-                        index.add(cond, sub)
+                        index.add(cond, sub.hit)
                 else:
                     child = state.children.get(step)
                     if child is None:
@@ -250,15 +253,19 @@ class Matcher:
                 state = state.children[step]
             chain.append(state)
             # Undo from the last step back to the root.
-            target: Any = sub
+            # ``target``: what the step's hit lists lose (the alternative's token at the last
+            # step, then each state left unused), or None once a state is still used.
+            target: Any = sub.hit
+            last = True
             for state, step in zip(reversed(chain), reversed(sub.steps), strict=True):
                 path, conds = step
                 index = state.indexes[path][1]
-                if target is not None:
+                if last or target is not None:
                     for cond in conds:
                         index.remove(cond, target)
-                    if target is not sub:
+                    if not last:
                         del state.children[step]
+                last = False
                 if not len(index):
                     del state.indexes[path]
                 state.refresh()
@@ -380,7 +387,8 @@ class Matcher:
             state = None
             for hits in pending:
                 for target in hits:
-                    if type(target) is _State:
+                    t = type(target)
+                    if t is _State:
                         if target in seen:
                             continue
                         if state is None:
@@ -388,7 +396,9 @@ class Matcher:
                             state = target
                         else:
                             append((target,))  # expanded when its turn comes
-                    elif arrayed is None or not target.multi:
+                    elif t is not _Sub:
+                        out[target] = None  # a rule's name
+                    elif arrayed is None:
                         out[target.name] = None
                     elif target not in seen:
                         seen.add(target)
