@@ -272,3 +272,81 @@ def test_indexes_share_empty_tables_until_they_need_their_own() -> None:
     for name in ("e", "p", "n"):
         m.remove_rule(name)
     assert _empty(m) and not shared
+
+
+# -- new structures: octet-aligned CIDR blocks, several-condition inline forms, names as hits ----
+
+_IP_PARTS = ["0", "1", "2", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "300", "01",
+             "00", "999", "1000", "", "a", "\u0663", "10 ", "+1", "-1"]
+
+
+@pytest.mark.parametrize("block", ["10.2.0.0/16", "0.0.0.0/0", "10.0.0.0/8", "192.168.1.0/24", "10.0.0.0/12",
+                                   "1.2.3.4/31", "255.255.0.0/16", "10.2.3.0/24"])
+def test_octet_aligned_cidr_blocks_agree_with_address_parsing(block: str) -> None:
+    from busbar.patterns.cidr import ip_to_int, parse_cidr
+    from busbar.patterns.conditions import CIDR, Cond
+    from busbar.patterns.index import single_lookup
+
+    version, low, high = parse_cidr(block)
+    lookup = single_lookup(Cond(CIDR, (version, low, high)), ("hit",))
+    assert lookup is not None
+    rng = __import__("random").Random(block)
+    values = ["10.2.33.107", "10.2.0.0", "10.2.255.255", "10.3.0.0", "10.2.1", "10.2.1.1.", "::ffff:10.2.1.1",
+              "10.2.1.1\n", "192.168.1.7", "255.255.1.1", "1.2.3.5", "1.2.3.6", "0.0.0.0"]
+    for _ in range(3000):
+        count = rng.choice([3, 4, 4, 4, 5])
+        values.append(".".join(rng.choice(_IP_PARTS) if rng.random() < 0.5 else str(rng.randrange(300))
+                               for _ in range(count)))
+    for v in values:
+        out: list[Any] = []
+        lookup([v], out)
+        ip = ip_to_int(v)
+        assert bool(out) == (ip is not None and ip[0] == version and low <= ip[1] <= high), v
+        assert pattern_matches({"a": [{"cidr": block}]}, {"a": v}) == bool(out), v
+
+
+@pytest.mark.parametrize("conds", [
+    [{"equals-ignore-case": "Ab"}, {"equals-ignore-case": "cD"}],
+    [{"equals-ignore-case": "Ab"}, "ab", "AB"],
+    [{"prefix": "a"}, {"prefix": "abc"}, {"prefix": "x"}],
+    [{"prefix": "a"}, {"prefix": "ab"}, "abc", ""],
+    [{"numeric": [">", 1.5]}, {"numeric": ["<=", 0]}],
+    [{"numeric": [">", -2, "<=", 300]}, {"numeric": [">=", 9007199254740992]}, {"numeric": ["<", 1]}],
+])
+def test_several_conditions_inline_forms_agree_with_pattern_matches(conds: list[Any]) -> None:
+    from busbar.patterns.index import FAST_EQ_IC, FAST_PREFIXES, FAST_RANGES
+
+    m = Matcher()
+    m.add_rule("anchor", {"source": ["t"]})
+    patterns = {i: {"source": ["s"], "detail": {"v": [cond]}} for i, cond in enumerate(conds)}
+    for name, pattern in patterns.items():
+        m.add_rule(name, pattern)
+    (state,) = m._root.children.values()
+    assert [f[1] for f in state.fields] in ([FAST_EQ_IC], [FAST_PREFIXES], [FAST_RANGES])
+    values: list[Any] = [*_EDGE_VALUES, "AB", "ab", "Ab", "cd", "CD", "abcd", "x", "xyz", "", "a",
+                         -math.inf, math.inf, ["ab", "CD"], ["abc", "x"], [0.5, 400], ["a", 2]]
+    for value in values:
+        event = {"source": "s", "detail": {"v": value}}
+        want = {name for name, p in patterns.items() if reference_matches(p, event)}
+        assert set(m.matches(event)) == want, value
+    for name in list(patterns):
+        m.remove_rule(name)
+    m.remove_rule("anchor")
+    assert _empty(m)
+
+
+def test_hit_lists_hold_names_unless_array_consistency_may_need_the_alternative() -> None:
+    m = Matcher()
+    m.add_rule("one", {"a": ["x"]})
+    m.add_rule("two", {"a": ["x"], "b": ["y"]})
+    m.add_rule(None, {"a": ["x"]})  # any hashable name, None included
+    ((_, index),) = [e for e in m._root.indexes.values() if e[0].path == ("a",)]
+    ((_, hits),) = index.hits.items()
+    assert type(hits) is tuple and "one" in hits and None in hits
+    assert sorted(map(str, m.matches({"a": "x", "b": "y"}))) == ["None", "one", "two"]
+    assert m.matches({"a": ["x", "z"], "b": [{"c": 1}, "y"]}) is not None
+    m.remove_rule(None)
+    assert sorted(m.matches({"a": "x", "b": "y"})) == ["one", "two"]
+    for name in ("one", "two"):
+        m.remove_rule(name)
+    assert _empty(m)
