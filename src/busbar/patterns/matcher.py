@@ -318,26 +318,23 @@ class Matcher:
                         c(vals, found)
                         continue
                     v = vals[0]
-                    if code == FAST_PREFIXES:
-                        if type(v) is str:
-                            if b is not None:
-                                h = b.get(v)
-                                if h is not None:
-                                    append(h)
-                            n = len(v)
-                            for length, table in a:
-                                if length > n:
-                                    break
-                                h = table.get(v[:length])
-                                if h is not None:
-                                    append(h)
-                    elif code == FAST_EQ_IC:
-                        if type(v) is str:
-                            if b is not None:
-                                h = b.get(v)
-                                if h is not None:
-                                    append(h)
+                    if code == FAST_PREFIXES or code == FAST_EQ_IC:
+                        if type(v) is not str:
+                            continue
+                        if b is not None:  # exact strings beside them
+                            h = b.get(v)
+                            if h is not None:
+                                append(h)
+                        if code == FAST_EQ_IC:
                             h = a.get(v.lower())
+                            if h is not None:
+                                append(h)
+                            continue
+                        n = len(v)
+                        for length, table in a:
+                            if length > n:
+                                break
+                            h = table.get(v[:length])
                             if h is not None:
                                 append(h)
                     else:  # FAST_RANGES
