@@ -29,7 +29,8 @@ from busbar.patterns.index import (
 
 def _empty(m: Matcher) -> bool:
     root = m._root
-    return not (m._paths or m._trie.root.children or m._subs or root.indexes or root.children or root.fields)
+    return not (m._paths or m._trie.root.children or m._subs or root.indexes or root.children or root.fields
+                or m._conds)
 
 
 def test_rules_with_a_common_first_step_share_its_state() -> None:
@@ -348,5 +349,20 @@ def test_hit_lists_hold_names_unless_array_consistency_may_need_the_alternative(
     m.remove_rule(None)
     assert sorted(m.matches({"a": "x", "b": "y"})) == ["one", "two"]
     for name in ("one", "two"):
+        m.remove_rule(name)
+    assert _empty(m)
+
+
+def test_equal_conditions_share_one_object_across_states_until_the_last_goes() -> None:
+    m = Matcher()
+    m.add_rule("anchor", {"source": ["t"], "x": ["y"]})  # source tells rules apart from the start
+    for i in range(3):
+        m.add_rule(i, {"source": [f"s{i}"], "detail": {"tier": [{"suffix": "o" + "ld"}]}})
+    tier = [f for state in m._root.children.values() for f in state.fields if f[0].path == ("detail", "tier")]
+    assert len(tier) == 3 and len({id(f[2]) for f in tier}) == 1  # one "old" object for three states
+    (entry,) = [e for c, e in m._conds.items() if c.arg == "old"]
+    assert entry[1] == 3
+    assert m.matches({"source": "s1", "detail": {"tier": "gold"}}) == [1]
+    for name in (0, 1, 2, "anchor"):
         m.remove_rule(name)
     assert _empty(m)

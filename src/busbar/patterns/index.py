@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from math import nextafter
 from types import MappingProxyType
 from typing import Any
@@ -552,6 +553,7 @@ def _probe_affixes(text: str, prefix_lens: tuple[tuple[int, dict[str, HitList]],
             append(h)
 
 
+@lru_cache(maxsize=4096)  # one shared tuple for a range many states test (cache-friendly)
 def closed_range(arg: tuple[float, bool, float, bool]) -> tuple[float, float] | None:
     """The numeric range ``arg`` as ``(low, high)`` with both ends included, which holds the
     same float64 values (an open end moves to the next double inward), or None when an open end

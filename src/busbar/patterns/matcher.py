@@ -166,6 +166,23 @@ class Matcher:
         self._paths: dict[Path, _Slot] = {}
         self._trie = PathTrie()
         self._root = _State()
+        # One shared object per distinct condition across all indexes, with its use count: the
+        # strings, sets and tuples the inline forms compare against are then the same few objects
+        # for thousands of states, and stay in the CPU caches.
+        self._conds: dict[Cond, list[Any]] = {}
+
+    def _intern(self, cond: Cond) -> Cond:
+        entry = self._conds.get(cond)
+        if entry is None:
+            entry = self._conds[cond] = [cond, 0]
+        entry[1] += 1
+        return entry[0]  # type: ignore[no-any-return]
+
+    def _unintern(self, cond: Cond) -> None:
+        entry = self._conds[cond]
+        entry[1] -= 1
+        if not entry[1]:
+            del self._conds[cond]
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -225,13 +242,13 @@ class Matcher:
                 index = entry[1]
                 if i == last:
                     for cond in conds:
-                        index.add(cond, sub.hit)
+                        index.add(self._intern(cond), sub.hit)
                 else:
                     child = state.children.get(step)
                     if child is None:
                         child = state.children[step] = _State()
                         for cond in conds:
-                            index.add(cond, child)
+                            index.add(self._intern(cond), child)
                     state.refresh()
                     state = child
                     continue
@@ -263,6 +280,7 @@ class Matcher:
                 if last or target is not None:
                     for cond in conds:
                         index.remove(cond, target)
+                        self._unintern(cond)
                     if not last:
                         del state.children[step]
                 last = False
