@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from busbar.delivery.loggroup import log_group_path
 
-from support import ACCOUNT, REGION
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+from support import ACCOUNT, REGION, unique
 
 
 def api_destination(client: Any, endpoint: str, *, method: str = "POST", rate: int | None = None,

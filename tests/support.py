@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,17 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
+
+
+def unique(prefix: str) -> str:
+    """A fresh resource name, so tests sharing a server never collide."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def error_of(raised: Any) -> tuple[str, str]:
+    """(code, message) of a botocore ClientError caught by ``pytest.raises``."""
+    error = raised.value.response["Error"]
+    return error["Code"], error["Message"]
 
 
 def free_port() -> int:

@@ -10,16 +10,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION
-
-
-def unique(prefix: str = "dest") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = raised.value.response["Error"]
-    return error["Code"], error["Message"]
+from support import ACCOUNT, REGION, error_of, unique
 
 
 @pytest.fixture
@@ -31,7 +22,7 @@ def connection_arn(events) -> str:
 
 
 def test_create_and_describe(events, connection_arn):
-    name = unique()
+    name = unique("dest")
     created = events.create_api_destination(Name=name, ConnectionArn=connection_arn, Description="orders hook",
                                             InvocationEndpoint="https://hooks.example.com/orders/*",
                                             HttpMethod="POST")
@@ -51,7 +42,7 @@ def test_create_and_describe(events, connection_arn):
 
 def test_http_endpoints_are_allowed(events, connection_arn):
     # A difference from AWS (https only): busbar calls local http targets too.
-    name = unique()
+    name = unique("dest")
     events.create_api_destination(Name=name, ConnectionArn=connection_arn, InvocationEndpoint="http://127.0.0.1:9/x",
                                   HttpMethod="GET", InvocationRateLimitPerSecond=5)
     described = events.describe_api_destination(Name=name)
@@ -60,7 +51,7 @@ def test_http_endpoints_are_allowed(events, connection_arn):
 
 
 def test_create_twice(events, connection_arn):
-    name = unique()
+    name = unique("dest")
     events.create_api_destination(Name=name, ConnectionArn=connection_arn,
                                   InvocationEndpoint="https://a.example.com", HttpMethod="PUT")
     with pytest.raises(events.exceptions.ResourceAlreadyExistsException) as raised:
@@ -72,7 +63,7 @@ def test_create_twice(events, connection_arn):
 def test_connection_must_exist(events, connection_arn):
     missing = f"arn:aws:events:{REGION}:{ACCOUNT}:connection/nope-{uuid.uuid4().hex[:6]}/{uuid.uuid4()}"
     with pytest.raises(events.exceptions.ResourceNotFoundException) as raised:
-        events.create_api_destination(Name=unique(), ConnectionArn=missing,
+        events.create_api_destination(Name=unique("dest"), ConnectionArn=missing,
                                       InvocationEndpoint="https://a.example.com", HttpMethod="POST")
     connection_name = missing.split("/")[1]
     assert error_of(raised) == ("ResourceNotFoundException", f"Failed to describe the connection(s). "
@@ -80,13 +71,13 @@ def test_connection_must_exist(events, connection_arn):
     # The right name with another connection's id is another connection.
     stale = connection_arn.rsplit("/", 1)[0] + f"/{uuid.uuid4()}"
     with pytest.raises(events.exceptions.ResourceNotFoundException):
-        events.create_api_destination(Name=unique(), ConnectionArn=stale,
+        events.create_api_destination(Name=unique("dest"), ConnectionArn=stale,
                                       InvocationEndpoint="https://a.example.com", HttpMethod="POST")
 
 
 def test_model_and_endpoint_validation(server, events, connection_arn):
     with pytest.raises(ClientError) as raised:
-        events.create_api_destination(Name=unique(), ConnectionArn=connection_arn,
+        events.create_api_destination(Name=unique("dest"), ConnectionArn=connection_arn,
                                       InvocationEndpoint="https://a.example.com", HttpMethod="TRACE")
     code, message = error_of(raised)
     assert code == "ValidationException"
@@ -94,20 +85,20 @@ def test_model_and_endpoint_validation(server, events, connection_arn):
                        "Member must satisfy enum value set: [POST, GET, HEAD, OPTIONS, PUT, PATCH, DELETE]")
     # boto3 refuses a rate of 0 itself; the server does too.
     answer = server.post("AWSEvents.CreateApiDestination", json.dumps({
-        "Name": unique(), "ConnectionArn": connection_arn, "InvocationEndpoint": "https://a.example.com",
+        "Name": unique("dest"), "ConnectionArn": connection_arn, "InvocationEndpoint": "https://a.example.com",
         "HttpMethod": "POST", "InvocationRateLimitPerSecond": 0}))
     assert answer.status_code == 400
     assert answer.json()["__type"] == "ValidationException"
     assert "Member must have value greater than or equal to 1" in answer.json()["message"]
     with pytest.raises(ClientError) as raised:
-        events.create_api_destination(Name=unique(), ConnectionArn=connection_arn,
+        events.create_api_destination(Name=unique("dest"), ConnectionArn=connection_arn,
                                       InvocationEndpoint="a.example.com/x", HttpMethod="POST")
     assert error_of(raised) == ("ValidationException", "Parameter InvocationEndpoint is not valid. Reason: "
                                 "a.example.com/x is not an http:// or https:// URL with a host.")
 
 
 def test_missing_destination_errors(events):
-    name = unique()
+    name = unique("dest")
     calls = [lambda: events.describe_api_destination(Name=name),
              lambda: events.update_api_destination(Name=name, Description="x"),
              lambda: events.delete_api_destination(Name=name)]
@@ -119,7 +110,7 @@ def test_missing_destination_errors(events):
 
 
 def test_update(events, connection_arn):
-    name = unique()
+    name = unique("dest")
     created = events.create_api_destination(Name=name, ConnectionArn=connection_arn,
                                             InvocationEndpoint="https://a.example.com", HttpMethod="POST")
     other = events.create_connection(Name=unique("conn"), AuthorizationType="BASIC", AuthParameters={
@@ -140,7 +131,7 @@ def test_state_follows_the_connection(events):
     connection = unique("conn")
     arn = events.create_connection(Name=connection, AuthorizationType="BASIC", AuthParameters={
         "BasicAuthParameters": {"Username": "u", "Password": "p"}})["ConnectionArn"]
-    name = unique()
+    name = unique("dest")
     events.create_api_destination(Name=name, ConnectionArn=arn, InvocationEndpoint="https://a.example.com",
                                   HttpMethod="POST")
     events.deauthorize_connection(Name=connection)
@@ -176,7 +167,7 @@ def test_list_with_prefix_connection_and_pages(events, connection_arn):
 
 
 def test_delete(events, connection_arn):
-    name = unique()
+    name = unique("dest")
     events.create_api_destination(Name=name, ConnectionArn=connection_arn,
                                   InvocationEndpoint="https://a.example.com", HttpMethod="DELETE")
     assert events.delete_api_destination(Name=name)["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION
-
-
-def unique(prefix: str = "bus") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = raised.value.response["Error"]
-    return error["Code"], error["Message"]
+from support import ACCOUNT, REGION, error_of, unique
 
 
 def test_default_bus_always_exists(events):
@@ -29,7 +19,7 @@ def test_default_bus_always_exists(events):
 
 
 def test_create_describe_update_delete(events):
-    name = unique()
+    name = unique("bus")
     created = events.create_event_bus(Name=name, Description="orders of the shop")
     arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
     assert created["EventBusArn"] == arn
@@ -48,7 +38,7 @@ def test_create_describe_update_delete(events):
 
 
 def test_create_twice(events):
-    name = unique()
+    name = unique("bus")
     events.create_event_bus(Name=name)
     with pytest.raises(events.exceptions.ResourceAlreadyExistsException) as raised:
         events.create_event_bus(Name=name)
@@ -65,11 +55,11 @@ def test_cannot_delete_default(events):
 
 
 def test_delete_missing_bus_succeeds(events):
-    events.delete_event_bus(Name=unique())
+    events.delete_event_bus(Name=unique("bus"))
 
 
 def test_not_found_errors(events):
-    name = unique()
+    name = unique("bus")
     for call in (lambda: events.describe_event_bus(Name=name),
                  lambda: events.update_event_bus(Name=name, Description="x")):
         with pytest.raises(events.exceptions.ResourceNotFoundException) as raised:
@@ -123,7 +113,7 @@ def test_list_with_prefix_and_pages(events):
 
 
 def test_tags(events):
-    name = unique()
+    name = unique("bus")
     arn = events.create_event_bus(Name=name, Tags=[{"Key": "team", "Value": "shop"}])["EventBusArn"]
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "shop"}]
     events.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ops"}])
@@ -140,7 +130,7 @@ def test_tags(events):
 
 
 def test_tags_on_missing_resource(events):
-    arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{unique()}"
+    arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{unique('bus')}"
     with pytest.raises(events.exceptions.ResourceNotFoundException):
         events.tag_resource(ResourceARN=arn, Tags=[{"Key": "a", "Value": "b"}])
     with pytest.raises(events.exceptions.ResourceNotFoundException):

@@ -6,23 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION
+from support import ACCOUNT, REGION, error_of, unique
 
 SECRETS = ("s3cret-password", "s3cret-api-key", "s3cret-client", "s3cret-header", "s3cret-query", "s3cret-body")
 
 
-def unique(prefix: str = "conn") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = raised.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def assert_no_secret(answer: dict) -> None:
@@ -38,7 +30,7 @@ def basic(name: str, events, **extra):
 
 
 def test_create_basic_and_describe_without_secrets(events):
-    name = unique()
+    name = unique("conn")
     created = basic(name, events, InvocationHttpParameters={
         "HeaderParameters": [{"Key": "X-Team", "Value": "shop", "IsValueSecret": False},
                              {"Key": "X-Token", "Value": "s3cret-header", "IsValueSecret": True}],
@@ -95,7 +87,7 @@ def test_create_api_key_and_oauth(events):
 
 
 def test_create_twice(events):
-    name = unique()
+    name = unique("conn")
     basic(name, events)
     with pytest.raises(events.exceptions.ResourceAlreadyExistsException) as raised:
         basic(name, events)
@@ -103,7 +95,7 @@ def test_create_twice(events):
 
 
 def test_missing_connection_errors(events):
-    name = unique()
+    name = unique("conn")
     calls = [lambda: events.describe_connection(Name=name),
              lambda: events.update_connection(Name=name, Description="x"),
              lambda: events.delete_connection(Name=name),
@@ -128,7 +120,7 @@ def test_auth_parameters_must_fit_the_type(events):
     ]
     for auth_type, params, message in cases:
         with pytest.raises(ClientError) as raised:
-            events.create_connection(Name=unique(), AuthorizationType=auth_type, AuthParameters=params)
+            events.create_connection(Name=unique("conn"), AuthorizationType=auth_type, AuthParameters=params)
         assert error_of(raised) == ("ValidationException", message)
 
 
@@ -142,7 +134,7 @@ def test_model_validation(events):
 
 
 def test_update_merges_auth_parameters(events):
-    name = unique()
+    name = unique("conn")
     basic(name, events, InvocationHttpParameters={
         "HeaderParameters": [{"Key": "X-A", "Value": "1", "IsValueSecret": False}],
         "QueryStringParameters": [{"Key": "q", "Value": "2", "IsValueSecret": False}]})
@@ -167,7 +159,7 @@ def test_update_merges_auth_parameters(events):
 
 
 def test_update_changes_the_type(events):
-    name = unique()
+    name = unique("conn")
     basic(name, events)
     with pytest.raises(ClientError) as raised:
         events.update_connection(Name=name, AuthorizationType="API_KEY",
@@ -188,7 +180,7 @@ def test_update_changes_the_type(events):
 
 
 def test_deauthorize_then_update_authorizes_again(events):
-    name = unique()
+    name = unique("conn")
     basic(name, events)
     answer = events.deauthorize_connection(Name=name)
     assert answer["ConnectionState"] == "DEAUTHORIZING"
@@ -234,7 +226,7 @@ def test_list_with_prefix_state_and_pages(events):
 
 
 def test_delete(events):
-    name = unique()
+    name = unique("conn")
     arn = basic(name, events)["ConnectionArn"]
     answer = events.delete_connection(Name=name)
     assert answer["ConnectionArn"] == arn and answer["ConnectionState"] == "DELETING"

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, REGION
+from support import ACCOUNT, REGION, error_of, unique
 
 PATTERN = json.dumps({"source": ["shop.orders"]})
 LOG_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/busbar/tests"
 
 
-def unique(prefix: str = "rule") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = raised.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def test_put_describe_list_rule(events):
-    name = unique()
+    name = unique("rule")
     arn = events.put_rule(Name=name, EventPattern=PATTERN, Description="orders")["RuleArn"]
     assert arn == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
     described = events.describe_rule(Name=name)
@@ -41,7 +33,7 @@ def test_put_describe_list_rule(events):
 
 
 def test_rule_on_custom_bus(events):
-    bus, name = unique("bus"), unique()
+    bus, name = unique("bus"), unique("rule")
     bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
     arn = events.put_rule(Name=name, EventPattern=PATTERN, EventBusName=bus)["RuleArn"]
     assert arn == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{bus}/{name}"
@@ -52,7 +44,7 @@ def test_rule_on_custom_bus(events):
 
 
 def test_rule_errors(events):
-    name = unique()
+    name = unique("rule")
     with pytest.raises(ClientError) as raised:
         events.put_rule(Name=name)
     assert error_of(raised) == ("ValidationException",
@@ -68,27 +60,27 @@ def test_rule_errors(events):
         events.put_rule(Name="bad name", EventPattern=PATTERN)
     assert error_of(raised)[0] == "ValidationException"
     with pytest.raises(events.exceptions.ResourceNotFoundException) as raised:
-        events.enable_rule(Name=unique())
+        events.enable_rule(Name=unique("rule"))
 
 
 def test_schedule_expressions(events):
-    name = unique()
+    name = unique("rule")
     events.put_rule(Name=name, ScheduleExpression="rate(5 minutes)")
     assert events.describe_rule(Name=name)["ScheduleExpression"] == "rate(5 minutes)"
-    events.put_rule(Name=unique(), ScheduleExpression="cron(0 12 * * ? *)")
+    events.put_rule(Name=unique("rule"), ScheduleExpression="cron(0 12 * * ? *)")
     for bad in ("rate(5 minute)", "rate(1 minutes)", "every day", "cron(0 12 * *)"):
         with pytest.raises(ClientError) as raised:
-            events.put_rule(Name=unique(), ScheduleExpression=bad)
+            events.put_rule(Name=unique("rule"), ScheduleExpression=bad)
         assert error_of(raised) == ("ValidationException", "Parameter ScheduleExpression is not valid.")
     bus = unique("bus")
     events.create_event_bus(Name=bus)
     with pytest.raises(ClientError) as raised:
-        events.put_rule(Name=unique(), ScheduleExpression="rate(5 minutes)", EventBusName=bus)
+        events.put_rule(Name=unique("rule"), ScheduleExpression="rate(5 minutes)", EventBusName=bus)
     assert error_of(raised) == ("ValidationException", "ScheduleExpression is supported only on the default event bus.")
 
 
 def test_enable_disable(events):
-    name = unique()
+    name = unique("rule")
     events.put_rule(Name=name, EventPattern=PATTERN)
     events.disable_rule(Name=name)
     assert events.describe_rule(Name=name)["State"] == "DISABLED"
@@ -97,7 +89,7 @@ def test_enable_disable(events):
 
 
 def test_targets_lifecycle_and_delete_rule(events):
-    name = unique()
+    name = unique("rule")
     events.put_rule(Name=name, EventPattern=PATTERN)
     answer = events.put_targets(Rule=name, Targets=[
         {"Id": "log", "Arn": LOG_ARN, "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 60}},
@@ -120,7 +112,7 @@ def test_targets_lifecycle_and_delete_rule(events):
 
 
 def test_sixth_target_is_refused(events):
-    name = unique()
+    name = unique("rule")
     events.put_rule(Name=name, EventPattern=PATTERN)
     events.put_targets(Rule=name, Targets=[{"Id": f"t{i}", "Arn": LOG_ARN} for i in range(5)])
     with pytest.raises(events.exceptions.LimitExceededException) as raised:
@@ -130,7 +122,7 @@ def test_sixth_target_is_refused(events):
 
 
 def test_target_validation(events, server):
-    name = unique()
+    name = unique("rule")
     events.put_rule(Name=name, EventPattern=PATTERN)
     with pytest.raises(ClientError) as raised:
         events.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": LOG_ARN, "Input": "{}", "InputPath": "$.detail"}])
@@ -153,7 +145,7 @@ def test_target_validation(events, server):
         "'targets.1.member.retryPolicy.maximumEventAgeInSeconds' failed to satisfy constraint: Member must have "
         "value greater than or equal to 60")}
     with pytest.raises(events.exceptions.ResourceNotFoundException):
-        events.put_targets(Rule=unique(), Targets=[{"Id": "t", "Arn": LOG_ARN}])
+        events.put_targets(Rule=unique("rule"), Targets=[{"Id": "t", "Arn": LOG_ARN}])
     assert events.list_targets_by_rule(Rule=name)["Targets"] == []
 
 
@@ -168,7 +160,7 @@ def test_rule_limit_per_bus(fresh_server):
 
 
 def test_rule_tags(events):
-    name = unique()
+    name = unique("rule")
     arn = events.put_rule(Name=name, EventPattern=PATTERN, Tags=[{"Key": "team", "Value": "shop"}])["RuleArn"]
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "shop"}]
     events.tag_resource(ResourceARN=arn, Tags=[{"Key": "env", "Value": "dev"}])

@@ -13,7 +13,7 @@ from busbar.api.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from busbar.api.paging import page
+from busbar.api.paging import listing
 from busbar.api.resources import BUS, DEFAULT_BUS, RULE, TAGS, get_bus
 from busbar.api.tags import tag_dict
 from busbar.model.arns import bus_arn
@@ -68,11 +68,7 @@ async def describe_event_bus(ctx: Context, body: dict[str, Any]) -> dict[str, An
 async def list_event_buses(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     prefix = body.get("NamePrefix") or ""
     buses = [(name, _listed(bus)) for name, bus in ctx.store.list_resources(BUS) if name.startswith(prefix)]
-    items, token = page(buses, body.get("NextToken"), body.get("Limit"))
-    answer: dict[str, Any] = {"EventBuses": items}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return listing("EventBuses", buses, body)
 
 
 def _listed(bus: dict[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,7 @@ from busbar.api.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from busbar.api.paging import page
+from busbar.api.paging import listing
 from busbar.api.resources import CONNECTION
 from busbar.store.base import AlreadyExists, Store
 
@@ -294,11 +294,7 @@ async def list_connections(ctx: Context, body: dict[str, Any]) -> dict[str, Any]
     state = body.get("ConnectionState")
     found = [(name, _listed(connection)) for name, connection in ctx.store.list_resources(CONNECTION)
              if name.startswith(prefix) and (state is None or connection["ConnectionState"] == state)]
-    items, token = page(found, body.get("NextToken"), body.get("Limit"))
-    answer: dict[str, Any] = {"Connections": items}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return listing("Connections", found, body)
 
 
 def _merge_http(stored: dict[str, Any] | None, given: dict[str, Any]) -> dict[str, Any]:

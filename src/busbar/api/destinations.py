@@ -35,7 +35,7 @@ from busbar.api.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from busbar.api.paging import page
+from busbar.api.paging import listing
 from busbar.api.resources import API_DESTINATION
 from busbar.store.base import AlreadyExists, Store
 
@@ -132,11 +132,7 @@ async def list_api_destinations(ctx: Context, body: dict[str, Any]) -> dict[str,
     found = [(name, _with_state(ctx, destination, _LISTED))
              for name, destination in ctx.store.list_resources(API_DESTINATION)
              if name.startswith(prefix) and (connection is None or destination["ConnectionArn"] == connection)]
-    items, token = page(found, body.get("NextToken"), body.get("Limit"))
-    answer: dict[str, Any] = {"ApiDestinations": items}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return listing("ApiDestinations", found, body)
 
 
 async def update_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from busbar.api.errors import ValidationException
 
@@ -25,6 +25,16 @@ def page(items: Sequence[tuple[str, T]], next_token: str | None, limit: int | No
     more = start + size < len(items)
     token = _encode(chunk[-1][0]) if more and chunk else None
     return [value for _, value in chunk], token
+
+
+def listing(member: str, items: Sequence[tuple[str, T]], body: dict[str, Any]) -> dict[str, Any]:
+    """A List* answer: one page of *items* under *member*, with ``NextToken`` when more remain.
+    *body* is the request (its ``NextToken`` and ``Limit`` choose the page)."""
+    chunk, token = page(items, body.get("NextToken"), body.get("Limit"))
+    answer: dict[str, Any] = {member: chunk}
+    if token:
+        answer["NextToken"] = token
+    return answer
 
 
 def _encode(key: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import LimitExceededException, ResourceNotFoundException, ValidationException
-from busbar.api.paging import page
+from busbar.api.paging import listing
 from busbar.api.patterns import compile_pattern
 from busbar.api.resources import DEFAULT_BUS, RULE, TAGS, bus_name, get_bus
 from busbar.api.tags import tag_dict
@@ -112,11 +112,7 @@ async def list_rules(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     prefix = body.get("NamePrefix") or ""
     rules = [(name, {key: rule[key] for key in _LISTED if key in rule})
              for name, rule in rules_of_bus(ctx, bus) if name.startswith(prefix)]
-    items, token = page(rules, body.get("NextToken"), body.get("Limit"))
-    answer: dict[str, Any] = {"Rules": items}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return listing("Rules", rules, body)
 
 
 async def delete_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -153,8 +149,4 @@ async def list_rule_names_by_target(ctx: Context, body: dict[str, Any]) -> dict[
     arn = body["TargetArn"]
     names = [(name, name) for name, rule in rules_of_bus(ctx, bus)
              if any(target["Arn"] == arn for target in rule["Targets"])]
-    items, token = page(names, body.get("NextToken"), body.get("Limit"))
-    answer: dict[str, Any] = {"RuleNames": items}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return listing("RuleNames", names, body)

@@ -12,7 +12,7 @@ from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import LimitExceededException, ValidationException
-from busbar.api.paging import page
+from busbar.api.paging import listing
 from busbar.api.rules import get_rule, save_rule
 from busbar.delivery.kinds import SUPPORTED, TargetKind, target_kind
 from busbar.transform import InvalidTargetInput, compile_target_input
@@ -76,9 +76,4 @@ async def remove_targets(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 async def list_targets_by_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     rule = get_rule(ctx, body["Rule"], body.get("EventBusName"))
-    items, token = page([(target["Id"], target) for target in rule["Targets"]], body.get("NextToken"),
-                        body.get("Limit"))
-    answer: dict[str, Any] = {"Targets": items}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    return listing("Targets", [(target["Id"], target) for target in rule["Targets"]], body)
