@@ -366,3 +366,41 @@ def test_equal_conditions_share_one_object_across_states_until_the_last_goes() -
     for name in (0, 1, 2, "anchor"):
         m.remove_rule(name)
     assert _empty(m)
+
+
+def test_ignore_case_then_prefix_pair_is_probed_at_the_parent() -> None:
+    from busbar.patterns.index import FAST_EQ_IC, FAST_PAIR
+
+    m = Matcher()
+    m.add_rule("a", {"detail-type": [{"equals-ignore-case": "type1"}], "source": [{"prefix": "com.x"}]})
+    m.add_rule("b", {"detail-type": [{"equals-ignore-case": "TYPE1"}], "source": [{"prefix": "com.xy"}]})
+    m.add_rule("c", {"detail-type": [{"equals-ignore-case": "type2"}, {"equals-ignore-case": "type1"}],
+                     "source": [{"prefix": "com"}]})
+    m.add_rule("d", {"detail-type": ["Type1"], "source": ["com.xyz"]})
+    cases = [
+        ({"detail-type": "tYpE1", "source": "com.xyz"}, {"a", "b", "c"}),
+        ({"detail-type": "Type1", "source": "com.xyz"}, {"a", "b", "c", "d"}),
+        ({"detail-type": "type2", "source": "com.xyz"}, {"c"}),
+        ({"detail-type": "type1", "source": "co"}, set()),
+        ({"detail-type": "type1"}, set()),
+        ({"detail-type": "type1", "source": 5}, set()),
+        ({"detail-type": "type1", "source": ["nope", "com.x1"]}, {"a", "c"}),
+        ({"detail-type": ["type3", "TYPE1"], "source": "com.xy"}, {"a", "b", "c"}),
+        ({"detail-type": 1, "source": "com.xy"}, set()),
+        ({"detail-type": "type9", "source": "com.xy"}, set()),
+    ]
+    for event, want in cases:
+        assert set(m.matches(event)) == want, event
+    assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_PAIR]
+    # A state after the ignore-case match that tests something else: no pair, same answers.
+    m.add_rule("e", {"detail-type": [{"equals-ignore-case": "type1"}], "source": [{"prefix": "com.x"}],
+                     "region": [{"prefix": "us"}]})
+    assert set(m.matches({"detail-type": "TYPE1", "source": "com.x", "region": "us-1"})) == {"a", "c", "e"}
+    assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_EQ_IC]
+    m.remove_rule("e")
+    for event, want in cases:
+        assert set(m.matches(event)) == want, event
+    assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_PAIR]
+    for name in "abcd":
+        m.remove_rule(name)
+    assert _empty(m)

@@ -60,6 +60,10 @@ FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken w
 FAST_EQ_IC = 8    # ignore-case strings, maybe exact ones: a = lower-cased -> hits, b = exact -> hits or None
 FAST_PREFIXES = 9  # prefixes, maybe exact strings: a = ((length, {prefix: hits}), ...), b = exact or None
 FAST_RANGES = 10  # a few numeric ranges: a = ((low, high, hits), ...), both ends inclusive
+# (made by the Matcher from FAST_EQ_IC) ignore-case strings whose matches lead only to states that
+# test prefixes of one other path: a = ({lower-cased: (lengths, {prefix: hits})}, that path's
+# slot, the FAST_EQ_IC table); b and c as for FAST_EQ_IC
+FAST_PAIR = 11
 HitList = tuple[Hit, ...]
 _INF = float("inf")
 _NONE: Mapping[Any, Any] = MappingProxyType({})  # the empty table indexes share until they need one

@@ -55,6 +55,7 @@ from .index import (
     FAST_EXACT,
     FAST_LOOKUP,
     FAST_ONE,
+    FAST_PAIR,
     FAST_PREFIX,
     FAST_PREFIXES,
     FAST_RANGE,
@@ -129,14 +130,60 @@ class _State:
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
+        """Rebuild ``fields`` from the indexes; True when one of them may become a ``FAST_PAIR``
+        (which ``pair`` decides once the states after this one are settled too)."""
         fields: list[tuple[_Slot, int, Any, Any, Any]] = []
+        pairable = False
         for s, ix in self.indexes.values():
             if ix.exists_false is not None:  # followed when the path is absent
                 fields.append((s, FAST_ABSENT, ix.exists_false, None, None))
                 if len(ix) == 1:
                     continue
             fields.append((s, *ix.fast))
+            pairable = pairable or ix.fast[0] == FAST_EQ_IC
+        self.fields = tuple(fields)
+        return pairable
+
+    def pair(self) -> None:
+        """Turn each ignore-case field whose matches only lead to states that test nothing but
+        prefixes of one other path into a ``FAST_PAIR``: one probe of the lower-cased value then
+        gives that path's prefix tables for it, so an event probes them here rather than
+        entering a state to do so."""
+        fields = list(self.fields)
+        for i, (s, code, a, b, c) in enumerate(fields):
+            if code != FAST_EQ_IC:
+                continue
+            other: _Slot | None = None
+            merged: dict[str, tuple[tuple[int, ...], dict[str, tuple[Any, ...]]]] = {}
+            for key, hits in a.items():
+                lens: set[int] = set()
+                table: dict[str, tuple[Any, ...]] = {}
+                for child in hits:
+                    if type(child) is not _State or len(child.fields) != 1:
+                        break
+                    ((slot2, code2, tables, exact2, _),) = child.fields
+                    if other is not None and slot2 is not other:
+                        break
+                    if code2 == FAST_PREFIX:  # one prefix: tables is it, exact2 its hit list
+                        other = slot2
+                        lens.add(len(tables))
+                        table[tables] = table.get(tables, ()) + exact2
+                        continue
+                    if code2 != FAST_PREFIXES or exact2 is not None:
+                        break
+                    other = slot2
+                    for length, prefixes in tables:
+                        lens.add(length)
+                        for prefix, h in prefixes.items():
+                            table[prefix] = table.get(prefix, ()) + h
+                else:
+                    merged[key] = (tuple(sorted(lens)), table)
+                    continue
+                break
+            else:
+                if other is not None and other is not s:
+                    fields[i] = (s, FAST_PAIR, (merged, other, a), b, c)
         self.fields = tuple(fields)
 
 
@@ -170,6 +217,9 @@ class Matcher:
         # strings, sets and tuples the inline forms compare against are then the same few objects
         # for thousands of states, and stay in the CPU caches.
         self._conds: dict[Cond, list[Any]] = {}
+        # States with an ignore-case field changed since the last match: ``_State.pair`` runs on
+        # them before the next one, once the states after them are settled too.
+        self._unpaired: set[_State] = set()
 
     def _intern(self, cond: Cond) -> Cond:
         entry = self._conds.get(cond)
@@ -249,10 +299,12 @@ class Matcher:
                         child = state.children[step] = _State()
                         for cond in conds:
                             index.add(self._intern(cond), child)
-                    state.refresh()
+                    if state.refresh():
+                        self._unpaired.add(state)
                     state = child
                     continue
-                state.refresh()
+                if state.refresh():
+                    self._unpaired.add(state)
             self._subs[id(sub)] = sub
             subs.append(sub)
         self._rules[name] = (compiled, subs)
@@ -286,7 +338,8 @@ class Matcher:
                 last = False
                 if not len(index):
                     del state.indexes[path]
-                state.refresh()
+                if state.refresh():
+                    self._unpaired.add(state)
                 state.users -= 1
                 target = state if state.users == 0 and state is not self._root else None
             for path, conds in sub.steps:
@@ -296,6 +349,10 @@ class Matcher:
         """Names of the rules ``event`` matches (each once, in no particular order)."""
         if type(event) is not dict:
             event = parse_event(event)
+        if self._unpaired:
+            for state in self._unpaired:
+                state.pair()
+            self._unpaired.clear()
         values, arrayed = gather(event, self._trie.root)
         # Only an alternative with two or more paths reached through arrays can break the
         # same-array-element rule, so with fewer such paths in the event none needs confirming.
@@ -336,6 +393,36 @@ class Matcher:
                         c(vals, found)
                         continue
                     v = vals[0]
+                    if code == FAST_PAIR:  # ignore-case, then prefixes of another path
+                        if type(v) is not str:
+                            continue
+                        if b is not None:
+                            h = b.get(v)
+                            if h is not None:
+                                append(h)
+                        f = v.lower()
+                        merged, other, ic = a
+                        pair = merged.get(f)
+                        if pair is None:
+                            continue
+                        w = get(other)
+                        if w is None:
+                            continue
+                        if len(w) != 1:  # the state after it tests them
+                            append(ic[f])
+                            continue
+                        w = w[0]
+                        if type(w) is not str:
+                            continue
+                        n = len(w)
+                        lens, table = pair
+                        for length in lens:
+                            if length > n:
+                                break
+                            h = table.get(w[:length])
+                            if h is not None:
+                                append(h)
+                        continue
                     if code == FAST_PREFIXES or code == FAST_EQ_IC:
                         if type(v) is not str:
                             continue
