@@ -16,8 +16,7 @@ import time
 
 import orjson
 
-from busbar.delivery.base import Delivery
-from busbar.delivery.dispatcher import Dispatcher
+from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.ruleindex import RuleIndex
 from busbar.store.base import NewDelivery, Store, StoredEvent
 from busbar.transform import InputRenderError
@@ -68,12 +67,7 @@ class Router:
             found.extend(self._deliveries_of(event))
         ids = await self._store.record_deliveries(found, CONSUMER, events[-1].seq)
         self.position = events[-1].seq
-        self._dispatcher.submit(
-            Delivery(id=i, event_id=d.event_id, bus=d.bus, rule_name=d.rule_name, rule_arn=d.rule_arn,
-                     target=d.target, payload=d.payload if d.payload is not None else d.envelope,
-                     envelope=d.envelope, trace_header=d.trace_header, attempts=0, ingested_at=d.ingested_at,
-                     hops=d.hops, shaping_error=d.shaping_error)
-            for i, d in zip(ids, found, strict=True))
+        self._dispatcher.submit(delivery_of(d, i) for i, d in zip(ids, found, strict=True))
 
     def _deliveries_of(self, event: StoredEvent) -> list[NewDelivery]:
         if not self._rules.routes(event.bus):

@@ -42,7 +42,7 @@ from busbar.delivery.base import Delivery, Outcome, Sender
 from busbar.delivery.kinds import TargetKind, target_kind
 from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
 from busbar.ratelimit import TokenBucket
-from busbar.store.base import Store, StoredDelivery
+from busbar.store.base import NewDelivery, Store, StoredDelivery
 
 log = logging.getLogger("busbar.delivery")
 
@@ -55,13 +55,19 @@ _LOAD_CHUNK = 500
 _LOAD_GAP = 0.05
 
 
-def delivery_of(stored: StoredDelivery) -> Delivery:
-    """A stored delivery as the senders see it."""
-    return Delivery(id=stored.id, event_id=stored.event_id, bus=stored.bus, rule_name=stored.rule_name,
-                    rule_arn=stored.rule_arn, target=stored.target,
-                    payload=stored.payload if stored.payload is not None else stored.envelope,
-                    envelope=stored.envelope, trace_header=stored.trace_header, attempts=stored.attempts,
-                    ingested_at=stored.ingested_at, hops=stored.hops, shaping_error=stored.shaping_error)
+def delivery_of(record: StoredDelivery | NewDelivery, delivery_id: int | None = None) -> Delivery:
+    """A delivery as the senders see it: from the store, or just recorded by the
+    router (then with the id the store gave it, and no attempt made yet)."""
+    if isinstance(record, StoredDelivery):
+        delivery_id, attempts = record.id, record.attempts
+    else:
+        assert delivery_id is not None, "a just-recorded delivery needs its store id"
+        attempts = 0
+    return Delivery(id=delivery_id, event_id=record.event_id, bus=record.bus, rule_name=record.rule_name,
+                    rule_arn=record.rule_arn, target=record.target,
+                    payload=record.payload if record.payload is not None else record.envelope,
+                    envelope=record.envelope, trace_header=record.trace_header, attempts=attempts,
+                    ingested_at=record.ingested_at, hops=record.hops, shaping_error=record.shaping_error)
 
 
 @dataclass

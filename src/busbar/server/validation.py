@@ -109,6 +109,15 @@ def _compile_structure(shape: Shape, top: bool = False) -> Check:
     return check
 
 
+def _check_length(value: str | list[Any], path: str, shape: Shape, low: int | None, high: int | None,
+                  failures: list[Failure]) -> None:
+    """The model's min/max length of a string or a list, in AWS's words."""
+    if high is not None and len(value) > high:
+        failures.append((path, value, shape, f"Member must have length less than or equal to {high}"))
+    if low is not None and len(value) < low:
+        failures.append((path, value, shape, f"Member must have length greater than or equal to {low}"))
+
+
 def _compile_list(shape: Shape) -> Check:
     item_check = _compile(shape.member)
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
@@ -116,10 +125,7 @@ def _compile_list(shape: Shape) -> Check:
     def check(value: Any, path: str, failures: list[Failure]) -> None:
         if not isinstance(value, list):
             _wrong_type(value, path, "list")
-        if high is not None and len(value) > high:
-            failures.append((path, value, shape, f"Member must have length less than or equal to {high}"))
-        if low is not None and len(value) < low:
-            failures.append((path, value, shape, f"Member must have length greater than or equal to {low}"))
+        _check_length(value, path, shape, low, high, failures)
         for index, item in enumerate(value, 1):
             if item is None:
                 failures.append((f"{path}.{index}.member", None, shape, "Member must not be null"))
@@ -152,10 +158,7 @@ def _compile_string(shape: Shape) -> Check:
     def check(value: Any, path: str, failures: list[Failure]) -> None:
         if not isinstance(value, str):
             _wrong_type(value, path, "string")
-        if high is not None and len(value) > high:
-            failures.append((path, value, shape, f"Member must have length less than or equal to {high}"))
-        if low is not None and len(value) < low:
-            failures.append((path, value, shape, f"Member must have length greater than or equal to {low}"))
+        _check_length(value, path, shape, low, high, failures)
         if pattern is not None and pattern.fullmatch(value) is None:
             failures.append((path, value, shape,
                              f"Member must satisfy regular expression pattern: {meta['pattern']}"))
