@@ -19,6 +19,7 @@ from busbar.patterns.index import (
     FAST_ABSENT,
     FAST_LOOKUP,
     FAST_ONE,
+    FAST_PAIR,
     FAST_PREFIX,
     FAST_RANGE,
     FAST_SUFFIX,
@@ -404,3 +405,41 @@ def test_ignore_case_then_prefix_pair_is_probed_at_the_parent() -> None:
     for name in "abcd":
         m.remove_rule(name)
     assert _empty(m)
+
+
+_WIDE_KEYS = [f"k{i}" for i in range(12)]
+_WIDE_VALUES = st.sampled_from(["a", "ab", "abc", "abcdefgh", "ABC", "x", 1, 2.5, None, True])
+_WIDE_RULES: dict[str, dict[str, Any]] = {
+    **{f"one{i}": {k: ["ab"]} for i, k in enumerate(_WIDE_KEYS)},  # 12 fields at the root
+    **{f"same{i}": {"k0": ["abc"], "k1": [{"prefix": "a"}]} for i in range(5)},  # 5 names in one hit list
+    **{f"p{n}": {"k2": [{"prefix": "abcdefgh"[:n]}]} for n in range(1, 9)},  # 8 prefix lengths
+    "pair1": {"k3": [{"equals-ignore-case": "abc"}], "k4": [{"prefix": "ab"}]},
+    "pair2": {"k3": [{"equals-ignore-case": "ABC"}], "k4": [{"prefix": "abcd"}]},
+    "range": {"k5": [{"numeric": [">", 0, "<", 3]}], "k6": [{"exists": False}]},
+    "ranges": {"k7": [{"numeric": [">", 0, "<", 2]}, {"numeric": [">", 2, "<", 3]}, "x"]},
+    "mixed": {"k8": ["a"], "k9": ["x"], "k10": [{"anything-but": ["a"]}]},
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({}, optional={k: st.one_of(_WIDE_VALUES, st.lists(_WIDE_VALUES, max_size=3))
+                                                    for k in _WIDE_KEYS}), min_size=1, max_size=5))
+def test_compiled_states_of_every_size_agree_with_reference(evs: list[dict[str, Any]]) -> None:
+    """States with more fields than one compiled function inlines, long hit lists, many prefix
+    lengths, ignore-case pairs and ranges: the compiled machine agrees with the reference."""
+    m = Matcher()
+    for name, pattern in _WIDE_RULES.items():
+        m.add_rule(name, pattern)
+    m.matches({})
+    assert m._root.fns  # the root has too many fields for one function: one per field
+    assert FAST_PAIR in {f[1] for f in m._root.fields}
+    for ev in evs:
+        want = sorted(n for n, p in _WIDE_RULES.items() if reference_matches(p, ev))
+        assert sorted(m.matches(ev)) == want, ev
+    for name in list(_WIDE_RULES)[:13]:  # back to an inlined root
+        m.remove_rule(name)
+    m.matches({})
+    assert not m._root.fns
+    for ev in evs:
+        want = sorted(n for n, p in list(_WIDE_RULES.items())[13:] if reference_matches(p, ev))
+        assert sorted(m.matches(ev)) == want, ev

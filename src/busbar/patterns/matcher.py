@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from .codegen import Compiler, noop
 from .compile import Alternative, CompiledPattern, Path, compile_pattern
 from .conditions import (
     AB_IC,
@@ -43,28 +44,18 @@ from .conditions import (
     SUFFIX,
     SUFFIX_IC,
     Cond,
-    comparable,
 )
 from .errors import PatternLimits
 from .evaluate import alternative_matches
 from .events import PathTrie, collect, gather, parse_event
 from .index import (
-    FAST_AB_STR,
     FAST_ABSENT,
     FAST_EQ_IC,
-    FAST_EXACT,
-    FAST_LOOKUP,
-    FAST_ONE,
     FAST_PAIR,
     FAST_PREFIX,
     FAST_PREFIXES,
-    FAST_RANGE,
-    FAST_SUFFIX,
     PathIndex,
 )
-
-_TWO53 = 2 ** 53
-_NEG_INF = float("-inf")
 
 _ABSENT = Cond(EXISTS, False)
 _RANK_EXACT = {EXACT_STR, EXACT_NUM, EXACT_LIT}
@@ -119,7 +110,7 @@ class _Slot:
 class _State:
     """A state of the machine: the indexes of the steps leaving it, and where each step leads."""
 
-    __slots__ = ("indexes", "fields", "children", "users")
+    __slots__ = ("indexes", "fields", "children", "users", "pairable", "run", "fns")
 
     def __init__(self) -> None:
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
@@ -129,10 +120,16 @@ class _State:
         self.fields: tuple[tuple[_Slot, int, Any, Any, Any], ...] = ()
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
+        # True when a field may become a ``FAST_PAIR`` (``pair`` decides once the states after
+        # this one are settled too).
+        self.pairable = False
+        # ``fields`` compiled (codegen): run(get, out, seen, ctx) takes every step the event's
+        # values satisfy; rebuilt before the next match after ``fields`` changes.
+        self.run: Any = noop
+        self.fns: dict[Any, Any] = {}  # the per-field functions of a state with many fields
 
-    def refresh(self) -> bool:
-        """Rebuild ``fields`` from the indexes; True when one of them may become a ``FAST_PAIR``
-        (which ``pair`` decides once the states after this one are settled too)."""
+    def refresh(self) -> None:
+        """Rebuild ``fields`` from the indexes."""
         fields: list[tuple[_Slot, int, Any, Any, Any]] = []
         pairable = False
         for s, ix in self.indexes.values():
@@ -143,7 +140,7 @@ class _State:
             fields.append((s, *ix.fast))
             pairable = pairable or ix.fast[0] == FAST_EQ_IC
         self.fields = tuple(fields)
-        return pairable
+        self.pairable = pairable
 
     def pair(self) -> None:
         """Turn each ignore-case field whose matches only lead to states that test nothing but
@@ -217,9 +214,10 @@ class Matcher:
         # strings, sets and tuples the inline forms compare against are then the same few objects
         # for thousands of states, and stay in the CPU caches.
         self._conds: dict[Cond, list[Any]] = {}
-        # States with an ignore-case field changed since the last match: ``_State.pair`` runs on
-        # them before the next one, once the states after them are settled too.
-        self._unpaired: set[_State] = set()
+        # States whose fields changed since the last match: paired (``_State.pair``) and compiled
+        # before the next one, once the states after them are settled too.
+        self._stale: set[_State] = set()
+        self._compiler = _COMPILER
 
     def _intern(self, cond: Cond) -> Cond:
         entry = self._conds.get(cond)
@@ -299,12 +297,12 @@ class Matcher:
                         child = state.children[step] = _State()
                         for cond in conds:
                             index.add(self._intern(cond), child)
-                    if state.refresh():
-                        self._unpaired.add(state)
+                    state.refresh()
+                    self._stale.add(state)
                     state = child
                     continue
-                if state.refresh():
-                    self._unpaired.add(state)
+                state.refresh()
+                self._stale.add(state)
             self._subs[id(sub)] = sub
             subs.append(sub)
         self._rules[name] = (compiled, subs)
@@ -338,8 +336,8 @@ class Matcher:
                 last = False
                 if not len(index):
                     del state.indexes[path]
-                if state.refresh():
-                    self._unpaired.add(state)
+                state.refresh()
+                self._stale.add(state)
                 state.users -= 1
                 target = state if state.users == 0 and state is not self._root else None
             for path, conds in sub.steps:
@@ -349,169 +347,25 @@ class Matcher:
         """Names of the rules ``event`` matches (each once, in no particular order)."""
         if type(event) is not dict:
             event = parse_event(event)
-        if self._unpaired:
-            for state in self._unpaired:
-                state.pair()
-            self._unpaired.clear()
+        if self._stale:
+            self._settle()
         values, arrayed = gather(event, self._trie.root)
+        out: dict[Hashable, None] = {}
         # Only an alternative with two or more paths reached through arrays can break the
         # same-array-element rule, so with fewer such paths in the event none needs confirming.
-        arrayed = arrayed if len(arrayed) > 1 else None  # type: ignore[assignment]
-        # ``found`` holds hit lists: states to expand, alternatives that end there. It grows
-        # while ``pending`` reads it (a list iterator sees items appended before it ends).
-        found: list[Any] = []
-        append = found.append
-        pending = iter(found)
-        get = values.get
-        out: dict[Hashable, None] = {}
-        seen: set[Any] = set()
-        full: list[Any] | None = None  # the full membership walk, made when first needed
-        state = self._root
-        while True:
-            # Follow every step leaving ``state`` that the event's values satisfy.
-            for slot, code, a, b, c in state.fields:
-                vals = get(slot)
-                if vals is None:
-                    if code == FAST_ABSENT:
-                        append(a)
-                    continue
-                # The index's inline form (PathIndex.fast): common shapes without a call.
-                if code == FAST_ONE:
-                    for v in vals:
-                        if v == a:  # only a str equals a str
-                            append(b)
-                            break
-                elif code == FAST_EXACT:
-                    for v in vals:
-                        h = a.get(v)
-                        if h is not None:
-                            append(h)
-                elif code == FAST_LOOKUP:
-                    a(vals, found)
-                elif code >= FAST_EQ_IC:  # several conditions of one shape: inline for one value
-                    if len(vals) != 1:
-                        c(vals, found)
-                        continue
-                    v = vals[0]
-                    if code == FAST_PAIR:  # ignore-case, then prefixes of another path
-                        if type(v) is not str:
-                            continue
-                        if b is not None:
-                            h = b.get(v)
-                            if h is not None:
-                                append(h)
-                        f = v.lower()
-                        merged, other, ic = a
-                        pair = merged.get(f)
-                        if pair is None:
-                            continue
-                        w = get(other)
-                        if w is None:
-                            continue
-                        if len(w) != 1:  # the state after it tests them
-                            append(ic[f])
-                            continue
-                        w = w[0]
-                        if type(w) is not str:
-                            continue
-                        n = len(w)
-                        lens, table = pair
-                        for length in lens:
-                            if length > n:
-                                break
-                            h = table.get(w[:length])
-                            if h is not None:
-                                append(h)
-                        continue
-                    if code == FAST_PREFIXES or code == FAST_EQ_IC:
-                        if type(v) is not str:
-                            continue
-                        if b is not None:  # exact strings beside them
-                            h = b.get(v)
-                            if h is not None:
-                                append(h)
-                        if code == FAST_EQ_IC:
-                            h = a.get(v.lower())
-                            if h is not None:
-                                append(h)
-                            continue
-                        n = len(v)
-                        for length, table in a:
-                            if length > n:
-                                break
-                            h = table.get(v[:length])
-                            if h is not None:
-                                append(h)
-                    else:  # FAST_RANGES
-                        t = type(v)
-                        if t is float:
-                            x = v if v == v else _NEG_INF  # NaN sorts first in boundary tables too
-                        elif t is int:
-                            x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
-                            if x is None:
-                                continue
-                        else:
-                            continue  # strings, and booleans (which must not meet the number 1)
-                        for low, high, h in a:
-                            if low <= x <= high:
-                                append(h)
-                elif code == FAST_RANGE:
-                    low, high = a
-                    for v in vals:
-                        t = type(v)
-                        if t is float:
-                            x = v if v == v else _NEG_INF  # NaN sorts first in boundary tables too
-                        elif t is int:
-                            x = v if -_TWO53 <= v <= _TWO53 else comparable(v)  # exact either way
-                            if x is None:
-                                continue
-                        else:
-                            continue  # strings, and booleans (which must not meet the number 1)
-                        if low <= x <= high:
-                            append(b)
-                            break
-                elif code == FAST_SUFFIX:
-                    for v in vals:
-                        if type(v) is str and v.endswith(a):
-                            append(b)
-                            break
-                elif code == FAST_PREFIX:
-                    for v in vals:
-                        if type(v) is str and v.startswith(a):
-                            append(b)
-                            break
-                elif code == FAST_AB_STR:  # values of other types are never refused
-                    for v in vals:
-                        if type(v) is not str or v not in a:
-                            append(b)
-                            break
-                # FAST_ABSENT with values present: nothing
-            state = None
-            for hits in pending:
-                for target in hits:
-                    t = type(target)
-                    if t is _State:
-                        if target in seen:
-                            continue
-                        if state is None:
-                            seen.add(target)
-                            state = target
-                        else:
-                            append((target,))  # expanded when its turn comes
-                    elif t is not _Sub:
-                        out[target] = None  # a rule's name
-                    elif arrayed is None:
-                        out[target.name] = None
-                    elif target not in seen:
-                        seen.add(target)
-                        if full is None:
-                            full = []
-                        if self._consistent(target, event, arrayed, full):
-                            out[target.name] = None
-                if state is not None:
-                    break  # expand it before reading on (``pending`` is not exhausted)
-            else:
-                return list(out)
+        self._root.run(values.get, out, set(), None if len(arrayed) < 2 else [self, event, arrayed, []])
+        return list(out)
+
+    def _settle(self) -> None:
+        """Pair and compile the states changed since the last match (all of them settled, since
+        pairing reads the states after one)."""
+        stale = self._stale
+        for state in stale:
+            if state.pairable:
+                state.pair()
+        for state in stale:
+            state.run = self._compiler.build(state.fields, state.fns)
+        stale.clear()
 
     def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
         """Confirm ``sub`` with the same-array-element rule, when two of its paths crossed arrays."""
@@ -522,3 +376,16 @@ class Matcher:
             full.append({s.path: v for s, v in values.items()})
             full.append({s.path: m for s, m in members.items()} if members is not None else None)
         return alternative_matches(sub.alt, full[0], full[1])
+
+
+def _confirm(sub: _Sub, out: dict[Hashable, None], seen: set[Any], ctx: list[Any]) -> None:
+    """Take alternative ``sub`` (once) if the same-array-element rule allows it; ``ctx`` is
+    ``[matcher, event, arrayed slots, the full walk once made]``."""
+    if sub not in seen:
+        seen.add(sub)
+        matcher, event, arrayed, full = ctx
+        if matcher._consistent(sub, event, arrayed, full):
+            out[sub.name] = None
+
+
+_COMPILER = Compiler(_State, _Sub, _confirm)
