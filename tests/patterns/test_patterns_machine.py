@@ -443,3 +443,23 @@ def test_compiled_states_of_every_size_agree_with_reference(evs: list[dict[str, 
     for ev in evs:
         want = sorted(n for n, p in list(_WIDE_RULES.items())[13:] if reference_matches(p, ev))
         assert sorted(m.matches(ev)) == want, ev
+
+
+def test_several_cidr_blocks_alone_on_a_path_agree_with_the_general_lookup() -> None:
+    blocks = ["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/12", "2001:db8::/32", "0.0.0.0/1"]
+    conds = [c for b in blocks for c in validate({"f": [{"cidr": b}]}).alternatives[0][("f",)]]
+    index = PathIndex(("f",))
+    for i, cond in enumerate(conds):
+        index.add(cond, i)
+    assert index.lookup.__name__ == "cidrs"
+    for v in [*_CIDR_VALUES, ["10.0.0.1", "10.16.0.1"], ["x", 5, "2001:db8::1"]]:
+        leaves = v if isinstance(v, list) else [v]
+        fast: list[Any] = []
+        general: list[Any] = []
+        index.lookup(leaves, fast)
+        index._lookup_general(leaves, general)
+        assert sorted(h for hits in fast for h in hits) == sorted({h for hits in general for h in hits}), v
+
+
+_CIDR_VALUES: list[Any] = ["10.0.0.1", "10.0.1.7", "10.15.3.4", "10.16.0.1", "010.0.0.1", "10.0.0.256",
+                           "10.0.0.1.", "2001:db8::1", "2001:db9::1", "127.0.0.1", "200.1.1.1", "", 7, None]

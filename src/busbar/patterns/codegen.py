@@ -1,27 +1,32 @@
-"""Each state of the Matcher's machine, compiled into one small Python function.
+"""Each state of the Matcher's machine, compiled: one shared function per shape, one tuple per state.
 
 A state's ``fields`` say what to test: per field path, ``(slot, code, a, b, c)`` with ``code`` one
 of the index's inline forms (``index.FAST_*``). Walking those tuples in a general loop costs a
-chain of code comparisons and a tuple unpacking per field, and a queue for the states reached;
-in a large rule set most states test two to five fields, so that overhead (and the separate
-objects it reads, each a likely cache miss when thousands of states take turns) was most of the
-cost of matching. Here every state becomes a function written for its exact sequence of codes:
-its tests are straight-line code, its constants sit in the function's defaults (one tuple,
-copied into local variables by the call), and a hit calls the next state's function directly.
+chain of code comparisons and a tuple unpacking per field, a queue for the states reached, and a
+read of several separate objects per state. With thousands of rules the states take turns, so
+each of those objects is a likely cache miss, and that was most of the cost of matching.
 
-``run(get, out, seen, ctx)``: ``get`` reads an event's values at a slot (``dict.get`` of the
-gathered values), ``out`` collects the names of matched rules, ``seen`` holds the states and
-alternatives already taken through hit lists read from tables (where one state can come up twice),
-and ``ctx`` is None unless an alternative may need the same-array-element check (then
-``confirm`` does it).
+Here a state becomes its *code*: the tuple ``(run, state, constants...)``. ``run`` is written
+for the exact sequence of the state's tests (their codes, and what their fixed hit lists hold),
+generated once per such shape and shared by every state of that shape; the constants (slots,
+tables, strings, bounds, next states) sit in the one tuple, unpacked by ``run`` into local
+variables. Hit lists hold the codes of the next states, so a hit is a call
+``code[0](get, out, seen, ctx, code)``, reading one tuple and a hot function. (A code changes
+when its state does; the Matcher then puts the new one where the parent's tables held the old.)
 
-The source is generated once per *shape* (the codes and what their fixed hit lists hold) and
-cached, so thousands of states share a few code objects; a state with many fields gets one small
-function per field instead (cached per field), so that changing one of them costs one field's
-function and not a whole new shape.
+``run(get, out, seen, ctx, code)``: ``get`` reads an event's values at a slot (``dict.get`` of the
+gathered values), ``out`` collects the names of matched rules, ``seen`` holds the ids of states
+and the alternatives already taken through hit lists read from tables (where one state can come
+up twice), and ``ctx`` is None unless an alternative may need the same-array-element check
+(``confirm`` does it). Any tuple in a hit list is a code: the Matcher never puts a rule name
+that is a tuple there.
+
+A state with many fields gets one code per field instead (kept while the field is unchanged), so
+that changing one of them costs that field's code and not a whole new shape.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -41,48 +46,40 @@ from .index import (
     FAST_SUFFIX,
 )
 
-Run = Callable[[Any, dict[Any, None], set[Any], Any], None]
+Code = tuple[Any, ...]  # (run, state, constants...)
 Field = tuple[Any, int, Any, Any, Any]
 
 _TWO53 = 2 ** 53
 _NEG_INF = float("-inf")
 MAX_INLINE_FIELDS = 8     # more fields: one function per field, called in turn
-_MAX_STATIC_HITS = 3      # a fixed hit list of up to this many targets is written out
 _MAX_UNROLLED_PREFIXES = 6  # prefix lengths probed in straight-line code
 _MAX_SHAPES = 4096        # generated sources kept; past that, new shapes go field by field
 
 
-def noop(get: Any, out: dict[Any, None], seen: set[Any], ctx: Any) -> None:
+def noop(get: Any, out: dict[Any, None], seen: set[Any], ctx: Any, code: Code) -> None:
     """``run`` of a state that tests nothing (yet)."""
 
 
-class Compiler:
-    """Writes and caches state functions. ``state_type`` and ``sub_type`` are the Matcher's
-    classes of hit-list targets (anything else in a hit list is a rule name); ``confirm(sub,
-    out, seen, ctx)`` checks an alternative that needs the same-array-element rule."""
+def _chain(get: Any, out: dict[Any, None], seen: set[Any], ctx: Any, code: Code) -> None:
+    """``run`` of a state with many fields: ``code[2]`` holds one code per field."""
+    for c in code[2]:
+        c[0](get, out, seen, ctx, c)
 
-    def __init__(self, state_type: type, sub_type: type, confirm: Callable[..., None]) -> None:
-        self._common = {"State": state_type, "Sub": sub_type, "confirm": confirm,
-                        "NEG_INF": _NEG_INF, "TWO53": _TWO53, "comparable": comparable}
-        self._state_type = state_type
+
+class Compiler:
+    """Writes and caches the shared functions. ``sub_type`` is the Matcher's class of
+    alternatives to confirm (besides codes, anything else in a hit list is a rule name);
+    ``confirm(sub, out, seen, ctx)`` checks one with the same-array-element rule."""
+
+    def __init__(self, sub_type: type, confirm: Callable[..., None]) -> None:
+        self._globals = {"Sub": sub_type, "confirm": confirm, "NEG_INF": _NEG_INF, "TWO53": _TWO53,
+                         "comparable": comparable}
         self._sub_type = sub_type
-        self._factories: dict[tuple[Any, ...], Callable[..., Run]] = {}
+        self._runs: dict[tuple[Any, ...], Callable[..., None]] = {}
 
     # -- shapes --------------------------------------------------------------------------------
-    def _kinds(self, hits: tuple[Any, ...]) -> str:
-        """What a fixed hit list holds, one letter per target (s: state, u: alternative to
-        confirm, n: rule name), or ``*`` when it is long enough to loop over instead."""
-        if len(hits) > _MAX_STATIC_HITS:
-            return "*"
-        return "".join("s" if type(t) is self._state_type else "u" if type(t) is self._sub_type else "n"
-                       for t in hits)
-
     def _shape(self, field: Field) -> tuple[Any, ...]:
         _, code, a, b, _ = field
-        if code == FAST_ABSENT:
-            return code, self._kinds(a)
-        if code in (FAST_ONE, FAST_RANGE, FAST_SUFFIX, FAST_PREFIX, FAST_AB_STR):
-            return code, self._kinds(b)
         if code == FAST_PREFIXES:
             return code, b is not None, len(a) if len(a) <= _MAX_UNROLLED_PREFIXES else -1
         if code in (FAST_EQ_IC, FAST_PAIR):
@@ -90,48 +87,41 @@ class Compiler:
         return (code,)
 
     # -- building ------------------------------------------------------------------------------
-    def build(self, fields: tuple[Field, ...], cache: dict[Any, Run]) -> Run:
-        """The function for a state with ``fields``. ``cache`` is the state's own store of
-        per-field functions (rebuilt here with only the fields still present)."""
+    def build(self, state: Any, fields: tuple[Field, ...], cache: dict[Any, Code]) -> Code:
+        """The code of ``state`` with ``fields``. ``cache`` is the state's own store of
+        per-field codes (rebuilt here with only the fields still present)."""
         if not fields:
             cache.clear()
-            return noop
+            return (noop, state)
         if len(fields) <= MAX_INLINE_FIELDS:
             shapes = tuple(self._shape(f) for f in fields)
-            factory = self._factories.get(shapes)
+            run = self._runs.get(shapes)
             # (a field alone always gets its function: those shapes are few)
-            if factory is None and (len(self._factories) < _MAX_SHAPES or len(fields) == 1):
-                factory = self._factories[shapes] = self._factory(shapes)
-            if factory is not None:
+            if run is None and (len(self._runs) < _MAX_SHAPES or len(fields) == 1):
+                run = self._runs[shapes] = self._generate(shapes)
+            if run is not None:
                 cache.clear()
-                return factory(*self._constants(fields, shapes))
-        # Many fields: one function per field, each reused while its field is unchanged (the
-        # objects a field names stay alive in its function, so their ids identify it).
-        fresh: dict[Any, Run] = {}
-        fns = []
+                return (run, state, *self._constants(fields, shapes))
+        # Many fields: one code per field, each reused while its field is unchanged (the
+        # objects a field names stay alive in its code, so their ids identify it).
+        fresh: dict[Any, Code] = {}
         for f in fields:
             key = (f[1], id(f[0]), id(f[2]), id(f[3]), id(f[4]))
-            fn = cache.get(key)
-            if fn is None:
-                fn = self.build((f,), {})
-            fresh[key] = fn
-            fns.append(fn)
+            fresh[key] = cache.get(key) or self.build(None, (f,), {})
         cache.clear()
         cache.update(fresh)
-        return _chain(tuple(fns))
+        return (_chain, state, tuple(fresh.values()))
 
     def _constants(self, fields: tuple[Field, ...], shapes: tuple[Any, ...]) -> list[Any]:
         consts: list[Any] = []
         for (slot, code, a, b, c), shape in zip(fields, shapes, strict=True):
             consts.append(slot)
             if code == FAST_ABSENT:
-                consts.extend(self._targets(a, shape[1]))
-            elif code in (FAST_ONE, FAST_SUFFIX, FAST_PREFIX, FAST_AB_STR):
                 consts.append(a)
-                consts.extend(self._targets(b, shape[1]))
+            elif code in (FAST_ONE, FAST_SUFFIX, FAST_PREFIX, FAST_AB_STR):
+                consts.extend((a, b))
             elif code == FAST_RANGE:
-                consts.extend(a)  # low, high
-                consts.extend(self._targets(b, shape[1]))
+                consts.extend((*a, b))  # low, high, hits
             elif code == FAST_PREFIXES:
                 consts.extend((b, c))
                 if shape[2] >= 0:
@@ -145,34 +135,24 @@ class Compiler:
                 consts.extend((a, b, c))
         return consts
 
-    def _targets(self, hits: tuple[Any, ...], kinds: str) -> list[Any]:
-        if kinds == "*":
-            return [hits]
-        out: list[Any] = []
-        for t, k in zip(hits, kinds, strict=True):
-            out.extend((t, t.name) if k == "u" else (t,))
-        return out
-
-    def _factory(self, shapes: tuple[Any, ...]) -> Callable[..., Run]:
+    def _generate(self, shapes: tuple[Any, ...]) -> Callable[..., None]:
         params: list[str] = []
         body: list[str] = []
         for i, shape in enumerate(shapes):
             _field_source(i, shape, params, body)
-        defaults = ", ".join(f"{p}={p}" for p in (*self._common, *params))
-        src = "\n".join([f"def make({', '.join(params)}):",
-                         f"    def run(get, out, seen, ctx, {defaults}):",
-                         *("    " + line for line in body),
-                         "    return run"])
-        namespace = dict(self._common)
-        exec(compile(src, f"<busbar state {len(self._factories)}>", "exec"), namespace)  # noqa: S102
-        return namespace["make"]  # type: ignore[no-any-return]
+        # Each constant is read from the code where it is used, not unpacked up front: taking an
+        # object into a variable writes its reference count, which for a state's hit lists and
+        # next states (used only on a hit, and cold in a large machine) would be a cache miss.
+        where = {p: f"code[{k}]" for k, p in enumerate(params, 2)}
+        body = [_CONSTANT.sub(lambda m: where[m.group(0)], line) for line in body]
+        src = "\n".join(["def run(get, out, seen, ctx, code):", *body])
+        namespace = dict(self._globals)
+        exec(compile(src, f"<busbar state {len(self._runs)}>", "exec"), namespace)  # noqa: S102
+        return namespace["run"]  # type: ignore[no-any-return]
 
 
-def _chain(fns: tuple[Run, ...]) -> Run:
-    def run(get: Any, out: dict[Any, None], seen: set[Any], ctx: Any, fns: tuple[Run, ...] = fns) -> None:
-        for fn in fns:
-            fn(get, out, seen, ctx)
-    return run
+# A constant's name in the generated source: letters and a number (local variables have no digits).
+_CONSTANT = re.compile(r"\b[a-z]+[0-9]+(?:_[0-9]+)?\b")
 
 
 # -- source of one field ---------------------------------------------------------------------------
@@ -183,10 +163,11 @@ def _dynamic(hits: str, ind: str) -> list[str]:
     """Take every target of a hit list known only when matching (read from a table)."""
     return [f"{ind}for tg in {hits}:",
             f"{ind}    k = type(tg)",
-            f"{ind}    if k is State:",
-            f"{ind}        if tg not in seen:",
-            f"{ind}            seen.add(tg)",
-            f"{ind}            tg.run(get, out, seen, ctx)",
+            f"{ind}    if k is tuple:",
+            f"{ind}        i = id(tg)",
+            f"{ind}        if i not in seen:",
+            f"{ind}            seen.add(i)",
+            f"{ind}            tg[0](get, out, seen, ctx, tg)",
             f"{ind}    elif k is not Sub:",
             f"{ind}        out[tg] = None",
             f"{ind}    elif ctx is None:",
@@ -195,26 +176,21 @@ def _dynamic(hits: str, ind: str) -> list[str]:
             f"{ind}        confirm(tg, out, seen, ctx)"]
 
 
-def _static(i: int, kinds: str, params: list[str], ind: str) -> list[str]:
-    """Take the targets of a fixed hit list. A state reached this way is reached once: its
-    only parent is run once, and tests with fixed hit lists stop at the first value that meets
-    them."""
-    if kinds == "*":
-        params.append(f"h{i}")
-        return _dynamic(f"h{i}", ind)
-    lines = []
-    for j, k in enumerate(kinds):
-        t = f"t{i}_{j}"
-        params.append(t)
-        if k == "s":
-            lines.append(f"{ind}{t}.run(get, out, seen, ctx)")
-        elif k == "n":
-            lines.append(f"{ind}out[{t}] = None")
-        else:
-            params.append(f"n{i}_{j}")
-            lines += [f"{ind}if ctx is None:", f"{ind}    out[n{i}_{j}] = None", f"{ind}else:",
-                      f"{ind}    confirm({t}, out, seen, ctx)"]
-    return lines
+def _static(i: int, params: list[str], ind: str) -> list[str]:
+    """Take the targets of a fixed hit list (the constant ``h{i}``). A state reached this way is
+    reached once, with no need to note it in ``seen``: its only parent is run once, and tests
+    with fixed hit lists stop at the first value that meets them."""
+    params.append(f"h{i}")
+    return [f"{ind}for tg in h{i}:",
+            f"{ind}    k = type(tg)",
+            f"{ind}    if k is tuple:",
+            f"{ind}        tg[0](get, out, seen, ctx, tg)",
+            f"{ind}    elif k is not Sub:",
+            f"{ind}        out[tg] = None",
+            f"{ind}    elif ctx is None:",
+            f"{ind}        out[tg.name] = None",
+            f"{ind}    else:",
+            f"{ind}        confirm(tg, out, seen, ctx)"]
 
 
 def _number(ind: str, skip: str) -> list[str]:
@@ -236,7 +212,7 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
     params.append(f"s{i}")
     if code == FAST_ABSENT:
         body.append(f"    if get(s{i}) is None:")
-        body.extend(_static(i, shape[1], params, " " * 8))
+        body.extend(_static(i, params, " " * 8))
         return
     body += [f"    vals = get(s{i})", "    if vals is not None:"]
     ind = " " * 8
@@ -248,11 +224,11 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
                 # values of other types are never refused
                 FAST_AB_STR: f"type(v) is not str or v not in a{i}"}[code]
         body += [f"{ind}for v in vals:", f"{ind}    if {test}:",
-                 *_static(i, shape[1], params, ind + " " * 8), f"{ind}        break"]
+                 *_static(i, params, ind + " " * 8), f"{ind}        break"]
     elif code == FAST_RANGE:
         params += [f"lo{i}", f"hi{i}"]
         body += [f"{ind}for v in vals:", *_number(ind + "    ", "continue"),
-                 f"{ind}    if lo{i} <= x <= hi{i}:", *_static(i, shape[1], params, ind + " " * 8),
+                 f"{ind}    if lo{i} <= x <= hi{i}:", *_static(i, params, ind + " " * 8),
                  f"{ind}        break"]
     elif code == FAST_EXACT:
         params += [f"a{i}", f"b{i}", f"c{i}"]

@@ -132,6 +132,10 @@ class PathIndex:
         else:
             self._replace(cond, (*hits, hit))
 
+    def replace(self, cond: Cond, old: Hit, new: Hit) -> None:
+        """Put ``new`` where ``cond``'s hit list holds ``old``."""
+        self._replace(cond, tuple(new if h is old else h for h in self.hits[cond]))
+
     def _replace(self, cond: Cond, hits: HitList) -> None:
         """Give ``cond`` the hit list ``hits`` everywhere the old one was referenced. (Hit lists
         are tuples: one allocation, read without a second indirection, shared by tables and the
@@ -170,6 +174,11 @@ class PathIndex:
                 elif kind == AB_STR:
                     return FAST_AB_STR, arg, hits
                 return FAST_LOOKUP, one, None
+        if len(self.residual) == len(self.hits) and all(c[0] == CIDR for c, _, _ in self.residual):
+            # Only CIDR blocks (several rules' blocks on one address field): parse each value
+            # once, then compare it with every block.
+            self.lookup = cidrs_lookup(tuple((*cond[1], hits) for cond, hits, _ in self.residual))
+            return FAST_LOOKUP, self.lookup, None
         negative = self.residual or self.ab_str or self.ab_ic or self.ab_prefix or self.ab_suffix
         others = self.exact_lit or self.ab_num or self.exists_true is not None
         strings = self.eq_ic or self.prefix or self.prefix_ic or self.suffix or self.suffix_ic
@@ -595,6 +604,25 @@ def ranges_lookup(table: tuple[tuple[float, float, HitList], ...]) -> Callable[[
                     out.append(hits)
     ranges.table = table  # type: ignore[attr-defined]  # the Matcher's inline form reads it
     return ranges
+
+
+def cidrs_lookup(blocks: tuple[tuple[int, int, int, HitList], ...]) -> Callable[[list[Any], list[HitList]], None]:
+    """``lookup`` for CIDR blocks ``(version, lowest, highest, hits)`` alone on a path: each
+    value parsed as an address once, each block's hit list appended once."""
+    def cidrs(values: list[Any], out: list[HitList]) -> None:
+        met: set[int] = set()
+        for v in values:
+            if type(v) is not str:
+                continue
+            ip = ip_to_int(v)
+            if ip is None:
+                continue
+            version, x = ip
+            for j, (block_version, low, high, hits) in enumerate(blocks):
+                if block_version == version and low <= x <= high and j not in met:
+                    met.add(j)
+                    out.append(hits)
+    return cidrs
 
 
 def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitList]], None] | None:

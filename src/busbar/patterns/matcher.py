@@ -110,9 +110,13 @@ class _Slot:
 class _State:
     """A state of the machine: the indexes of the steps leaving it, and where each step leads."""
 
-    __slots__ = ("indexes", "fields", "children", "users", "pairable", "run", "fns")
+    __slots__ = ("indexes", "fields", "children", "users", "pairable", "code", "fns", "parent", "step",
+                 "depth")
 
-    def __init__(self) -> None:
+    def __init__(self, parent: _State | None = None, step: Step | None = None) -> None:
+        self.parent = parent  # the state whose ``step`` leads here (None at the root)
+        self.step = step
+        self.depth = 0 if parent is None else parent.depth + 1
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
         # What matching iterates: per path, ``(slot, code, a, b, c)`` where ``(code, a, b, c)``
         # is the index's inline form (``PathIndex.fast``), plus ``(slot, FAST_ABSENT, hits, None,
@@ -123,16 +127,18 @@ class _State:
         # True when a field may become a ``FAST_PAIR`` (``pair`` decides once the states after
         # this one are settled too).
         self.pairable = False
-        # ``fields`` compiled (codegen): run(get, out, seen, ctx) takes every step the event's
-        # values satisfy; rebuilt before the next match after ``fields`` changes.
-        self.run: Any = noop
-        self.fns: dict[Any, Any] = {}  # the per-field functions of a state with many fields
+        # ``fields`` compiled (see codegen): the tuple ``(run, self, constants...)`` whose call
+        # takes every step the event's values satisfy. The parent's hit lists hold it; it is
+        # rebuilt (and replaced there) before the next match after ``fields`` changes.
+        self.code: tuple[Any, ...] = (noop, self)
+        self.fns: dict[Any, Any] = {}  # the per-field codes of a state with many fields
 
     def refresh(self) -> None:
         """Rebuild ``fields`` from the indexes."""
         fields: list[tuple[_Slot, int, Any, Any, Any]] = []
         pairable = False
-        for s, ix in self.indexes.values():
+        # In path order, so that states testing the same fields share one compiled shape.
+        for _, (s, ix) in sorted(self.indexes.items()):
             if ix.exists_false is not None:  # followed when the path is absent
                 fields.append((s, FAST_ABSENT, ix.exists_false, None, None))
                 if len(ix) == 1:
@@ -156,8 +162,11 @@ class _State:
             for key, hits in a.items():
                 lens: set[int] = set()
                 table: dict[str, tuple[Any, ...]] = {}
-                for child in hits:
-                    if type(child) is not _State or len(child.fields) != 1:
+                for code in hits:
+                    if type(code) is not tuple:
+                        break
+                    child = code[1]
+                    if len(child.fields) != 1:
                         break
                     ((slot2, code2, tables, exact2, _),) = child.fields
                     if other is not None and slot2 is not other:
@@ -196,8 +205,9 @@ class _Sub:
         self.slots = slots
         self.multi = len(slots) > 1  # only then can array consistency reject it
         # What its last step's hit list holds: the rule's name itself, unless array consistency
-        # may have to confirm it (then this object), so that most matches read nothing more.
-        self.hit: Any = self if self.multi else name
+        # may have to confirm it or the name is a tuple, which hit lists keep for states' codes
+        # (then this object), so that most matches read nothing more.
+        self.hit: Any = self if self.multi or type(name) is tuple else name
 
 
 class Matcher:
@@ -294,9 +304,9 @@ class Matcher:
                 else:
                     child = state.children.get(step)
                     if child is None:
-                        child = state.children[step] = _State()
+                        child = state.children[step] = _State(state, step)
                         for cond in conds:
-                            index.add(self._intern(cond), child)
+                            index.add(self._intern(cond), child.code)
                     state.refresh()
                     self._stale.add(state)
                     state = child
@@ -332,6 +342,7 @@ class Matcher:
                         index.remove(cond, target)
                         self._unintern(cond)
                     if not last:
+                        del state.children[step].parent  # detached: never compiled again
                         del state.children[step]
                 last = False
                 if not len(index):
@@ -339,7 +350,7 @@ class Matcher:
                 state.refresh()
                 self._stale.add(state)
                 state.users -= 1
-                target = state if state.users == 0 and state is not self._root else None
+                target = state.code if state.users == 0 and state is not self._root else None
             for path, conds in sub.steps:
                 self._release(path, conds)
 
@@ -353,19 +364,34 @@ class Matcher:
         out: dict[Hashable, None] = {}
         # Only an alternative with two or more paths reached through arrays can break the
         # same-array-element rule, so with fewer such paths in the event none needs confirming.
-        self._root.run(values.get, out, set(), None if len(arrayed) < 2 else [self, event, arrayed, []])
+        code = self._root.code
+        code[0](values.get, out, set(), None if len(arrayed) < 2 else [self, event, arrayed, []], code)
         return list(out)
 
     def _settle(self) -> None:
-        """Pair and compile the states changed since the last match (all of them settled, since
-        pairing reads the states after one)."""
-        stale = self._stale
-        for state in stale:
-            if state.pairable:
-                state.pair()
-        for state in stale:
-            state.run = self._compiler.build(state.fields, state.fns)
-        stale.clear()
+        """Pair and compile the states changed since the last match, deepest first: pairing
+        reads the states after one, and a state's new code goes into its parent's hit lists,
+        which changes the parent too."""
+        levels: dict[int, set[_State]] = {}
+        for state in self._stale:
+            levels.setdefault(state.depth, set()).add(state)
+        self._stale.clear()
+        for depth in range(max(levels), -1, -1):
+            for state in levels.pop(depth, ()):
+                if state is not self._root and not hasattr(state, "parent"):
+                    continue  # removed since it changed
+                if state.pairable:
+                    state.pair()
+                old = state.code
+                state.code = self._compiler.build(state, state.fields, state.fns)
+                parent = state.parent
+                if parent is not None:
+                    path, conds = state.step  # type: ignore[misc]
+                    index = parent.indexes[path][1]
+                    for cond in conds:
+                        index.replace(cond, old, state.code)
+                    parent.refresh()
+                    levels.setdefault(depth - 1, set()).add(parent)
 
     def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
         """Confirm ``sub`` with the same-array-element rule, when two of its paths crossed arrays."""
@@ -388,4 +414,4 @@ def _confirm(sub: _Sub, out: dict[Hashable, None], seen: set[Any], ctx: list[Any
             out[sub.name] = None
 
 
-_COMPILER = Compiler(_State, _Sub, _confirm)
+_COMPILER = Compiler(_Sub, _confirm)
