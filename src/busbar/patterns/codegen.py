@@ -84,6 +84,8 @@ class Compiler:
             return code, b is not None, len(a) if len(a) <= _MAX_UNROLLED_PREFIXES else -1
         if code in (FAST_EQ_IC, FAST_PAIR):
             return code, b is not None
+        if code == FAST_RANGES:
+            return code, len(a)
         return (code,)
 
     # -- building ------------------------------------------------------------------------------
@@ -131,6 +133,10 @@ class Compiler:
                     consts.append(a)
             elif code == FAST_PAIR:
                 consts.extend((*a, b, c))  # merged, other, ic
+            elif code == FAST_RANGES:
+                consts.extend((b, c))
+                for low, high, hits in a:
+                    consts.extend((low, high, hits))
             else:  # FAST_EXACT, FAST_LOOKUP, FAST_EQ_IC, FAST_RANGES
                 consts.extend((a, b, c))
         return consts
@@ -160,7 +166,8 @@ _CONSTANT = re.compile(r"\b[a-z]+[0-9]+(?:_[0-9]+)?\b")
 # the lines of the test, indented for the body of ``run``.
 
 def _dynamic(hits: str, ind: str) -> list[str]:
-    """Take every target of a hit list known only when matching (read from a table)."""
+    """Take every target of a hit list that may hold a state already taken during this match
+    (read from a table by one of several values or conditions): states are noted in ``seen``."""
     return [f"{ind}for tg in {hits}:",
             f"{ind}    k = type(tg)",
             f"{ind}    if k is tuple:",
@@ -168,7 +175,23 @@ def _dynamic(hits: str, ind: str) -> list[str]:
             f"{ind}        if i not in seen:",
             f"{ind}            seen.add(i)",
             f"{ind}            tg[0](get, out, seen, ctx, tg)",
-            f"{ind}    elif k is not Sub:",
+            *_names(ind)]
+
+
+def _once(hits: str, ind: str) -> list[str]:
+    """Take every target of a hit list whose states can be reached only this once: a fixed hit
+    list (its state's only parent is run once, and such tests stop at the first value that meets
+    them), or the one table entry that a path's only value finds."""
+    return [f"{ind}for tg in {hits}:",
+            f"{ind}    k = type(tg)",
+            f"{ind}    if k is tuple:",
+            f"{ind}        tg[0](get, out, seen, ctx, tg)",
+            *_names(ind)]
+
+
+def _names(ind: str) -> list[str]:
+    """The rest of taking a target: a rule's name, or an alternative to confirm."""
+    return [f"{ind}    elif k is not Sub:",
             f"{ind}        out[tg] = None",
             f"{ind}    elif ctx is None:",
             f"{ind}        out[tg.name] = None",
@@ -177,34 +200,21 @@ def _dynamic(hits: str, ind: str) -> list[str]:
 
 
 def _static(i: int, params: list[str], ind: str) -> list[str]:
-    """Take the targets of a fixed hit list (the constant ``h{i}``). A state reached this way is
-    reached once, with no need to note it in ``seen``: its only parent is run once, and tests
-    with fixed hit lists stop at the first value that meets them."""
+    """Take the targets of the fixed hit list ``h{i}``."""
     params.append(f"h{i}")
-    return [f"{ind}for tg in h{i}:",
-            f"{ind}    k = type(tg)",
-            f"{ind}    if k is tuple:",
-            f"{ind}        tg[0](get, out, seen, ctx, tg)",
-            f"{ind}    elif k is not Sub:",
-            f"{ind}        out[tg] = None",
-            f"{ind}    elif ctx is None:",
-            f"{ind}        out[tg.name] = None",
-            f"{ind}    else:",
-            f"{ind}        confirm(tg, out, seen, ctx)"]
+    return _once(f"h{i}", ind)
 
 
-def _number(ind: str, skip: str) -> list[str]:
-    """``x``: the value ``v`` as a comparable number, or ``skip`` for other types (booleans
+def _number(ind: str) -> list[str]:
+    """``x``: the value ``v`` as a comparable number, or None for other types (booleans
     included: they must not meet the number 1). NaN sorts first in boundary tables too."""
     return [f"{ind}k = type(v)",
-            f"{ind}if k is float:",
-            f"{ind}    x = v if v == v else NEG_INF",
-            f"{ind}elif k is int:",
+            f"{ind}if k is int:",
             f"{ind}    x = v if -TWO53 <= v <= TWO53 else comparable(v)",
-            f"{ind}    if x is None:",
-            f"{ind}        {skip}",
+            f"{ind}elif k is float:",
+            f"{ind}    x = v if v == v else NEG_INF",
             f"{ind}else:",
-            f"{ind}    {skip}"]
+            f"{ind}    x = None"]
 
 
 def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[str]) -> None:
@@ -227,13 +237,15 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
                  *_static(i, params, ind + " " * 8), f"{ind}        break"]
     elif code == FAST_RANGE:
         params += [f"lo{i}", f"hi{i}"]
-        body += [f"{ind}for v in vals:", *_number(ind + "    ", "continue"),
-                 f"{ind}    if lo{i} <= x <= hi{i}:", *_static(i, params, ind + " " * 8),
+        body += [f"{ind}for v in vals:", *_number(ind + "    "),
+                 f"{ind}    if x is not None and lo{i} <= x <= hi{i}:", *_static(i, params, ind + " " * 8),
                  f"{ind}        break"]
     elif code == FAST_EXACT:
         params += [f"a{i}", f"b{i}", f"c{i}"]
-        body += [f"{ind}for v in vals:", f"{ind}    h = a{i}.get(v)", f"{ind}    if h is not None:",
-                 *_dynamic("h", ind + " " * 8)]
+        body += [f"{ind}if len(vals) == 1:", f"{ind}    h = a{i}.get(vals[0])", f"{ind}    if h is not None:",
+                 *_once("h", ind + " " * 8), f"{ind}else:",
+                 f"{ind}    for v in vals:", f"{ind}        h = a{i}.get(v)", f"{ind}        if h is not None:",
+                 *_dynamic("h", ind + " " * 12)]
     elif code == FAST_LOOKUP:
         params += [f"a{i}", f"b{i}", f"c{i}"]
         body += [f"{ind}found = []", f"{ind}a{i}(vals, found)", f"{ind}for h in found:",
@@ -267,11 +279,12 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
             if shape[1]:
                 lines += [f"{inner}h = b{i}.get(v)", f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
             lines += [f"{inner}h = a{i}.get(v.lower())", f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
-        elif code == FAST_RANGES:
-            params += [f"a{i}", f"b{i}", f"c{i}"]
-            lines = [f"{one}while True:  # once; ``break`` leaves it", *_number(one + "    ", "break"),
-                     f"{one}    for low, high, h in a{i}:", f"{one}        if low <= x <= high:",
-                     *_dynamic("h", one + " " * 12), f"{one}    break"]
+        elif code == FAST_RANGES:  # a few ranges, written out: (low, high, hits) each
+            params += [f"b{i}", f"c{i}"]
+            lines = [*_number(one), f"{one}if x is not None:"]
+            for j in range(shape[1]):
+                params += [f"lo{i}_{j}", f"hi{i}_{j}", f"h{i}_{j}"]
+                lines += [f"{one}    if lo{i}_{j} <= x <= hi{i}_{j}:", *_dynamic(f"h{i}_{j}", one + " " * 8)]
         elif code == FAST_PAIR:
             # ignore-case, then the prefixes of another path that the states after it test
             params += [f"m{i}", f"o{i}", f"ic{i}", f"b{i}", f"c{i}"]
