@@ -217,6 +217,13 @@ def _number(ind: str) -> list[str]:
             f"{ind}    x = None"]
 
 
+def _one_or_many(ind: str, single: list[str], many: list[str]) -> list[str]:
+    """Test the values found at a path: ``single`` (indented by four more) on ``v`` when there is
+    one, the usual case, else ``many`` on ``vals``. Unpacking a one-item list is one step where
+    ``len`` and an index are several, and a try costs nothing in Python 3.11 until it fails."""
+    return [f"{ind}try:", f"{ind}    (v,) = vals", f"{ind}except ValueError:", *many, f"{ind}else:", *single]
+
+
 def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[str]) -> None:
     code = shape[0]
     params.append(f"s{i}")
@@ -226,32 +233,38 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
         return
     body += [f"    vals = get(s{i})", "    if vals is not None:"]
     ind = " " * 8
-    if code in (FAST_ONE, FAST_SUFFIX, FAST_PREFIX, FAST_AB_STR):
-        params.append(f"a{i}")
-        test = {FAST_ONE: f"v == a{i}",  # only a str equals a str
-                FAST_SUFFIX: f"type(v) is str and v.endswith(a{i})",
-                FAST_PREFIX: f"type(v) is str and v.startswith(a{i})",
-                # values of other types are never refused
-                FAST_AB_STR: f"type(v) is not str or v not in a{i}"}[code]
-        body += [f"{ind}for v in vals:", f"{ind}    if {test}:",
-                 *_static(i, params, ind + " " * 8), f"{ind}        break"]
-    elif code == FAST_RANGE:
-        params += [f"lo{i}", f"hi{i}"]
-        body += [f"{ind}for v in vals:", *_number(ind + "    "),
-                 f"{ind}    if x is not None and lo{i} <= x <= hi{i}:", *_static(i, params, ind + " " * 8),
-                 f"{ind}        break"]
+    one = ind + "    "
+    if code in (FAST_ONE, FAST_SUFFIX, FAST_PREFIX, FAST_AB_STR, FAST_RANGE):
+        if code == FAST_RANGE:
+            params += [f"lo{i}", f"hi{i}", f"h{i}"]
+            number = _number(one)
+            test = f"x is not None and lo{i} <= x <= hi{i}"
+        else:
+            params += [f"a{i}", f"h{i}"]
+            number = []
+            test = {FAST_ONE: f"v == a{i}",  # only a str equals a str
+                    FAST_SUFFIX: f"type(v) is str and v.endswith(a{i})",
+                    FAST_PREFIX: f"type(v) is str and v.startswith(a{i})",
+                    # values of other types are never refused
+                    FAST_AB_STR: f"type(v) is not str or v not in a{i}"}[code]
+        # The fixed hit list is taken once, at the first value that meets the test.
+        body += _one_or_many(
+            ind,
+            [*number, f"{one}if {test}:", *_once(f"h{i}", one + "    ")],
+            [f"{one}for v in vals:", *["    " + line for line in number], f"{one}    if {test}:",
+             *_once(f"h{i}", one + " " * 8), f"{one}        break"])
     elif code == FAST_EXACT:
         params += [f"a{i}", f"b{i}", f"c{i}"]
-        body += [f"{ind}if len(vals) == 1:", f"{ind}    h = a{i}.get(vals[0])", f"{ind}    if h is not None:",
-                 *_once("h", ind + " " * 8), f"{ind}else:",
-                 f"{ind}    for v in vals:", f"{ind}        h = a{i}.get(v)", f"{ind}        if h is not None:",
-                 *_dynamic("h", ind + " " * 12)]
+        body += _one_or_many(
+            ind,
+            [f"{one}h = a{i}.get(v)", f"{one}if h is not None:", *_once("h", one + "    ")],
+            [f"{one}for v in vals:", f"{one}    h = a{i}.get(v)", f"{one}    if h is not None:",
+             *_dynamic("h", one + " " * 8)])
     elif code == FAST_LOOKUP:
         params += [f"a{i}", f"b{i}", f"c{i}"]
         body += [f"{ind}found = []", f"{ind}a{i}(vals, found)", f"{ind}for h in found:",
                  *_dynamic("h", ind + "    ")]
     else:  # several conditions of one shape, inline for one value; ``c`` for several values
-        one = ind + "    "
         if code == FAST_PREFIXES:
             exact, count = shape[1], shape[2]
             params += [f"b{i}", f"c{i}"]
@@ -298,20 +311,22 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
                       f"{inner}if pair is not None:",
                       f"{d}w = get(o{i})",
                       f"{d}if w is not None:",
-                      f"{d}    if len(w) != 1:  # the state after it tests them",
+                      f"{d}    try:",
+                      f"{d}        (w,) = w",
+                      f"{d}    except ValueError:  # several values: the state after it tests them",
                       *_dynamic(f"ic{i}[f]", d + "        "),
-                      f"{d}    elif type(w[0]) is str:",
-                      f"{d}        w = w[0]",
-                      f"{d}        n = len(w)",
-                      f"{d}        lens, table = pair",
-                      f"{d}        for length in lens:",
-                      f"{d}            if length > n:",
-                      f"{d}                break",
-                      f"{d}            h = table.get(w[:length])",
-                      f"{d}            if h is not None:",
-                      *_dynamic("h", d + " " * 16)]
+                      f"{d}    else:",
+                      f"{d}        if type(w) is str:",
+                      f"{d}            n = len(w)",
+                      f"{d}            lens, table = pair",
+                      f"{d}            for length in lens:",
+                      f"{d}                if length > n:",
+                      f"{d}                    break",
+                      f"{d}                h = table.get(w[:length])",
+                      f"{d}                if h is not None:",
+                      *_dynamic("h", d + " " * 20)]
         else:
             raise AssertionError(f"unknown inline form {code}")
-        body += [f"{ind}if len(vals) != 1:", f"{one}found = []", f"{one}c{i}(vals, found)",
-                 f"{one}for h in found:", *_dynamic("h", one + "    "), f"{ind}else:", f"{one}v = vals[0]",
-                 *lines]
+        body += _one_or_many(
+            ind, lines,
+            [f"{one}found = []", f"{one}c{i}(vals, found)", f"{one}for h in found:", *_dynamic("h", one + "    ")])
