@@ -89,7 +89,7 @@ class Compiler:
         return (code,)
 
     # -- building ------------------------------------------------------------------------------
-    def build(self, state: Any, fields: tuple[Field, ...], cache: dict[Any, Code]) -> Code:
+    def build(self, state: Any, fields: tuple[Field, ...], cache: dict[Any, Any]) -> Code:
         """The code of ``state`` with ``fields``. ``cache`` is the state's own store of
         per-field codes (rebuilt here with only the fields still present)."""
         if not fields:
@@ -104,15 +104,15 @@ class Compiler:
             if run is not None:
                 cache.clear()
                 return (run, state, *self._constants(fields, shapes))
-        # Many fields: one code per field, each reused while its field is unchanged (the
-        # objects a field names stay alive in its code, so their ids identify it).
-        fresh: dict[Any, Code] = {}
+        # Many fields: one code per field, each reused while its field is unchanged. The cache
+        # keeps each field's objects alive beside its code, so that their ids identify it.
+        fresh: dict[Any, tuple[Field, Code]] = {}
         for f in fields:
             key = (f[1], id(f[0]), id(f[2]), id(f[3]), id(f[4]))
-            fresh[key] = cache.get(key) or self.build(None, (f,), {})
+            fresh[key] = cache.get(key) or (f, self.build(None, (f,), {}))
         cache.clear()
         cache.update(fresh)
-        return (_chain, state, tuple(fresh.values()))
+        return (_chain, state, tuple(code for _, code in fresh.values()))
 
     def _constants(self, fields: tuple[Field, ...], shapes: tuple[Any, ...]) -> list[Any]:
         consts: list[Any] = []
