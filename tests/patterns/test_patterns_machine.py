@@ -463,3 +463,24 @@ def test_several_cidr_blocks_alone_on_a_path_agree_with_the_general_lookup() -> 
 
 _CIDR_VALUES: list[Any] = ["10.0.0.1", "10.0.1.7", "10.15.3.4", "10.16.0.1", "010.0.0.1", "10.0.0.256",
                            "10.0.0.1.", "2001:db8::1", "2001:db9::1", "127.0.0.1", "200.1.1.1", "", 7, None]
+
+
+def test_exact_tables_keep_single_codes_bare_through_changes() -> None:
+    """``exact_code`` mirrors ``exact_str``: a value leading to one state holds that state's code
+    itself, any other hit list is wrapped, and both follow every change."""
+    m = Matcher()
+    m.add_rule("a", {"source": ["s1"], "x": ["1"]})
+    m.add_rule("b", {"source": ["s2"]})
+    m.add_rule("c", {"source": ["s1"], "x": ["2"]})
+    m.matches({})
+    index = m._root.indexes[("source",)][1]
+    assert set(index.exact_code) == set(index.exact_str) == {"s1", "s2"}
+    (after_s1,) = m._root.children.values()  # source=s2 ends at the root
+    assert index.exact_code["s1"] is after_s1.code  # the current code of the state after s1
+    assert list(index.exact_code["s2"]) == ["b"] and type(index.exact_code["s2"]) is not tuple
+    assert sorted(m.matches({"source": "s1", "x": "2"})) == ["c"]
+    m.remove_rule("a")
+    m.remove_rule("c")
+    m.matches({})
+    assert set(index.exact_code) == {"s2"}
+    assert m.matches({"source": "s2"}) == ["b"]

@@ -253,11 +253,12 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
             [*number, f"{one}if {test}:", *_once(f"h{i}", one + "    ")],
             [f"{one}for v in vals:", *["    " + line for line in number], f"{one}    if {test}:",
              *_once(f"h{i}", one + " " * 8), f"{one}        break"])
-    elif code == FAST_EXACT:
+    elif code == FAST_EXACT:  # ``b``: the table with single codes bare (PathIndex.exact_code)
         params += [f"a{i}", f"b{i}", f"c{i}"]
         body += _one_or_many(
             ind,
-            [f"{one}h = a{i}.get(v)", f"{one}if h is not None:", *_once("h", one + "    ")],
+            [f"{one}h = b{i}.get(v)", f"{one}if h is not None:", f"{one}    if type(h) is tuple:",
+             f"{one}        h[0](get, out, seen, ctx, h)", f"{one}    else:", *_once("h", one + "        ")],
             [f"{one}for v in vals:", f"{one}    h = a{i}.get(v)", f"{one}    if h is not None:",
              *_dynamic("h", one + " " * 8)])
     elif code == FAST_LOOKUP:

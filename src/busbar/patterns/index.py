@@ -47,7 +47,7 @@ from .conditions import (
 
 Hit = int
 # ``PathIndex.fast`` codes: how the Matcher tests an index inline, as ``(code, a, b)``.
-FAST_EXACT = 0    # only exact strings: a = their dict
+FAST_EXACT = 0    # only exact strings: a = their dict, b = the same with codes bare (``exact_code``)
 FAST_ONE = 1      # one exact string: a = it, b = its hit list
 FAST_LOOKUP = 2   # anything else: a = the lookup function
 FAST_RANGE = 3    # one numeric range: a = (low, high), both inclusive; b = its hit list
@@ -71,10 +71,23 @@ _NO_SLOTS: tuple[tuple[HitList, ...], ...] = ((),)
 _FEW_RANGES = 3  # up to this many ranges alone on a path are tested one by one
 
 
+class Hits(tuple):  # type: ignore[type-arg]
+    """A hit list kept in a table whose other entries are single states' codes, themselves
+    tuples (see ``PathIndex.exact_code``)."""
+
+    __slots__ = ()
+
+
+def _bare(hits: HitList) -> Any:
+    """``hits`` as ``exact_code`` holds it: the code itself when it is one state's code (a tuple:
+    the Matcher keeps tuples out of hit lists otherwise), else a ``Hits``."""
+    return hits[0] if len(hits) == 1 and type(hits[0]) is tuple else Hits(hits)
+
+
 class PathIndex:
     """All conditions on one field path, across all rules of a Matcher."""
 
-    __slots__ = ("path", "hits", "exact_str", "exact_num", "exact_lit", "eq_ic", "prefix",
+    __slots__ = ("path", "hits", "exact_str", "exact_code", "exact_num", "exact_lit", "eq_ic", "prefix",
                  "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
                  "suffix_lens", "suffix_ic_lens", "numeric", "num_points", "num_slots",
                  "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users",
@@ -86,6 +99,10 @@ class PathIndex:
         # Tables start as one shared empty mapping (most indexes hold one or two kinds of
         # condition) and become the index's own on first use (``_own``).
         self.exact_str: Mapping[str, HitList] = _NONE
+        # ``exact_str`` with each hit list that is one state's code replaced by the code, the
+        # usual entry in a large table (a value leading to the one state after it), so that a
+        # match calls it without reading a hit list and looping over it
+        self.exact_code: Mapping[str, Any] = _NONE
         self.exact_num: Mapping[Any, HitList] = _NONE
         self.exact_lit: Mapping[str, HitList] = _NONE
         self.eq_ic: Mapping[str, HitList] = _NONE
@@ -197,7 +214,7 @@ class PathIndex:
                 return FAST_PREFIXES, self.prefix_lens, exact
         elif self.exact_str and not self.numeric:
             self.lookup = self._lookup_exact_str
-            return FAST_EXACT, self.exact_str, None
+            return FAST_EXACT, self.exact_str, self.exact_code
         elif self.numeric or self.exact_num:
             ranges = self._ranges_lookup()
             self.lookup = ranges or self._lookup_numeric
@@ -236,6 +253,7 @@ class PathIndex:
         kind, arg = cond
         if kind == EXACT_STR:
             self._own("exact_str")[arg] = hits
+            self._own("exact_code")[arg] = _bare(hits)
         elif kind == EXACT_NUM:
             self._own("exact_num")[arg] = hits
         elif kind == EXACT_LIT:
@@ -265,6 +283,7 @@ class PathIndex:
         kind, arg = cond
         if kind == EXACT_STR:
             del self.exact_str[arg]
+            del self.exact_code[arg]
         elif kind == EXACT_NUM:
             del self.exact_num[arg]
         elif kind == EXACT_LIT:
