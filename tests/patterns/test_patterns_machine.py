@@ -484,3 +484,23 @@ def test_exact_tables_keep_single_codes_bare_through_changes() -> None:
     m.matches({})
     assert set(index.exact_code) == {"s2"}
     assert m.matches({"source": "s2"}) == ["b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.text("ab", min_size=1, max_size=5), min_size=1, max_size=12), st.text("ab", max_size=7))
+def test_longest_first_prefix_chains_find_every_prefix(prefixes: set[str], value: str) -> None:
+    """Probing a value's slices longest first and stopping at the first prefix found yields the
+    hits of every prefix of the value in the set (each prefix's chain holds the shorter ones)."""
+    from busbar.patterns.index import chained
+
+    by_length: dict[int, dict[str, tuple[str, ...]]] = {}
+    for p in prefixes:
+        by_length.setdefault(len(p), {})[p] = (p,)
+    lens, chains = chained(by_length)
+    assert list(lens) == sorted(lens, reverse=True)
+    found: tuple[str, ...] = ()
+    for length in lens:
+        if length <= len(value) and value[:length] in chains:
+            found = chains[value[:length]]
+            break
+    assert sorted(found) == sorted(p for p in prefixes if value.startswith(p))

@@ -125,12 +125,9 @@ class Compiler:
             elif code == FAST_RANGE:
                 consts.extend((*a, b))  # low, high, hits
             elif code == FAST_PREFIXES:
-                consts.extend((b, c))
-                if shape[2] >= 0:
-                    for length, table in a:
-                        consts.extend((length, table))
-                else:
-                    consts.append(a)
+                lens, chains = a.longest_first()
+                consts.extend((b, c, chains))
+                consts.extend(lens if shape[2] >= 0 else (lens,))
             elif code == FAST_PAIR:
                 consts.extend((*a, b, c))  # merged, other, ic
             elif code == FAST_RANGES:
@@ -273,19 +270,23 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
             inner = one + "    "
             if exact:
                 lines += [f"{inner}h = b{i}.get(v)", f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
+            # Longest first (PrefixTables.longest_first): the first prefix found brings the
+            # shorter ones that begin it, and the value's own length needs no slice.
+            params.append(f"p{i}")
             lines.append(f"{inner}n = len(v)")
-            if count >= 0:  # lengths ascend: stop at the first longer than the value
-                deeper = inner
+            if count >= 0:
                 for j in range(count):
-                    params += [f"l{i}_{j}", f"p{i}_{j}"]
-                    lines += [f"{deeper}if n >= l{i}_{j}:", f"{deeper}    h = p{i}_{j}.get(v[:l{i}_{j}])",
-                              f"{deeper}    if h is not None:", *_dynamic("h", deeper + "        ")]
-                    deeper += "    "
+                    params.append(f"l{i}_{j}")
+                    lines.append(f"{inner}{'if' if j == 0 else 'if h is None and'} n >= l{i}_{j}:")
+                    lines.append(f"{inner}    h = p{i}.get(v[:l{i}_{j}])")
+                    if j == 0:
+                        lines += [f"{inner}else:", f"{inner}    h = None"]
+                lines += [f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
             else:
                 params.append(f"a{i}")
-                lines += [f"{inner}for length, table in a{i}:", f"{inner}    if length > n:",
-                          f"{inner}        break", f"{inner}    h = table.get(v[:length])",
-                          f"{inner}    if h is not None:", *_dynamic("h", inner + "        ")]
+                lines += [f"{inner}for length in a{i}:", f"{inner}    if length <= n:",
+                          f"{inner}        h = p{i}.get(v[:length])", f"{inner}        if h is not None:",
+                          *_dynamic("h", inner + " " * 12), f"{inner}            break"]
         elif code == FAST_EQ_IC:
             params += [f"a{i}", f"b{i}", f"c{i}"]
             lines = [f"{one}if type(v) is str:"]
@@ -317,15 +318,15 @@ def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[
                       f"{d}    except ValueError:  # several values: the state after it tests them",
                       *_dynamic(f"ic{i}[f]", d + "        "),
                       f"{d}    else:",
-                      f"{d}        if type(w) is str:",
+                      f"{d}        if type(w) is str:  # longest first, as for FAST_PREFIXES",
                       f"{d}            n = len(w)",
                       f"{d}            lens, table = pair",
                       f"{d}            for length in lens:",
-                      f"{d}                if length > n:",
-                      f"{d}                    break",
-                      f"{d}                h = table.get(w[:length])",
-                      f"{d}                if h is not None:",
-                      *_dynamic("h", d + " " * 20)]
+                      f"{d}                if length <= n:",
+                      f"{d}                    h = table.get(w[:length])",
+                      f"{d}                    if h is not None:",
+                      *_dynamic("h", d + " " * 24),
+                      f"{d}                        break"]
         else:
             raise AssertionError(f"unknown inline form {code}")
         body += _one_or_many(

@@ -58,7 +58,7 @@ FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken w
 # Several conditions of one shape, tested inline when the path holds one value (the usual case);
 # with more values the Matcher calls ``lookup``, kept as the third member ``c``: ``(code, a, b, c)``.
 FAST_EQ_IC = 8    # ignore-case strings, maybe exact ones: a = lower-cased -> hits, b = exact -> hits or None
-FAST_PREFIXES = 9  # prefixes, maybe exact strings: a = ((length, {prefix: hits}), ...), b = exact or None
+FAST_PREFIXES = 9  # prefixes, maybe exact strings: a = their PrefixTables, b = exact or None
 FAST_RANGES = 10  # a few numeric ranges: a = ((low, high, hits), ...), both ends inclusive
 # (made by the Matcher from FAST_EQ_IC) ignore-case strings whose matches lead only to states that
 # test prefixes of one other path: a = ({lower-cased: (lengths, {prefix: hits})}, that path's
@@ -69,6 +69,46 @@ _INF = float("inf")
 _NONE: Mapping[Any, Any] = MappingProxyType({})  # the empty table indexes share until they need one
 _NO_SLOTS: tuple[tuple[HitList, ...], ...] = ((),)
 _FEW_RANGES = 3  # up to this many ranges alone on a path are tested one by one
+
+
+class PrefixTables:
+    """The prefixes on a path: ``lens``, one table per distinct length, shortest first (how
+    lookups probe them), and ``longest_first()``, built on first use (a new object replaces
+    this one whenever the prefixes change)."""
+
+    __slots__ = ("lens", "_longest")
+
+    def __init__(self, lens: tuple[tuple[int, dict[str, HitList]], ...]) -> None:
+        self.lens = lens
+        self._longest: tuple[tuple[int, ...], dict[str, HitList]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.lens)
+
+    def longest_first(self) -> tuple[tuple[int, ...], dict[str, HitList]]:
+        """``(lengths, longest first; {prefix: its chain})`` (see ``chained``)."""
+        if self._longest is None:
+            self._longest = chained(dict(self.lens))
+        return self._longest
+
+
+def chained(by_length: dict[int, dict[str, HitList]]) -> tuple[tuple[int, ...], dict[str, HitList]]:
+    """Prefix tables for probing longest first: one dict from each prefix to its *chain*, its own
+    hit list followed by those of the shorter prefixes in the set that begin it. The first prefix
+    of a value found, probing the value's slices longest first, then gives every prefix of the
+    value in the set: each of them begins that one. One probe (and, at the value's own length,
+    no slice) where the prefixes of a value are mostly the value itself."""
+    lens = sorted(by_length)
+    chains: dict[str, HitList] = {}
+    for k, length in enumerate(lens):
+        for prefix, hits in by_length[length].items():
+            for shorter in reversed(lens[:k]):
+                below = chains.get(prefix[:shorter])
+                if below is not None:
+                    hits = hits + below
+                    break
+            chains[prefix] = hits
+    return tuple(reversed(lens)), chains
 
 
 class Hits(tuple):  # type: ignore[type-arg]
@@ -89,7 +129,7 @@ class PathIndex:
 
     __slots__ = ("path", "hits", "exact_str", "exact_code", "exact_num", "exact_lit", "eq_ic", "prefix",
                  "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
-                 "suffix_lens", "suffix_ic_lens", "numeric", "num_points", "num_slots",
+                 "suffix_lens", "suffix_ic_lens", "prefix_tables", "numeric", "num_points", "num_slots",
                  "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users",
                  "ab_str", "ab_num", "ab_ic", "ab_prefix", "ab_suffix", "lookup", "fast")
 
@@ -111,6 +151,7 @@ class PathIndex:
         self.suffix: Mapping[int, dict[str, HitList]] = _NONE
         self.suffix_ic: Mapping[int, dict[str, HitList]] = _NONE
         self.prefix_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
+        self.prefix_tables = PrefixTables(())
         self.prefix_ic_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
         self.suffix_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
         self.suffix_ic_lens: tuple[tuple[int, dict[str, HitList]], ...] = ()
@@ -211,7 +252,7 @@ class PathIndex:
                 exact = self.exact_str or None
                 if self.eq_ic:
                     return FAST_EQ_IC, self.eq_ic, exact
-                return FAST_PREFIXES, self.prefix_lens, exact
+                return FAST_PREFIXES, self.prefix_tables, exact
         elif self.exact_str and not self.numeric:
             self.lookup = self._lookup_exact_str
             return FAST_EXACT, self.exact_str, self.exact_code
@@ -244,6 +285,7 @@ class PathIndex:
 
     def _refresh_affixes(self) -> None:
         self.prefix_lens = tuple(sorted(self.prefix.items()))
+        self.prefix_tables = PrefixTables(self.prefix_lens)
         self.prefix_ic_lens = tuple(sorted(self.prefix_ic.items()))
         self.suffix_lens = tuple(sorted(self.suffix.items()))
         self.suffix_ic_lens = tuple(sorted(self.suffix_ic.items()))

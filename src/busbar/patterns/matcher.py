@@ -55,6 +55,7 @@ from .index import (
     FAST_PREFIX,
     FAST_PREFIXES,
     PathIndex,
+    chained,
 )
 
 _ABSENT = Cond(EXISTS, False)
@@ -160,8 +161,7 @@ class _State:
             other: _Slot | None = None
             merged: dict[str, tuple[tuple[int, ...], dict[str, tuple[Any, ...]]]] = {}
             for key, hits in a.items():
-                lens: set[int] = set()
-                table: dict[str, tuple[Any, ...]] = {}
+                by_length: dict[int, dict[str, tuple[Any, ...]]] = {}
                 for code in hits:
                     if type(code) is not tuple:
                         break
@@ -173,18 +173,18 @@ class _State:
                         break
                     if code2 == FAST_PREFIX:  # one prefix: tables is it, exact2 its hit list
                         other = slot2
-                        lens.add(len(tables))
+                        table = by_length.setdefault(len(tables), {})
                         table[tables] = table.get(tables, ()) + exact2
                         continue
                     if code2 != FAST_PREFIXES or exact2 is not None:
                         break
                     other = slot2
-                    for length, prefixes in tables:
-                        lens.add(length)
+                    for length, prefixes in tables.lens:
+                        table = by_length.setdefault(length, {})
                         for prefix, h in prefixes.items():
                             table[prefix] = table.get(prefix, ()) + h
                 else:
-                    merged[key] = (tuple(sorted(lens)), table)
+                    merged[key] = chained(by_length)  # probed longest first
                     continue
                 break
             else:
