@@ -445,13 +445,16 @@ def test_compiled_states_of_every_size_agree_with_reference(evs: list[dict[str, 
         assert sorted(m.matches(ev)) == want, ev
 
 
-def test_several_cidr_blocks_alone_on_a_path_agree_with_the_general_lookup() -> None:
-    blocks = ["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/12", "2001:db8::/32", "0.0.0.0/1"]
+@pytest.mark.parametrize(("blocks", "lookup"), [
+    (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/12", "2001:db8::/32", "0.0.0.0/1"], "cidrs"),
+    (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/16", "200.1.1.0/24"], "octets"),  # octet boundaries only
+])
+def test_several_cidr_blocks_alone_on_a_path_agree_with_the_general_lookup(blocks: list[str], lookup: str) -> None:
     conds = [c for b in blocks for c in validate({"f": [{"cidr": b}]}).alternatives[0][("f",)]]
     index = PathIndex(("f",))
     for i, cond in enumerate(conds):
         index.add(cond, i)
-    assert index.lookup.__name__ == "cidrs"
+    assert index.lookup.__name__ == lookup
     for v in [*_CIDR_VALUES, ["10.0.0.1", "10.16.0.1"], ["x", 5, "2001:db8::1"]]:
         leaves = v if isinstance(v, list) else [v]
         fast: list[Any] = []

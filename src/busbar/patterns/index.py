@@ -668,12 +668,28 @@ def ranges_lookup(table: tuple[tuple[float, float, HitList], ...]) -> Callable[[
 
 
 def cidrs_lookup(blocks: tuple[tuple[int, int, int, HitList], ...]) -> Callable[[list[Any], list[HitList]], None]:
-    """``lookup`` for CIDR blocks ``(version, lowest, highest, hits)`` alone on a path: each
-    value parsed as an address once, each block's hit list appended once."""
+    """``lookup`` for CIDR blocks ``(version, lowest, highest, hits)`` alone on a path, each
+    block's hit list appended once. A value that begins with none of the blocks' leading octets
+    is skipped unread; when every block is IPv4 on an octet boundary, a value in the blocks is a
+    dotted quad beginning with a block's leading octets, so no address is parsed at all."""
+    leads = tuple(_lead(version, low, high) for version, low, high, _ in blocks)
+    if all(version == 4 and (high - low).bit_length() % 8 == 0 for version, low, high, _ in blocks):
+        table = tuple((lead, hits) for lead, (_, _, _, hits) in zip(leads, blocks, strict=True))
+
+        def octets(values: list[Any], out: list[HitList]) -> None:
+            met: set[int] = set()
+            for v in values:
+                if type(v) is str and v.startswith(leads) and _dotted_quad(v) is not None:
+                    for j, (lead, hits) in enumerate(table):
+                        if v.startswith(lead) and j not in met:
+                            met.add(j)
+                            out.append(hits)
+        return octets
+
     def cidrs(values: list[Any], out: list[HitList]) -> None:
         met: set[int] = set()
         for v in values:
-            if type(v) is not str:
+            if type(v) is not str or not v.startswith(leads):
                 continue
             ip = ip_to_int(v)
             if ip is None:
@@ -686,6 +702,13 @@ def cidrs_lookup(blocks: tuple[tuple[int, int, int, HitList], ...]) -> Callable[
     return cidrs
 
 
+def _lead(version: int, low: int, high: int) -> str:
+    """The leading octets every IPv4 address in the block is written with (an address literal
+    has no leading zeros), with their dots; empty for IPv6 and blocks under /8."""
+    whole = (32 - (high - low).bit_length()) // 8 if version == 4 else 0
+    return "".join(f"{(low >> (24 - 8 * i)) & 255}." for i in range(whole))
+
+
 def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitList]], None] | None:
     """``lookup`` for an index holding ``cond`` alone: append ``hits`` once if some value meets
     ``cond`` (exactly ``test``'s answer), else nothing. None for kinds left to the general path."""
@@ -695,19 +718,18 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
         return None if closed is None else ranges_lookup(((*closed, hits),))
     if kind == CIDR:
         version, low, high = arg
-        # An IPv4 address in the block is written with the block's whole leading octets (an
-        # address literal has no leading zeros): a prefix test spares parsing most others.
-        whole = (32 - (high - low).bit_length()) // 8 if version == 4 else 0
-        lead = "".join(f"{(low >> (24 - 8 * i)) & 255}." for i in range(whole))
+        # A prefix test on the block's leading octets spares parsing most other addresses.
+        lead = _lead(version, low, high)
         if version == 4 and (high - low).bit_length() % 8 == 0:
             # A block on an octet boundary holds exactly the dotted quads that begin with its
             # leading octets: one regular expression tells, without parsing the address.
+            whole = lead.count(".")
             rest = r"\.".join([_OCTET] * (4 - whole))
             in_block = re.compile(re.escape(lead) + rest).fullmatch
 
             def octets(values: list[Any], out: list[HitList]) -> None:
                 for v in values:
-                    if type(v) is str and in_block(v) is not None:
+                    if type(v) is str and v.startswith(lead) and in_block(v) is not None:
                         out.append(hits)
                         return
             return octets
@@ -751,6 +773,7 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
 
 # One IPv4 octet as event-ruler writes it: 0-255, no leading zero, ASCII digits only.
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_dotted_quad = re.compile(r"\.".join([_OCTET] * 4)).fullmatch
 
 # One-string tests for the single-condition lookups (the argument is already case-folded for
 # the ignore-case kinds).
