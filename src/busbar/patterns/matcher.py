@@ -9,16 +9,19 @@ begin with the same steps share the states those steps lead to. Every state hold
 ``PathIndex`` per field path its outgoing steps test; a condition's hit list there names the
 states (and, for a last step, the alternatives) it leads to.
 
-Matching an event walks only the paths some rule refers to (a trie), then starts at the root
-state: for each path the state tests, the index turns the values found there into the next
-states in a few dict probes and one bisect, and a state whose step can be met by absence
-(``exists: false``) is followed when its path is absent. So the work per event follows the
-steps the event actually satisfies, not the number of rules nor the number of candidate rules
-sharing a first field. An alternative reached through values of two or more paths inside arrays
-is confirmed by the condition-by-condition evaluator, which enforces event-ruler's rule that
-fields matched inside an array of objects come from the same element.
+Each state is compiled (``codegen``) into its *code*, ``(function, state, constants...)``: the
+function is generated once per shape of state and shared, and hit lists hold the next states'
+codes, so following a step is one call. Matching an event walks only the paths some rule refers
+to (a trie), then calls the root's code: for each path the state tests, the values found there
+lead, in a few dict probes or comparisons, to the next states' codes, and a state whose step can
+be met by absence (``exists: false``) is followed when its path is absent. So the work per event
+follows the steps the event actually satisfies, not the number of rules nor the number of
+candidate rules sharing a first field. An alternative reached through values of two or more
+paths inside arrays is confirmed by the condition-by-condition evaluator, which enforces
+event-ruler's rule that fields matched inside an array of objects come from the same element.
 
-Adding or removing a rule touches only the states along its own steps.
+Adding or removing a rule touches only the states along its own steps; they are compiled again
+before the next match.
 """
 from __future__ import annotations
 
