@@ -167,7 +167,9 @@ def _dynamic(hits: str, ind: str) -> list[str]:
     (read from a table by one of several values or conditions): states are noted in ``seen``."""
     return [f"{ind}for tg in {hits}:",
             f"{ind}    k = type(tg)",
-            f"{ind}    if k is tuple:",
+            f"{ind}    if k is str:  # a rule's name (the usual one), first",
+            f"{ind}        out[tg] = None",
+            f"{ind}    elif k is tuple:",
             f"{ind}        i = id(tg)",
             f"{ind}        if i not in seen:",
             f"{ind}            seen.add(i)",
@@ -181,13 +183,15 @@ def _once(hits: str, ind: str) -> list[str]:
     them), or the one table entry that a path's only value finds."""
     return [f"{ind}for tg in {hits}:",
             f"{ind}    k = type(tg)",
-            f"{ind}    if k is tuple:",
+            f"{ind}    if k is str:  # a rule's name (the usual one), first",
+            f"{ind}        out[tg] = None",
+            f"{ind}    elif k is tuple:",
             f"{ind}        tg[0](get, out, seen, ctx, tg)",
             *_names(ind)]
 
 
 def _names(ind: str) -> list[str]:
-    """The rest of taking a target: a rule's name, or an alternative to confirm."""
+    """The rest of taking a target: a rule's name of another type, or an alternative to confirm."""
     return [f"{ind}    elif k is not Sub:",
             f"{ind}        out[tg] = None",
             f"{ind}    elif ctx is None:",
