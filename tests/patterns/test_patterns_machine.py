@@ -507,3 +507,15 @@ def test_longest_first_prefix_chains_find_every_prefix(prefixes: set[str], value
             found = chains[value[:length]]
             break
     assert sorted(found) == sorted(p for p in prefixes if value.startswith(p))
+
+
+def test_an_alternative_with_more_fields_than_the_default_recursion_limit_matches() -> None:
+    """Each field of an alternative is one state whose code calls the next: a rule of 1,500
+    fields (limits raised) still matches, and fails on its last field."""
+    from busbar.patterns import PatternLimits
+
+    m = Matcher(PatternLimits(max_pattern_chars=100_000, max_fields=1_500))
+    m.add_rule("deep", {f"f{i:04d}": ["x"] for i in range(1_500)})
+    event = {f"f{i:04d}": "x" for i in range(1_500)}
+    assert m.matches(event) == ["deep"]
+    assert m.matches({**event, "f1499": "y"}) == []

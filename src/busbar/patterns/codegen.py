@@ -7,12 +7,12 @@ read of several separate objects per state. With thousands of rules the states t
 each of those objects is a likely cache miss, and that was most of the cost of matching.
 
 Here a state becomes its *code*: the tuple ``(run, state, constants...)``. ``run`` is written
-for the exact sequence of the state's tests (their codes, and what their fixed hit lists hold),
-generated once per such shape and shared by every state of that shape; the constants (slots,
-tables, strings, bounds, next states) sit in the one tuple, unpacked by ``run`` into local
-variables. Hit lists hold the codes of the next states, so a hit is a call
-``code[0](get, out, seen, ctx, code)``, reading one tuple and a hot function. (A code changes
-when its state does; the Matcher then puts the new one where the parent's tables held the old.)
+for the exact sequence of the state's tests (their inline forms, in path order), generated once
+per such *shape* and shared by every state of that shape; the constants (slots, tables, strings,
+bounds, hit lists) sit in the one tuple, and ``run`` reads each where it uses it. Hit lists hold
+the codes of the next states, so a hit is a call ``code[0](get, out, seen, ctx, code)``, reading
+one tuple and a hot function. (A code changes when its state does; the Matcher then puts the new
+one where the parent's tables held the old.)
 
 ``run(get, out, seen, ctx, code)``: ``get`` reads an event's values at a slot (``dict.get`` of the
 gathered values), ``out`` collects the names of matched rules, ``seen`` holds the ids of states
@@ -134,7 +134,7 @@ class Compiler:
                 consts.extend((b, c))
                 for low, high, hits in a:
                     consts.extend((low, high, hits))
-            else:  # FAST_EXACT, FAST_LOOKUP, FAST_EQ_IC, FAST_RANGES
+            else:  # FAST_EXACT, FAST_LOOKUP, FAST_EQ_IC
                 consts.extend((a, b, c))
         return consts
 

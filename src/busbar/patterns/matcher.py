@@ -25,6 +25,7 @@ before the next match.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -218,6 +219,11 @@ class Matcher:
 
     def __init__(self, limits: PatternLimits | None = None) -> None:
         self.limits = limits or PatternLimits()
+        # Matching calls one state's code from the last: up to two frames per field of an
+        # alternative. (Python-to-Python calls take no C stack in 3.11, so a higher limit is safe.)
+        depth = 2 * self.limits.max_fields + 200
+        if sys.getrecursionlimit() < depth:
+            sys.setrecursionlimit(depth)
         self._rules: dict[Hashable, tuple[CompiledPattern, list[_Sub]]] = {}
         self._subs: dict[int, _Sub] = {}  # id -> alternative, for bookkeeping
         self._paths: dict[Path, _Slot] = {}
