@@ -26,6 +26,7 @@ before the next match.
 from __future__ import annotations
 
 import sys
+from bisect import insort
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -115,18 +116,20 @@ class _Slot:
 class _State:
     """A state of the machine: the indexes of the steps leaving it, and where each step leads."""
 
-    __slots__ = ("indexes", "fields", "children", "users", "pairable", "code", "fns", "parent", "step",
-                 "depth")
+    __slots__ = ("indexes", "_fields", "_entries", "_order", "_unsorted", "children", "users", "pairable",
+                 "code", "fns", "parent", "step", "depth")
 
     def __init__(self, parent: _State | None = None, step: Step | None = None) -> None:
         self.parent = parent  # the state whose ``step`` leads here (None at the root)
         self.step = step
         self.depth = 0 if parent is None else parent.depth + 1
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
-        # What matching iterates: per path, ``(slot, code, a, b, c)`` where ``(code, a, b, c)``
-        # is the index's inline form (``PathIndex.fast``), plus ``(slot, FAST_ABSENT, hits, None,
-        # None)`` for a path with ``exists: false`` steps; rebuilt whenever an index changes.
-        self.fields: tuple[tuple[_Slot, int, Any, Any, Any], ...] = ()
+        # Per path, the entries of ``fields`` for it; kept up to date path by path (``refresh``)
+        # and joined into ``fields``, in path order, when next read.
+        self._entries: dict[Path, tuple[tuple[_Slot, int, Any, Any, Any], ...]] = {}
+        self._order: list[Path] = []
+        self._unsorted = False
+        self._fields: tuple[tuple[_Slot, int, Any, Any, Any], ...] = ()
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
         # True when a field may become a ``FAST_PAIR`` (``pair`` decides once the states after
@@ -138,20 +141,44 @@ class _State:
         self.code: tuple[Any, ...] = (noop, self)
         self.fns: dict[Any, Any] = {}  # the per-field codes of a state with many fields
 
-    def refresh(self) -> None:
-        """Rebuild ``fields`` from the indexes."""
-        fields: list[tuple[_Slot, int, Any, Any, Any]] = []
-        pairable = False
-        # In path order, so that states testing the same fields share one compiled shape.
-        for _, (s, ix) in sorted(self.indexes.items()):
+    @property
+    def fields(self) -> tuple[tuple[_Slot, int, Any, Any, Any], ...]:
+        """What the state tests: per path, ``(slot, code, a, b, c)`` where ``(code, a, b, c)`` is
+        the index's inline form (``PathIndex.fast``), plus ``(slot, FAST_ABSENT, hits, None,
+        None)`` for a path with ``exists: false`` steps; in path order, so that states testing
+        the same fields share one compiled shape."""
+        if self._unsorted:
+            entries = self._entries
+            self._fields = tuple(f for path in self._order for f in entries[path])
+            self.pairable = any(f[1] == FAST_EQ_IC for f in self._fields)
+            self._unsorted = False
+        return self._fields
+
+    def refresh(self, path: Path) -> None:
+        """Take the index of ``path`` (changed, added or gone) into ``fields``. One path at a
+        time, so that a state testing thousands of paths does not rebuild them all per rule."""
+        entry = self.indexes.get(path)
+        if entry is None:
+            if self._entries.pop(path, None) is not None:
+                self._order.remove(path)
+        else:
+            s, ix = entry
+            fields: tuple[tuple[_Slot, int, Any, Any, Any], ...] = ()
             if ix.exists_false is not None:  # followed when the path is absent
-                fields.append((s, FAST_ABSENT, ix.exists_false, None, None))
-                if len(ix) == 1:
-                    continue
-            fields.append((s, *ix.fast))
-            pairable = pairable or ix.fast[0] == FAST_EQ_IC
-        self.fields = tuple(fields)
-        self.pairable = pairable
+                fields = ((s, FAST_ABSENT, ix.exists_false, None, None),)
+            if ix.exists_false is None or len(ix) != 1:
+                fields += ((s, *ix.fast),)
+            if path not in self._entries:
+                insort(self._order, path)
+            self._entries[path] = fields
+        self._unsorted = True
+
+    def paired(self) -> tuple[tuple[_Slot, int, Any, Any, Any], ...]:
+        """``fields`` with their ignore-case pairs made (``pair``), once the states after this
+        one are settled."""
+        if self.fields and self.pairable:  # (reading fields brings pairable up to date)
+            self.pair()
+        return self._fields
 
     def pair(self) -> None:
         """Turn each ignore-case field whose matches only lead to states that test nothing but
@@ -194,7 +221,7 @@ class _State:
             else:
                 if other is not None and other is not s:
                     fields[i] = (s, FAST_PAIR, (merged, other, a), b, c)
-        self.fields = tuple(fields)
+        self._fields = tuple(fields)
 
 
 class _Sub:
@@ -316,11 +343,11 @@ class Matcher:
                         child = state.children[step] = _State(state, step)
                         for cond in conds:
                             index.add(self._intern(cond), child.code)
-                    state.refresh()
+                    state.refresh(path)
                     self._stale.add(state)
                     state = child
                     continue
-                state.refresh()
+                state.refresh(path)
                 self._stale.add(state)
             self._subs[id(sub)] = sub
             subs.append(sub)
@@ -356,7 +383,7 @@ class Matcher:
                 last = False
                 if not len(index):
                     del state.indexes[path]
-                state.refresh()
+                state.refresh(path)
                 self._stale.add(state)
                 state.users -= 1
                 target = state.code if state.users == 0 and state is not self._root else None
@@ -389,17 +416,15 @@ class Matcher:
             for state in levels.pop(depth, ()):
                 if state is not self._root and not hasattr(state, "parent"):
                     continue  # removed since it changed
-                if state.pairable:
-                    state.pair()
                 old = state.code
-                state.code = self._compiler.build(state, state.fields, state.fns)
+                state.code = self._compiler.build(state, state.paired(), state.fns)
                 parent = state.parent
                 if parent is not None:
                     path, conds = state.step  # type: ignore[misc]
                     index = parent.indexes[path][1]
                     for cond in conds:
                         index.replace(cond, old, state.code)
-                    parent.refresh()
+                    parent.refresh(path)
                     levels.setdefault(depth - 1, set()).add(parent)
 
     def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
