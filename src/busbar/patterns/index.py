@@ -61,7 +61,7 @@ FAST_EQ_IC = 8    # ignore-case strings, maybe exact ones: a = lower-cased -> hi
 FAST_PREFIXES = 9  # prefixes, maybe exact strings: a = their PrefixTables, b = exact or None
 FAST_RANGES = 10  # a few numeric ranges: a = ((low, high, hits), ...), both ends inclusive
 # (made by the Matcher from FAST_EQ_IC) ignore-case strings whose matches lead only to states that
-# test prefixes of one other path: a = ({lower-cased: (lengths, {prefix: hits})}, that path's
+# test prefixes of one other path: a = ({lower-cased: ``chained`` prefix tables}, that path's
 # slot, the FAST_EQ_IC table); b and c as for FAST_EQ_IC
 FAST_PAIR = 11
 HitList = tuple[Hit, ...]
@@ -233,8 +233,8 @@ class PathIndex:
                     return FAST_AB_STR, arg, hits
                 return FAST_LOOKUP, one, None
         if len(self.residual) == len(self.hits) and all(c[0] == CIDR for c, _, _ in self.residual):
-            # Only CIDR blocks (several rules' blocks on one address field): parse each value
-            # once, then compare it with every block.
+            # Only CIDR blocks (several rules' blocks on one address field): each value read
+            # once for all of them (cidrs_lookup).
             self.lookup = cidrs_lookup(tuple((*cond[1], hits) for cond, hits, _ in self.residual))
             return FAST_LOOKUP, self.lookup, None
         negative = self.residual or self.ab_str or self.ab_ic or self.ab_prefix or self.ab_suffix
