@@ -48,6 +48,7 @@ from .index import (
 
 Code = tuple[Any, ...]  # (run, state, constants...)
 Field = tuple[Any, int, Any, Any, Any]
+Constant = tuple[int, Callable[[Field], Any]]  # (which field, what of it)
 
 _TWO53 = 2 ** 53
 _NEG_INF = float("-inf")
@@ -97,13 +98,14 @@ class Compiler:
             return (noop, state)
         if len(fields) <= MAX_INLINE_FIELDS:
             shapes = tuple(self._shape(f) for f in fields)
-            run = self._runs.get(shapes)
+            found = self._runs.get(shapes)
             # (a field alone always gets its function: those shapes are few)
-            if run is None and (len(self._runs) < _MAX_SHAPES or len(fields) == 1):
-                run = self._runs[shapes] = self._generate(shapes)
-            if run is not None:
+            if found is None and (len(self._runs) < _MAX_SHAPES or len(fields) == 1):
+                found = self._runs[shapes] = self._generate(shapes)
+            if found is not None:
                 cache.clear()
-                return (run, state, *self._constants(fields, shapes))
+                run, constants = found
+                return (run, state, *[take(fields[i]) for i, take in constants])
         # Many fields: one code per field, each reused while its field is unchanged. The cache
         # keeps each field's objects alive beside its code, so that their ids identify it.
         fresh: dict[Any, tuple[Field, Code]] = {}
@@ -114,44 +116,22 @@ class Compiler:
         cache.update(fresh)
         return (_chain, state, tuple(code for _, code in fresh.values()))
 
-    def _constants(self, fields: tuple[Field, ...], shapes: tuple[Any, ...]) -> list[Any]:
-        consts: list[Any] = []
-        for (slot, code, a, b, c), shape in zip(fields, shapes, strict=True):
-            consts.append(slot)
-            if code == FAST_ABSENT:
-                consts.append(a)
-            elif code in (FAST_ONE, FAST_SUFFIX, FAST_PREFIX, FAST_AB_STR):
-                consts.extend((a, b))
-            elif code == FAST_RANGE:
-                consts.extend((*a, b))  # low, high, hits
-            elif code == FAST_PREFIXES:
-                lens, chains = a.longest_first()
-                consts.extend((b, c, chains))
-                consts.extend(lens if shape[2] >= 0 else (lens,))
-            elif code == FAST_PAIR:
-                consts.extend((*a, b, c))  # merged, other, ic
-            elif code == FAST_RANGES:
-                consts.extend((b, c))
-                for low, high, hits in a:
-                    consts.extend((low, high, hits))
-            else:  # FAST_EXACT, FAST_LOOKUP, FAST_EQ_IC
-                consts.extend((a, b, c))
-        return consts
-
-    def _generate(self, shapes: tuple[Any, ...]) -> Callable[..., None]:
-        params: list[str] = []
+    def _generate(self, shapes: tuple[Any, ...]) -> tuple[Callable[..., None], tuple[Constant, ...]]:
+        """The function for ``shapes``, and where each constant it reads comes from: ``(i,
+        take)``, ``take(fields[i])`` giving the constant."""
+        params: dict[str, Constant] = {}
         body: list[str] = []
         for i, shape in enumerate(shapes):
             _field_source(i, shape, params, body)
         # Each constant is read from the code where it is used, not unpacked up front: taking an
         # object into a variable writes its reference count, which for a state's hit lists and
         # next states (used only on a hit, and cold in a large machine) would be a cache miss.
-        where = {p: f"code[{k}]" for k, p in enumerate(params, 2)}
+        where = {name: f"code[{k}]" for k, name in enumerate(params, 2)}
         body = [_CONSTANT.sub(lambda m: where[m.group(0)], line) for line in body]
         src = "\n".join(["def run(get, out, seen, ctx, code):", *body])
         namespace = dict(self._globals)
         exec(compile(src, f"<busbar state {len(self._runs)}>", "exec"), namespace)  # noqa: S102
-        return namespace["run"]  # type: ignore[no-any-return]
+        return namespace["run"], tuple(params.values())
 
 
 # A constant's name in the generated source: letters and a number (local variables have no digits).
@@ -159,8 +139,31 @@ _CONSTANT = re.compile(r"\b[a-z]+[0-9]+(?:_[0-9]+)?\b")
 
 
 # -- source of one field ---------------------------------------------------------------------------
-# Each writer appends the parameters its constants take (in ``Compiler._constants``'s order) and
-# the lines of the test, indented for the body of ``run``.
+# Each writer adds the constants it reads to ``params`` (name in the source -> where it comes from
+# in the field, ``(i, take)``) and the lines of the test, indented for the body of ``run``.
+
+
+def _take(i: int, *where: int) -> Constant:
+    """Field ``i``'s item at ``where`` (indexes, outermost first)."""
+    def take(field: Field) -> Any:
+        item: Any = field
+        for k in where:
+            item = item[k]
+        return item
+    return i, take
+
+
+def _longest(i: int, k: int | None = None) -> Constant:
+    """Of field ``i``'s PrefixTables (longest first): the lengths, or length ``k``."""
+    def take(field: Field) -> Any:
+        lens = field[2].longest_first()[0]
+        return lens if k is None else lens[k]
+    return i, take
+
+
+def _chains(i: int) -> Constant:
+    """Field ``i``'s prefix chains (``PrefixTables.longest_first``)."""
+    return i, lambda field: field[2].longest_first()[1]
 
 def _dynamic(hits: str, ind: str) -> list[str]:
     """Take every target of a hit list that may hold a state already taken during this match
@@ -200,9 +203,9 @@ def _names(ind: str) -> list[str]:
             f"{ind}        confirm(tg, out, seen, ctx)"]
 
 
-def _static(i: int, params: list[str], ind: str) -> list[str]:
-    """Take the targets of the fixed hit list ``h{i}``."""
-    params.append(f"h{i}")
+def _static(i: int, params: dict[str, Constant], ind: str, hits: Constant) -> list[str]:
+    """Take the targets of the fixed hit list ``h{i}`` (from ``hits``)."""
+    params[f"h{i}"] = hits
     return _once(f"h{i}", ind)
 
 
@@ -225,88 +228,98 @@ def _one_or_many(ind: str, single: list[str], many: list[str]) -> list[str]:
     return [f"{ind}try:", f"{ind}    (v,) = vals", f"{ind}except ValueError:", *many, f"{ind}else:", *single]
 
 
-def _field_source(i: int, shape: tuple[Any, ...], params: list[str], body: list[str]) -> None:
+def _field_source(i: int, shape: tuple[Any, ...], params: dict[str, Constant], body: list[str]) -> None:
+    # A field is ``(slot, code, a, b, c)``: the path's slot, then its index's inline form.
     code = shape[0]
-    params.append(f"s{i}")
-    if code == FAST_ABSENT:
+    params[f"s{i}"] = _take(i, 0)
+    if code == FAST_ABSENT:  # a: the exists:false hit list
         body.append(f"    if get(s{i}) is None:")
-        body.extend(_static(i, params, " " * 8))
+        body.extend(_static(i, params, " " * 8, _take(i, 2)))
         return
     body += [f"    vals = get(s{i})", "    if vals is not None:"]
     ind = " " * 8
     one = ind + "    "
     if code in (FAST_ONE, FAST_SUFFIX, FAST_PREFIX, FAST_AB_STR, FAST_RANGE):
-        if code == FAST_RANGE:
-            params += [f"lo{i}", f"hi{i}", f"h{i}"]
+        if code == FAST_RANGE:  # a: (low, high)
+            params[f"lo{i}"] = _take(i, 2, 0)
+            params[f"hi{i}"] = _take(i, 2, 1)
             number = _number(one)
             test = f"x is not None and lo{i} <= x <= hi{i}"
         else:
-            params += [f"a{i}", f"h{i}"]
+            params[f"a{i}"] = _take(i, 2)
             number = []
             test = {FAST_ONE: f"v == a{i}",  # only a str equals a str
                     FAST_SUFFIX: f"type(v) is str and v.endswith(a{i})",
                     FAST_PREFIX: f"type(v) is str and v.startswith(a{i})",
                     # values of other types are never refused
                     FAST_AB_STR: f"type(v) is not str or v not in a{i}"}[code]
-        # The fixed hit list is taken once, at the first value that meets the test.
+        # The fixed hit list (b) is taken once, at the first value that meets the test.
+        params[f"h{i}"] = _take(i, 3)
         body += _one_or_many(
             ind,
             [*number, f"{one}if {test}:", *_once(f"h{i}", one + "    ")],
             [f"{one}for v in vals:", *["    " + line for line in number], f"{one}    if {test}:",
              *_once(f"h{i}", one + " " * 8), f"{one}        break"])
-    elif code == FAST_EXACT:  # ``b``: the table with single codes bare (PathIndex.exact_code)
-        params += [f"a{i}", f"b{i}", f"c{i}"]
+    elif code == FAST_EXACT:  # a: the table; b: the same with single codes bare (exact_code)
+        params[f"a{i}"] = _take(i, 2)
+        params[f"b{i}"] = _take(i, 3)
         body += _one_or_many(
             ind,
             [f"{one}h = b{i}.get(v)", f"{one}if h is not None:", f"{one}    if type(h) is tuple:",
              f"{one}        h[0](get, out, seen, ctx, h)", f"{one}    else:", *_once("h", one + "        ")],
             [f"{one}for v in vals:", f"{one}    h = a{i}.get(v)", f"{one}    if h is not None:",
              *_dynamic("h", one + " " * 8)])
-    elif code == FAST_LOOKUP:
-        params += [f"a{i}", f"b{i}", f"c{i}"]
+    elif code == FAST_LOOKUP:  # a: the lookup
+        params[f"a{i}"] = _take(i, 2)
         body += [f"{ind}found = []", f"{ind}a{i}(vals, found)", f"{ind}for h in found:",
                  *_dynamic("h", ind + "    ")]
-    else:  # several conditions of one shape, inline for one value; ``c`` for several values
-        if code == FAST_PREFIXES:
+    else:  # several conditions of one shape, inline for one value; c: the lookup for several
+        params[f"c{i}"] = _take(i, 4)
+        if code in (FAST_PREFIXES, FAST_EQ_IC, FAST_PAIR) and shape[1]:
+            params[f"b{i}"] = _take(i, 3)  # exact strings beside them
+        if code == FAST_PREFIXES:  # a: the PrefixTables
             exact, count = shape[1], shape[2]
-            params += [f"b{i}", f"c{i}"]
             lines = [f"{one}if type(v) is str:"]
             inner = one + "    "
             if exact:
                 lines += [f"{inner}h = b{i}.get(v)", f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
             # Longest first (PrefixTables.longest_first): the first prefix found brings the
             # shorter ones that begin it, and the value's own length needs no slice.
-            params.append(f"p{i}")
+            params[f"p{i}"] = _chains(i)
             lines.append(f"{inner}n = len(v)")
             if count >= 0:
                 for j in range(count):
-                    params.append(f"l{i}_{j}")
+                    params[f"l{i}_{j}"] = _longest(i, j)
                     lines.append(f"{inner}{'if' if j == 0 else 'if h is None and'} n >= l{i}_{j}:")
                     lines.append(f"{inner}    h = p{i}.get(v[:l{i}_{j}])")
                     if j == 0:
                         lines += [f"{inner}else:", f"{inner}    h = None"]
                 lines += [f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
             else:
-                params.append(f"a{i}")
+                params[f"a{i}"] = _longest(i)
                 lines += [f"{inner}for length in a{i}:", f"{inner}    if length <= n:",
                           f"{inner}        h = p{i}.get(v[:length])", f"{inner}        if h is not None:",
                           *_dynamic("h", inner + " " * 12), f"{inner}            break"]
-        elif code == FAST_EQ_IC:
-            params += [f"a{i}", f"b{i}", f"c{i}"]
+        elif code == FAST_EQ_IC:  # a: lower-cased -> hits
+            params[f"a{i}"] = _take(i, 2)
             lines = [f"{one}if type(v) is str:"]
             inner = one + "    "
             if shape[1]:
                 lines += [f"{inner}h = b{i}.get(v)", f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
             lines += [f"{inner}h = a{i}.get(v.lower())", f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
-        elif code == FAST_RANGES:  # a few ranges, written out: (low, high, hits) each
-            params += [f"b{i}", f"c{i}"]
+        elif code == FAST_RANGES:  # a: a few ranges, written out: (low, high, hits) each
             lines = [*_number(one), f"{one}if x is not None:"]
             for j in range(shape[1]):
-                params += [f"lo{i}_{j}", f"hi{i}_{j}", f"h{i}_{j}"]
+                params[f"lo{i}_{j}"] = _take(i, 2, j, 0)
+                params[f"hi{i}_{j}"] = _take(i, 2, j, 1)
+                params[f"h{i}_{j}"] = _take(i, 2, j, 2)
                 lines += [f"{one}    if lo{i}_{j} <= x <= hi{i}_{j}:", *_dynamic(f"h{i}_{j}", one + " " * 8)]
         elif code == FAST_PAIR:
-            # ignore-case, then the prefixes of another path that the states after it test
-            params += [f"m{i}", f"o{i}", f"ic{i}", f"b{i}", f"c{i}"]
+            # ignore-case, then the prefixes of another path that the states after it test;
+            # a: (those prefix tables by lower-cased value, that path's slot, the ignore-case table)
+            params[f"m{i}"] = _take(i, 2, 0)
+            params[f"o{i}"] = _take(i, 2, 1)
+            params[f"ic{i}"] = _take(i, 2, 2)
             lines = [f"{one}if type(v) is str:"]
             inner = one + "    "
             if shape[1]:
