@@ -199,7 +199,7 @@ class PathIndex:
         are tuples: one allocation, read without a second indirection, shared by tables and the
         inline forms; a change places the condition again.)"""
         self.hits[cond] = hits
-        self._unplace(cond)
+        self._unplace(cond, settle=False)
         self._place(cond, hits)
 
     def _choose_lookup(self) -> None:
@@ -321,7 +321,9 @@ class PathIndex:
             self.residual = [*self.residual, (cond, hits, value_test(cond))]
         self._choose_lookup()
 
-    def _unplace(self, cond: Cond) -> None:
+    def _unplace(self, cond: Cond, settle: bool = True) -> None:
+        """Undo ``_place``. ``settle=False`` leaves the derived tables and the lookup as they
+        are, for ``_replace``, whose ``_place`` at once redoes them."""
         kind, arg = cond
         if kind == EXACT_STR:
             del self.exact_str[arg]
@@ -332,13 +334,15 @@ class PathIndex:
             del self.exact_lit[arg]
         elif kind == EQ_IC:
             del self.eq_ic[arg]
-            self._refresh_affixes()
+            if settle:
+                self._refresh_affixes()
         elif kind in _AFFIX_TABLES:
             table = getattr(self, _AFFIX_TABLES[kind])
             del table[len(arg)][arg]
             if not table[len(arg)]:
                 del table[len(arg)]
-            self._refresh_affixes()
+            if settle:
+                self._refresh_affixes()
         elif kind == NUMERIC:
             del self.numeric[arg]
             self.num_dirty = True
@@ -352,7 +356,8 @@ class PathIndex:
             setattr(self, name, [(a, h) for a, h in getattr(self, name) if a != arg])
         else:
             self.residual = [r for r in self.residual if r[0] != cond]
-        self._choose_lookup()
+        if settle:
+            self._choose_lookup()
 
     def _build_numeric(self) -> None:
         """Boundaries of all ranges, sorted; slot 2j+1 is the point j, slot 2j the gap below it."""
