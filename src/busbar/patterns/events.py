@@ -311,32 +311,8 @@ def _gather_list(items: list[Any], node: TrieNode, values: dict[Any, list[Any]],
     for e in items:
         t = type(e)
         if t is dict:
-            if not kids:
-                continue
-            if deep:
+            if kids:
                 _gather_obj(e, node, values, arrayed, True)
-                continue
-            # An array of objects (coordinates, resources...): the object walk, inlined.
-            get = e.get
-            for seg, child in kids.items():
-                v = get(seg, _MISSING)
-                if v is _MISSING:
-                    continue
-                tv = type(v)
-                if tv is dict:
-                    if child.children:
-                        _gather_obj(v, child, values, arrayed, True)
-                elif tv is list:
-                    _gather_list(v, child, values, arrayed)
-                else:
-                    s = child.slot
-                    if s is not None:
-                        found = values.get(s)
-                        if found is None:
-                            values[s] = [v]
-                        else:
-                            found.append(v)
-                        arrayed.add(s)
         elif t is list:
             _gather_list(e, node, values, arrayed)
         elif slot is not None:
