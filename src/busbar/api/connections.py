@@ -117,12 +117,18 @@ def get_connection(ctx: Context, name: str) -> dict[str, Any]:
     return connection
 
 
+def find_named(store: Store, kind: str, arn: str, arn_field: str) -> dict[str, Any] | None:
+    """The resource of *kind* that the :func:`named_arn` *arn* names, or None. One deleted and
+    created again under the same name has another ARN (its ``arn_field``), so the old ARN finds
+    nothing: a deleted resource's users must not reach its successor."""
+    parts = split_named_arn(kind, arn)
+    found = store.get_resource(kind, parts[2]) if parts else None
+    return found if found is not None and found[arn_field] == arn else None
+
+
 def find_connection(store: Store, arn: str) -> dict[str, Any] | None:
-    """The connection *arn* names, or None.  A connection deleted and created again
-    under the same name has another ARN, so the old ARN finds nothing."""
-    parts = split_connection_arn(arn)
-    connection = store.get_resource(CONNECTION, parts[2]) if parts else None
-    return connection if connection is not None and connection["ConnectionArn"] == arn else None
+    """The connection *arn* names, or None (see :func:`find_named`)."""
+    return find_named(store, CONNECTION, arn, "ConnectionArn")
 
 
 def connection_by_arn(ctx: Context, arn: str) -> dict[str, Any]:

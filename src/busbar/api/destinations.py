@@ -26,8 +26,8 @@ from busbar.api.connections import (
     check_endpoint,
     connection_by_arn,
     find_connection,
+    find_named,
     named_arn,
-    split_named_arn,
 )
 from busbar.api.context import Context
 from busbar.api.errors import (
@@ -47,19 +47,9 @@ def api_destination_arn(region: str, account: str, name: str, unique: str) -> st
     return named_arn(API_DESTINATION, region, account, name, unique)
 
 
-def split_api_destination_arn(arn: str) -> tuple[str, str, str] | None:
-    """(region, account, name) of an API destination ARN, or None when *arn* is not one."""
-    return split_named_arn(API_DESTINATION, arn)
-
-
 def find_api_destination(store: Store, arn: str) -> dict[str, Any] | None:
-    """The destination *arn* names, or None (also when the name now belongs to a newer
-    destination: a deleted destination's targets must not reach its successor)."""
-    parts = split_api_destination_arn(arn)
-    if parts is None:
-        return None
-    destination = store.get_resource(API_DESTINATION, parts[2])
-    return destination if destination is not None and destination["ApiDestinationArn"] == arn else None
+    """The destination *arn* names, or None (see :func:`find_named`)."""
+    return find_named(store, API_DESTINATION, arn, "ApiDestinationArn")
 
 
 def not_found(name: str) -> ResourceNotFoundException:
