@@ -253,11 +253,7 @@ class Dispatcher:
             while self._later and self._later[0][0] <= now:
                 self._enqueue(heapq.heappop(self._later)[2])
             timeout = self._later[0][0] - now if self._later else None
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            await _woken_or_timed_out(self._wake, timeout)
 
     async def _work(self) -> None:
         while True:
@@ -290,11 +286,7 @@ class Dispatcher:
                         self._next_due = min(self._next_due, time.time() + 1.0)
                     await asyncio.sleep(_LOAD_GAP)
                     continue
-            self._load_wake.clear()
-            try:
-                await asyncio.wait_for(self._load_wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            await _woken_or_timed_out(self._load_wake, timeout)
 
     async def _load(self) -> None:
         """Fill the window from the store, soonest due first.
@@ -413,6 +405,15 @@ class Dispatcher:
             "to": "bus" if forward else "store"})
         await self._store.dead_letter(delivery.id, attempts, outcome.error_code, message, forward)
         self._release([delivery.id])
+
+
+async def _woken_or_timed_out(wake: asyncio.Event, timeout: float | None) -> None:
+    """Wait until ``wake`` is set from now on, or ``timeout`` seconds (None: no limit) pass."""
+    wake.clear()
+    try:
+        await asyncio.wait_for(wake.wait(), timeout)
+    except TimeoutError:
+        pass
 
 
 def _with_attempts(delivery: Delivery, attempts: int) -> Delivery:
