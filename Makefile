@@ -1,30 +1,47 @@
-# The two commands: `make serve` and `make test`. Each creates .venv on first use.
+# The two commands: `make serve` and `make test`. Each creates .venv on first use and installs
+# only what it needs: serving takes the runtime dependencies, testing adds the test tools and
+# the peers the benchmarks and end-to-end tests run (moto's server).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test check lint format bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench]'
-	touch $(STAMP)
 
-serve: $(STAMP)  ## start busbar on its embedded store (./busbar-data)
+$(SERVE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(TEST_STAMP) $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)  ## start busbar on its embedded store (./busbar-data)
 	$(VENV)/bin/busbar serve
 
-test: $(STAMP)   ## run the whole test suite
+test: $(TEST_STAMP)   ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)   ## static checks (ruff)
+check: $(TEST_STAMP)  ## static checks: lint, formatting, types
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
-bench: $(STAMP)  ## run the benchmarks (slow; prints tables)
+lint: check
+
+format: $(TEST_STAMP) ## rewrite the code in the project's format
+	$(VENV)/bin/ruff check --fix-only --quiet src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+bench: $(TEST_STAMP)  ## run the benchmarks (slow; prints tables)
 	$(PY) benchmarks/put_events.py
 	$(PY) benchmarks/match.py
 	$(PY) benchmarks/deliver.py
 
 clean:
-	rm -rf $(VENV) busbar-data .pytest_cache
+	rm -rf $(VENV) busbar-data .pytest_cache .mypy_cache

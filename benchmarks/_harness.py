@@ -21,8 +21,10 @@ from pathlib import Path
 import httpx
 
 # Servers check nothing of the signature, but moto reads the region from its scope.
-AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws4_request, "
-        "SignedHeaders=host;x-amz-date;x-amz-target, Signature=0")
+AUTH = (
+    "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws4_request, "
+    "SignedHeaders=host;x-amz-date;x-amz-target, Signature=0"
+)
 
 
 def free_port() -> int:
@@ -70,9 +72,23 @@ def _wait_ready(server: ServerProcess, path: str, timeout: float = 60) -> Server
 def start_busbar(*extra: str) -> ServerProcess:
     workdir = Path(tempfile.mkdtemp(prefix="busbar-bench-"))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "busbar", "serve", "--port", str(port),
-                             "--data-dir", str(workdir / "data"), "--log-level", "warning", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "busbar",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(workdir / "data"),
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return _wait_ready(ServerProcess("busbar", port, proc, workdir), "/health")
 
 
@@ -80,17 +96,20 @@ def start_moto() -> ServerProcess:
     workdir = Path(tempfile.mkdtemp(prefix="moto-bench-"))
     port = free_port()
     moto = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
-    proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], cwd=workdir,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [moto, "-H", "127.0.0.1", "-p", str(port)], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return _wait_ready(ServerProcess("moto_server", port, proc, workdir), "/moto-api/")
 
 
 def request_bytes(port: int, target: str, body: bytes) -> bytes:
     """One complete HTTP/1.1 keep-alive request."""
-    head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\n"
-            f"X-Amz-Date: 20260101T000000Z\r\nAuthorization: {AUTH}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\n"
+        f"X-Amz-Date: 20260101T000000Z\r\nAuthorization: {AUTH}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -127,8 +146,9 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes, boo
     return head, await reader.readexactly(length), close
 
 
-async def _connection(port: int, requests: list[bytes], ok: re.Pattern[bytes], until: float,
-                      warmup_end: float, result: LoadResult) -> None:
+async def _connection(
+    port: int, requests: list[bytes], ok: re.Pattern[bytes], until: float, warmup_end: float, result: LoadResult
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     index = 0
     try:
@@ -154,24 +174,26 @@ async def _connection(port: int, requests: list[bytes], ok: re.Pattern[bytes], u
         writer.close()
 
 
-async def _run_load(port: int, requests: list[bytes], ok: re.Pattern[bytes], connections: int, seconds: float,
-                    warmup: float) -> LoadResult:
+async def _run_load(
+    port: int, requests: list[bytes], ok: re.Pattern[bytes], connections: int, seconds: float, warmup: float
+) -> LoadResult:
     result = LoadResult()
     start = time.perf_counter()
     warmup_end = start + warmup
     until = warmup_end + seconds
-    await asyncio.gather(*(_connection(port, requests, ok, until, warmup_end, result)
-                           for _ in range(connections)))
+    await asyncio.gather(*(_connection(port, requests, ok, until, warmup_end, result) for _ in range(connections)))
     result.seconds = seconds
     return result
 
 
-def run_load(port: int, requests: list[bytes], ok: re.Pattern[bytes], connections: int, seconds: float,
-             warmup: float = 1.0) -> LoadResult:
+def run_load(
+    port: int, requests: list[bytes], ok: re.Pattern[bytes], connections: int, seconds: float, warmup: float = 1.0
+) -> LoadResult:
     """Keep *connections* requests in flight for *seconds* (after *warmup*); a
     response counts as failed unless it is a 200 whose body matches *ok*."""
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         pass

@@ -75,28 +75,45 @@ def start_sink() -> tuple[subprocess.Popen[bytes], str]:
 
 def configure(server: ServerProcess, sink: str) -> None:
     """One rule on the default bus, targeting an API destination at the sink."""
-    client = boto3.client("events", endpoint_url=server.url, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test",
-                          config=Config(retries={"total_max_attempts": 1}))
+    client = boto3.client(
+        "events",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
     connection = client.create_connection(
-        Name="bench", AuthorizationType="API_KEY",
-        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}})["ConnectionArn"]
+        Name="bench",
+        AuthorizationType="API_KEY",
+        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}},
+    )["ConnectionArn"]
     destination = client.create_api_destination(
-        Name="sink", ConnectionArn=connection, InvocationEndpoint=sink + "/events", HttpMethod="POST",
-        InvocationRateLimitPerSecond=100_000)["ApiDestinationArn"]
+        Name="sink",
+        ConnectionArn=connection,
+        InvocationEndpoint=sink + "/events",
+        HttpMethod="POST",
+        InvocationRateLimitPerSecond=100_000,
+    )["ApiDestinationArn"]
     client.put_rule(Name="to-sink", EventPattern=json.dumps({"source": [SOURCE]}))
     client.put_targets(Rule="to-sink", Targets=[{"Id": "sink", "Arn": destination}])
 
 
 def body(batch: int) -> bytes:
-    entries = [{"Source": SOURCE, "DetailType": "Tick",
-                "Detail": json.dumps({"batch": batch, "n": n, "payload": {"customer": batch % 97, "total": 9.5}})}
-               for n in range(10)]
+    entries = [
+        {
+            "Source": SOURCE,
+            "DetailType": "Tick",
+            "Detail": json.dumps({"batch": batch, "n": n, "payload": {"customer": batch % 97, "total": 9.5}}),
+        }
+        for n in range(10)
+    ]
     return json.dumps({"Entries": entries}).encode()
 
 
-async def _paced(port: int, rate: int, seconds: float, connections: int = 32
-                 ) -> tuple[dict[str, float], dict[str, float]]:
+async def _paced(
+    port: int, rate: int, seconds: float, connections: int = 32
+) -> tuple[dict[str, float], dict[str, float]]:
     """Send batches of 10 at *rate* events/s; return {event id: send start} and
     {event id: time its PutEvents call was answered}."""
     requests = [request_bytes(port, "AWSEvents.PutEvents", body(i)) for i in range(256)]
@@ -184,8 +201,10 @@ def throughput_run(server: ServerProcess, sink: str, steps: list[int], seconds: 
         achieved = len(sent) / max(ended - begun, 1e-9)
         sustained = in_time == len(sent) and achieved >= rate * 0.9
         results.append(Step(rate, len(sent), in_time, sustained, in_time / max(ended - begun, 1e-9)))
-        progress(f"    sent {len(sent):,} ({achieved:,.0f}/s), delivered in time {in_time:,}: "
-                 f"{'sustained' if sustained else 'NOT sustained'}")
+        progress(
+            f"    sent {len(sent):,} ({achieved:,.0f}/s), delivered in time {in_time:,}: "
+            f"{'sustained' if sustained else 'NOT sustained'}"
+        )
         if not sustained:
             break
         # Let any tail drain before the next step.
@@ -200,8 +219,13 @@ def pct(values: list[float], p: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of the latency run and of each step")
-    parser.add_argument("--steps", type=int, nargs="+", default=[1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
-                        help="offered rates (events/s) of the throughput run")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=[1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
+        help="offered rates (events/s) of the throughput run",
+    )
     args = parser.parse_args()
 
     sink_proc, sink = start_sink()
@@ -221,16 +245,28 @@ def main() -> int:
                 steps = throughput_run(server, sink, args.steps, args.seconds / 2)
                 best = max((s.offered for s in steps if s.sustained), default=0)
                 peak = max((s.delivered_per_second for s in steps), default=0.0)
-                rows.append((name, sent, delivered, pct(latencies, 50), pct(latencies, 99),
-                             latencies[-1] if latencies else float("nan"), best, peak))
+                rows.append(
+                    (
+                        name,
+                        sent,
+                        delivered,
+                        pct(latencies, 50),
+                        pct(latencies, 99),
+                        latencies[-1] if latencies else float("nan"),
+                        best,
+                        peak,
+                    )
+                )
             finally:
                 server.stop()
     finally:
         sink_proc.terminate()
         sink_proc.wait(10)
 
-    print(f"\nEnd-to-end delivery to a local HTTP API destination, {os.cpu_count()} CPUs shared by server, sink "
-          f"and load generator; latency at a steady 1,000 events/s for {args.seconds:g} s\n")
+    print(
+        f"\nEnd-to-end delivery to a local HTTP API destination, {os.cpu_count()} CPUs shared by server, sink "
+        f"and load generator; latency at a steady 1,000 events/s for {args.seconds:g} s\n"
+    )
     print("| server | events put | delivered | p50 ms | p99 ms | max ms | highest sustained step | peak delivered/s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, sent, delivered, p50, p99, worst, best, peak in rows:

@@ -6,6 +6,7 @@ STREET names that begin and end the way the rule sets look for, BLKLOT/MAPBLKLOT
 the exact ones the EXACT rules name, and coordinate rings around San Francisco with the exact
 floats the NUMERIC/COMPLEX_ARRAYS rules compare against appearing now and then.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,54 @@ import random
 from pathlib import Path
 from typing import Any
 
-RULES_FILE = Path("/work/shared/bench/cl2-rules-and-counts.json")
+RULES_FILE = Path(__file__).resolve().parent / "data" / "cl2-rules-and-counts.json"
 
 STREETS = [
-    "ACTON", "ACADIA", "BLAKE", "BLAIR", "BLUXOME", "DRUMM", "DRAKE", "FULTON", "FUNSTON", "FOLSOM",
-    "RHODE ISLAND", "RHINE", "MASON", "JEFFERSON", "BEACH", "HYDE", "CHESTNUT", "17TH", "MISSION",
-    "VAN NESS", "GEARY", "CLAY", "LAKE", "PARK", "FLEMING", "STERLING", "SAN DIEGO", "CHICAGO",
-    "FOERSTER", "UNKNOWN", "ALABAMA", "BRYANT", "HARRISON", "WASHINGTON", "JACKSON", "POLK",
-    "LINCOLN", "MADISON", "PRINCETON", "BURKE", "LOCKE", "GRAHAM", "TOMASO", "BRISTOL", "DOLORES",
+    "ACTON",
+    "ACADIA",
+    "BLAKE",
+    "BLAIR",
+    "BLUXOME",
+    "DRUMM",
+    "DRAKE",
+    "FULTON",
+    "FUNSTON",
+    "FOLSOM",
+    "RHODE ISLAND",
+    "RHINE",
+    "MASON",
+    "JEFFERSON",
+    "BEACH",
+    "HYDE",
+    "CHESTNUT",
+    "17TH",
+    "MISSION",
+    "VAN NESS",
+    "GEARY",
+    "CLAY",
+    "LAKE",
+    "PARK",
+    "FLEMING",
+    "STERLING",
+    "SAN DIEGO",
+    "CHICAGO",
+    "FOERSTER",
+    "UNKNOWN",
+    "ALABAMA",
+    "BRYANT",
+    "HARRISON",
+    "WASHINGTON",
+    "JACKSON",
+    "POLK",
+    "LINCOLN",
+    "MADISON",
+    "PRINCETON",
+    "BURKE",
+    "LOCKE",
+    "GRAHAM",
+    "TOMASO",
+    "BRISTOL",
+    "DOLORES",
 ]
 ST_TYPES = ["ST", "ST", "ST", "AVE", "AVE", "WAY", "BLVD", "TER", "LN", None]
 SPECIAL_LOTS = ["1430022", "2607117", "2607218", "3745012", "VACSTWIL"]

@@ -29,12 +29,22 @@ def bodies(count: int = 200) -> list[bytes]:
     """Distinct PutEvents bodies of 10 realistic entries each."""
     result = []
     for r in range(count):
-        entries = [{"Source": "shop.orders", "DetailType": "OrderPlaced",
-                    "Resources": [f"arn:aws:shop:us-east-1:000000000000:order/{r}-{n}"],
-                    "Detail": json.dumps({"orderId": f"{r}-{n}", "customer": {"id": r % 97, "tier": "gold"},
-                                          "items": [{"sku": f"SKU-{n}", "qty": n + 1, "price": 9.99}],
-                                          "total": 9.99 * (n + 1)})}
-                   for n in range(ENTRIES_PER_REQUEST)]
+        entries = [
+            {
+                "Source": "shop.orders",
+                "DetailType": "OrderPlaced",
+                "Resources": [f"arn:aws:shop:us-east-1:000000000000:order/{r}-{n}"],
+                "Detail": json.dumps(
+                    {
+                        "orderId": f"{r}-{n}",
+                        "customer": {"id": r % 97, "tier": "gold"},
+                        "items": [{"sku": f"SKU-{n}", "qty": n + 1, "price": 9.99}],
+                        "total": 9.99 * (n + 1),
+                    }
+                ),
+            }
+            for n in range(ENTRIES_PER_REQUEST)
+        ]
         result.append(json.dumps({"Entries": entries}).encode())
     return result
 
@@ -42,8 +52,13 @@ def bodies(count: int = 200) -> list[bytes]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (after 1 s warm-up)")
-    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32],
-                        help="concurrent clients (keep-alive connections), one run each")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[8, 32],
+        help="concurrent clients (keep-alive connections), one run each",
+    )
     parser.add_argument("--sync", choices=["full", "normal"], default="full", help="busbar's --sync")
     args = parser.parse_args()
 
@@ -63,8 +78,10 @@ def main() -> int:
         finally:
             server.stop()
 
-    print(f"\nPutEvents, {ENTRIES_PER_REQUEST} entries per request, {args.seconds:g} s per run, "
-          f"busbar --sync {args.sync} (durable), {os.cpu_count()} CPUs shared by servers and load generator\n")
+    print(
+        f"\nPutEvents, {ENTRIES_PER_REQUEST} entries per request, {args.seconds:g} s per run, "
+        f"busbar --sync {args.sync} (durable), {os.cpu_count()} CPUs shared by servers and load generator\n"
+    )
     print("| server | clients | events/s | p50 ms | p99 ms | failed requests | busbar / moto |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     moto = {c: e for n, c, e, *_ in rows if n == "moto_server"}

@@ -13,22 +13,34 @@ from busbar.delivery.loggroup import log_group_path
 from support import ACCOUNT, REGION, unique
 
 
-def api_destination(client: Any, endpoint: str, *, method: str = "POST", rate: int | None = None,
-                    auth: tuple[str, dict[str, Any]] | None = None) -> str:
+def api_destination(
+    client: Any,
+    endpoint: str,
+    *,
+    method: str = "POST",
+    rate: int | None = None,
+    auth: tuple[str, dict[str, Any]] | None = None,
+) -> str:
     """Create a connection (API key by default) and an API destination; return its ARN."""
-    kind, params = auth or ("API_KEY", {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key",
-                                                                 "ApiKeyValue": "secret-key"}})
-    connection = client.create_connection(Name=unique("conn"), AuthorizationType=kind,
-                                          AuthParameters=params)["ConnectionArn"]
-    kwargs: dict[str, Any] = {"Name": unique("dest"), "ConnectionArn": connection,
-                              "InvocationEndpoint": endpoint, "HttpMethod": method}
+    kind, params = auth or (
+        "API_KEY",
+        {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "secret-key"}},
+    )
+    connection = client.create_connection(Name=unique("conn"), AuthorizationType=kind, AuthParameters=params)[
+        "ConnectionArn"
+    ]
+    kwargs: dict[str, Any] = {
+        "Name": unique("dest"),
+        "ConnectionArn": connection,
+        "InvocationEndpoint": endpoint,
+        "HttpMethod": method,
+    }
     if rate is not None:
         kwargs["InvocationRateLimitPerSecond"] = rate
     return client.create_api_destination(**kwargs)["ApiDestinationArn"]
 
 
-def rule_with_targets(client: Any, pattern: dict[str, Any], targets: list[dict[str, Any]],
-                      bus: str = "default") -> str:
+def rule_with_targets(client: Any, pattern: dict[str, Any], targets: list[dict[str, Any]], bus: str = "default") -> str:
     name = unique("rule")
     client.put_rule(Name=name, EventPattern=json.dumps(pattern), EventBusName=bus)
     client.put_targets(Rule=name, EventBusName=bus, Targets=targets)
@@ -57,9 +69,11 @@ def read_log_group(data_dir: Path, name: str, count: int, timeout: float = 15.0)
     raise AssertionError(f"log group {name} has {len(lines)} lines, expected {count}")
 
 
-def put(client: Any, detail: dict[str, Any], source: str = "shop.orders", bus: str = "default",
-        **extra: Any) -> str:
-    answer = client.put_events(Entries=[{"Source": source, "DetailType": "OrderPlaced",
-                                         "Detail": json.dumps(detail), "EventBusName": bus, **extra}])
+def put(client: Any, detail: dict[str, Any], source: str = "shop.orders", bus: str = "default", **extra: Any) -> str:
+    answer = client.put_events(
+        Entries=[
+            {"Source": source, "DetailType": "OrderPlaced", "Detail": json.dumps(detail), "EventBusName": bus, **extra}
+        ]
+    )
     assert answer["FailedEntryCount"] == 0, answer
     return answer["Entries"][0]["EventId"]

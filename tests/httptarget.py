@@ -22,7 +22,7 @@ class Received:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]   # lower-case names
+    headers: dict[str, str]  # lower-case names
     body: bytes
     at: float = field(default_factory=time.monotonic)
 
@@ -66,8 +66,13 @@ class HttpTarget:
                 if len(body) < length:
                     return  # the client went away mid-request (e.g. busbar was killed): nothing arrived
                 parts = urlsplit(self.path)
-                request = Received(self.command, parts.path, parse_qs(parts.query),
-                                   {k.lower(): v for k, v in self.headers.items()}, body)
+                request = Received(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 reply = target._reply_for(request)
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -85,7 +90,7 @@ class HttpTarget:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def start(self) -> "HttpTarget":
+    def start(self) -> HttpTarget:
         self._thread.start()
         return self
 
@@ -109,8 +114,9 @@ class HttpTarget:
                 self.token_requests.append(request)
                 self.valid_tokens.add(token)
                 self._lock.notify_all()
-            return Reply(body=json.dumps({"access_token": token, "token_type": "Bearer",
-                                          "expires_in": self.token_ttl}).encode())
+            return Reply(
+                body=json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}).encode()
+            )
         with self._lock:
             self.received.append(request)
             self._lock.notify_all()

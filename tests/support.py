@@ -41,8 +41,9 @@ def free_port() -> int:
 class BusbarProcess:
     """One ``busbar serve`` process on a free port and its own data directory."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.env = env or {}
@@ -54,13 +55,25 @@ class BusbarProcess:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "BusbarProcess":
+    def start(self, timeout: float = 30.0) -> BusbarProcess:
         env = {**os.environ, **self.env}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "busbar", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), *self.args],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "busbar",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                *self.args,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -94,9 +107,13 @@ class BusbarProcess:
 
     def client(self, **config: Any) -> Any:
         return boto3.client(
-            "events", endpoint_url=self.endpoint_url, region_name=REGION,
-            aws_access_key_id="test", aws_secret_access_key="test",
-            config=Config(retries={"total_max_attempts": 1}, **config))
+            "events",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1}, **config),
+        )
 
     def post(self, target: str | None, body: bytes | str, headers: dict[str, str] | None = None) -> httpx.Response:
         """A raw AWS JSON 1.1 request, for what boto3 will not send."""

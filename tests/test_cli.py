@@ -13,14 +13,30 @@ def busbar(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "busbar", *args], capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    ((), ["serve", "test-pattern", "events", "dead-letters"]),
-    (("serve",), ["--host", "--port", "--data-dir", "--region", "--account-id", "BUSBAR_PORT", "--sync",
-                  "--put-events-per-second", "--retry-base-delay", "--event-retention-seconds"]),
-    (("test-pattern",), ["PATTERN", "EVENT", "exit 0"]),
-    (("events",), ["--data-dir", "--bus", "--limit"]),
-    (("dead-letters",), ["list", "redrive"]),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ((), ["serve", "test-pattern", "events", "dead-letters"]),
+        (
+            ("serve",),
+            [
+                "--host",
+                "--port",
+                "--data-dir",
+                "--region",
+                "--account-id",
+                "BUSBAR_PORT",
+                "--sync",
+                "--put-events-per-second",
+                "--retry-base-delay",
+                "--event-retention-seconds",
+            ],
+        ),
+        (("test-pattern",), ["PATTERN", "EVENT", "exit 0"]),
+        (("events",), ["--data-dir", "--bus", "--limit"]),
+        (("dead-letters",), ["list", "redrive"]),
+    ],
+)
 def test_help(args, words):
     done = busbar(*args, "--help")
     assert done.returncode == 0

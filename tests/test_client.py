@@ -54,8 +54,7 @@ class Wire:
 
 
 def entries(count: int, source: str, **extra: Any) -> list[dict[str, Any]]:
-    return [{"Source": source, "DetailType": "Numbered", "Detail": json.dumps({"n": n}), **extra}
-            for n in range(count)]
+    return [{"Source": source, "DetailType": "Numbered", "Detail": json.dumps({"n": n}), **extra} for n in range(count)]
 
 
 def sized(size: int, source: str, n: int) -> dict[str, Any]:
@@ -106,8 +105,8 @@ def test_entries_of_100_kib_go_two_by_two(server, source):
 def test_requests_stay_strictly_under_the_limit(server, source):
     client = server.client()
     wire = Wire(client)
-    below = [sized(LIMIT // 2 - 1, source, n) for n in range(2)]    # total LIMIT - 2: one request
-    exact = [sized(LIMIT // 2, source, n) for n in range(2, 4)]     # total LIMIT: refused together
+    below = [sized(LIMIT // 2 - 1, source, n) for n in range(2)]  # total LIMIT - 2: one request
+    exact = [sized(LIMIT // 2, source, n) for n in range(2, 4)]  # total LIMIT: refused together
     results = Publisher(client).publish(below + exact)
     assert [len(request) for request in wire.requests] == [2, 1, 1]
     assert failed_count(results) == 0
@@ -145,8 +144,10 @@ def test_entry_errors_that_retrying_cannot_fix_are_returned_once(server, source)
     results = Publisher(client, sleep=sleeps.append).publish([good[0], no_detail, good[1], no_bus, aws_source])
     assert len(wire.requests) == 1 and sleeps == []
     assert "EventId" in results[0] and "EventId" in results[2]
-    assert results[1] == {"ErrorCode": "InvalidArgument",
-                          "ErrorMessage": "Parameter Detail is not valid. Reason: Detail is a required argument."}
+    assert results[1] == {
+        "ErrorCode": "InvalidArgument",
+        "ErrorMessage": "Parameter Detail is not valid. Reason: Detail is a required argument.",
+    }
     assert results[3]["ErrorCode"] == "ResourceNotFoundException"
     assert no_bus["EventBusName"] in results[3]["ErrorMessage"]
     assert results[4]["ErrorCode"] == "NotAuthorizedForSourceException"
@@ -228,10 +229,11 @@ def test_connection_errors_are_retried_until_the_server_answers(fresh_server, so
 
 
 def test_connection_errors_are_reported_after_the_last_attempt_with_growing_jittered_delays(fresh_server, source):
-    client = fresh_server.client(connect_timeout=1)      # never started: connection refused
+    client = fresh_server.client(connect_timeout=1)  # never started: connection refused
     sleeps: list[float] = []
-    publisher = Publisher(client, max_attempts=4, base_delay=0.1, max_delay=0.3, sleep=sleeps.append,
-                          rng=random.Random(3))
+    publisher = Publisher(
+        client, max_attempts=4, base_delay=0.1, max_delay=0.3, sleep=sleeps.append, rng=random.Random(3)
+    )
     results = publisher.publish(entries(3, source))
     assert [r["ErrorCode"] for r in results] == [CONNECTION_ERROR] * 3
     assert all(r["ErrorMessage"] for r in results)
@@ -257,8 +259,9 @@ class FaultyProxy:
                 else:
                     answer = httpx.post(upstream + "/", content=body, headers=dict(self.headers), timeout=10)
                     status, content = answer.status_code, answer.content
-                    headers = {k: v for k, v in answer.headers.items()
-                               if k.lower() in ("content-type", "x-amzn-requestid")}
+                    headers = {
+                        k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "x-amzn-requestid")
+                    }
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -272,7 +275,7 @@ class FaultyProxy:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "FaultyProxy":
+    def __enter__(self) -> FaultyProxy:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
@@ -286,9 +289,14 @@ def proxied(server) -> Iterator[Any]:
     def make(errors: list[tuple[int, str]]) -> tuple[FaultyProxy, Any]:
         proxy = FaultyProxy(server.endpoint_url, errors).__enter__()
         opened.append(proxy)
-        client = boto3.client("events", endpoint_url=proxy.url, region_name=REGION,
-                              aws_access_key_id="test", aws_secret_access_key="test",
-                              config=Config(retries={"total_max_attempts": 1}))  # no botocore retries
+        client = boto3.client(
+            "events",
+            endpoint_url=proxy.url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1}),
+        )  # no botocore retries
         return proxy, client
 
     opened: list[FaultyProxy] = []
@@ -322,10 +330,17 @@ def test_result_helpers():
     assert failures(results) == [(1, results[1])]
 
 
-@pytest.mark.parametrize("settings", [
-    {"max_request_bytes": 0}, {"max_entries": 11}, {"max_entries": 0}, {"max_attempts": 0},
-    {"base_delay": -1}, {"base_delay": 2.0, "max_delay": 1.0},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_request_bytes": 0},
+        {"max_entries": 11},
+        {"max_entries": 0},
+        {"max_attempts": 0},
+        {"base_delay": -1},
+        {"base_delay": 2.0, "max_delay": 1.0},
+    ],
+)
 def test_nonsense_settings_are_refused(settings):
     with pytest.raises(ValueError):
         Publisher(None, **settings)

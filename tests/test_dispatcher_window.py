@@ -50,34 +50,68 @@ class Rig:
 
     async def destination(self, path: str, rate: int = 300) -> str:
         name = f"c-{uuid.uuid4().hex[:8]}"
-        await connections.create_connection(self.ctx, {
-            "Name": name, "AuthorizationType": "API_KEY",
-            "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}}})
+        await connections.create_connection(
+            self.ctx,
+            {
+                "Name": name,
+                "AuthorizationType": "API_KEY",
+                "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}},
+            },
+        )
         connection_arn = self.store.get_resource("connection", name)["ConnectionArn"]  # type: ignore[index]
-        return (await destinations.create_api_destination(self.ctx, {
-            "Name": f"d-{uuid.uuid4().hex[:8]}", "ConnectionArn": connection_arn,
-            "InvocationEndpoint": self.target.url + path, "HttpMethod": "POST",
-            "InvocationRateLimitPerSecond": rate}))["ApiDestinationArn"]
+        return (
+            await destinations.create_api_destination(
+                self.ctx,
+                {
+                    "Name": f"d-{uuid.uuid4().hex[:8]}",
+                    "ConnectionArn": connection_arn,
+                    "InvocationEndpoint": self.target.url + path,
+                    "HttpMethod": "POST",
+                    "InvocationRateLimitPerSecond": rate,
+                },
+            )
+        )["ApiDestinationArn"]
 
     async def record(self, arn: str, numbers: range) -> list[int]:
         """Record one pending delivery per number (its payload names it), as the router does."""
         self._seq += 1
-        return await self.store.record_deliveries([
-            NewDelivery(event_id=f"e{n}", bus="default", rule_name="r", rule_arn="arn:aws:events:r",
-                        target={"Id": "t", "Arn": arn}, envelope=b"{}", payload=json.dumps({"n": n}).encode(),
-                        trace_header=None, ingested_at=time.time()) for n in numbers], "router", self._seq)
+        return await self.store.record_deliveries(
+            [
+                NewDelivery(
+                    event_id=f"e{n}",
+                    bus="default",
+                    rule_name="r",
+                    rule_arn="arn:aws:events:r",
+                    target={"Id": "t", "Arn": arn},
+                    envelope=b"{}",
+                    payload=json.dumps({"n": n}).encode(),
+                    trace_header=None,
+                    ingested_at=time.time(),
+                )
+                for n in numbers
+            ],
+            "router",
+            self._seq,
+        )
 
     async def route(self, dispatcher: Dispatcher, arn: str, numbers: range, batch: int = 50) -> None:
         """Record and submit in batches, like the router, so the window fills mid-stream."""
         for start in range(numbers.start, numbers.stop, batch):
             ids = await self.record(arn, range(start, min(start + batch, numbers.stop)))
-            dispatcher.submit(delivery_of(stored) for stored in sorted(self.store.pending_by_id(ids),
-                                                                      key=lambda d: d.id))
+            dispatcher.submit(
+                delivery_of(stored) for stored in sorted(self.store.pending_by_id(ids), key=lambda d: d.id)
+            )
 
     def dispatcher(self, base_delay: float = 0.02) -> Dispatcher:
-        return Dispatcher(self.store, {TargetKind.API_DESTINATION: self.sender}, account="000000000000",
-                          region="us-east-1", backoff=Backoff(base_delay, max(base_delay, 0.2)), concurrency=8,
-                          window=WINDOW)
+        return Dispatcher(
+            self.store,
+            {TargetKind.API_DESTINATION: self.sender},
+            account="000000000000",
+            region="us-east-1",
+            backoff=Backoff(base_delay, max(base_delay, 0.2)),
+            concurrency=8,
+            window=WINDOW,
+        )
 
 
 def run(tmp_path: Path, target: HttpTarget, body: Callable[[Rig], Awaitable[None]]) -> None:
@@ -90,6 +124,7 @@ def run(tmp_path: Path, target: HttpTarget, body: Callable[[Rig], Awaitable[None
         finally:
             await rig.sender.close()
             await rig.store.close()
+
     asyncio.run(main())
 
 

@@ -51,7 +51,7 @@ class Bench:
         self.timeout = timeout
         self.sender: HttpSender
 
-    async def __aenter__(self) -> "Bench":
+    async def __aenter__(self) -> Bench:
         await self.store.start()
         self.sender = HttpSender(self.store, self.ctx.settings, timeout=self.timeout)
         return self
@@ -62,27 +62,43 @@ class Bench:
 
     async def connection(self, auth_type: str, auth: dict[str, Any]) -> dict[str, Any]:
         name = f"c-{uuid.uuid4().hex[:8]}"
-        await connections.create_connection(self.ctx, {"Name": name, "AuthorizationType": auth_type,
-                                                       "AuthParameters": auth})
+        await connections.create_connection(
+            self.ctx, {"Name": name, "AuthorizationType": auth_type, "AuthParameters": auth}
+        )
         return self.store.get_resource(CONNECTION, name) or {}
 
-    async def destination(self, connection: dict[str, Any], path: str, method: str = "POST",
-                          rate: int | None = None) -> str:
-        body: dict[str, Any] = {"Name": f"d-{uuid.uuid4().hex[:8]}", "ConnectionArn": connection["ConnectionArn"],
-                                "InvocationEndpoint": self.target.url + path, "HttpMethod": method}
+    async def destination(
+        self, connection: dict[str, Any], path: str, method: str = "POST", rate: int | None = None
+    ) -> str:
+        body: dict[str, Any] = {
+            "Name": f"d-{uuid.uuid4().hex[:8]}",
+            "ConnectionArn": connection["ConnectionArn"],
+            "InvocationEndpoint": self.target.url + path,
+            "HttpMethod": method,
+        }
         if rate:
             body["InvocationRateLimitPerSecond"] = rate
         return (await destinations.create_api_destination(self.ctx, body))["ApiDestinationArn"]
 
-    def delivery(self, arn: str, http: dict[str, Any] | None = None, trace: str | None = None,
-                 delivery_id: int = 1) -> Delivery:
+    def delivery(
+        self, arn: str, http: dict[str, Any] | None = None, trace: str | None = None, delivery_id: int = 1
+    ) -> Delivery:
         target: dict[str, Any] = {"Id": "t1", "Arn": arn}
         if http:
             target["HttpParameters"] = http
-        return Delivery(id=delivery_id, event_id="e-1", bus="default", rule_name="r",
-                        rule_arn="arn:aws:events:us-east-1:000000000000:rule/r", target=target,
-                        payload=PAYLOAD, envelope=PAYLOAD, trace_header=trace, attempts=0,
-                        ingested_at=time.time())
+        return Delivery(
+            id=delivery_id,
+            event_id="e-1",
+            bus="default",
+            rule_name="r",
+            rule_arn="arn:aws:events:us-east-1:000000000000:rule/r",
+            target=target,
+            payload=PAYLOAD,
+            envelope=PAYLOAD,
+            trace_header=trace,
+            attempts=0,
+            ingested_at=time.time(),
+        )
 
     async def send(self, arn: str, http: dict[str, Any] | None = None, trace: str | None = None) -> Outcome:
         return await self.sender.send(self.delivery(arn, http, trace))
@@ -92,6 +108,7 @@ def run(tmp_path: Path, target: HttpTarget, body: Callable[[Bench], Awaitable[No
     async def main() -> None:
         async with Bench(tmp_path / "data", target, timeout) as bench:
             await body(bench)
+
     asyncio.run(main())
 
 
@@ -103,11 +120,17 @@ BASIC_AUTH = {"BasicAuthParameters": {"Username": "ann", "Password": "pw-s3cret"
 
 
 def oauth_auth(target: HttpTarget, endpoint: str = HttpTarget.TOKEN_PATH) -> dict[str, Any]:
-    return {"OAuthParameters": {
-        "ClientParameters": {"ClientID": "client-1", "ClientSecret": "client-s3cret"},
-        "AuthorizationEndpoint": target.url + endpoint, "HttpMethod": "POST",
-        "OAuthHttpParameters": {"BodyParameters": [{"Key": "scope", "Value": "events", "IsValueSecret": False}],
-                                "HeaderParameters": [{"Key": "X-Tenant", "Value": "t1", "IsValueSecret": False}]}}}
+    return {
+        "OAuthParameters": {
+            "ClientParameters": {"ClientID": "client-1", "ClientSecret": "client-s3cret"},
+            "AuthorizationEndpoint": target.url + endpoint,
+            "HttpMethod": "POST",
+            "OAuthHttpParameters": {
+                "BodyParameters": [{"Key": "scope", "Value": "events", "IsValueSecret": False}],
+                "HeaderParameters": [{"Key": "X-Tenant", "Value": "t1", "IsValueSecret": False}],
+            },
+        }
+    }
 
 
 def test_basic_auth_and_aws_headers(tmp_path, target):
@@ -131,8 +154,9 @@ def test_api_key_auth_and_get_without_body(tmp_path, target):
     where = path()
 
     async def body(bench: Bench) -> None:
-        connection = await bench.connection("API_KEY", {"ApiKeyAuthParameters": {
-            "ApiKeyName": "x-api-key", "ApiKeyValue": "key-s3cret"}})
+        connection = await bench.connection(
+            "API_KEY", {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "key-s3cret"}}
+        )
         arn = await bench.destination(connection, where, method="GET")
         assert (await bench.send(arn)).ok
         [request] = target.requests_to(where)
@@ -147,16 +171,32 @@ def test_path_query_header_and_body_parameters(tmp_path, target):
     base = path()
 
     async def body(bench: Bench) -> None:
-        connection = await bench.connection("BASIC", {**BASIC_AUTH, "InvocationHttpParameters": {
-            "HeaderParameters": [{"Key": "X-Shared", "Value": "connection", "IsValueSecret": False},
-                                 {"Key": "X-Secret", "Value": "header-s3cret", "IsValueSecret": True}],
-            "QueryStringParameters": [{"Key": "shared", "Value": "connection", "IsValueSecret": False},
-                                      {"Key": "sig", "Value": "abc", "IsValueSecret": True}],
-            "BodyParameters": [{"Key": "source", "Value": "busbar", "IsValueSecret": False}]}})
+        connection = await bench.connection(
+            "BASIC",
+            {
+                **BASIC_AUTH,
+                "InvocationHttpParameters": {
+                    "HeaderParameters": [
+                        {"Key": "X-Shared", "Value": "connection", "IsValueSecret": False},
+                        {"Key": "X-Secret", "Value": "header-s3cret", "IsValueSecret": True},
+                    ],
+                    "QueryStringParameters": [
+                        {"Key": "shared", "Value": "connection", "IsValueSecret": False},
+                        {"Key": "sig", "Value": "abc", "IsValueSecret": True},
+                    ],
+                    "BodyParameters": [{"Key": "source", "Value": "busbar", "IsValueSecret": False}],
+                },
+            },
+        )
         arn = await bench.destination(connection, base + "/orders/*/items/*")
-        outcome = await bench.send(arn, http={"PathParameterValues": ["a b", "7"],
-                                              "QueryStringParameters": {"page": "2", "shared": "target"},
-                                              "HeaderParameters": {"X-Target": "t", "X-Shared": "target"}})
+        outcome = await bench.send(
+            arn,
+            http={
+                "PathParameterValues": ["a b", "7"],
+                "QueryStringParameters": {"page": "2", "shared": "target"},
+                "HeaderParameters": {"X-Target": "t", "X-Shared": "target"},
+            },
+        )
         assert outcome.ok
         [request] = target.requests_to(base + "/orders/a%20b/items/7")
         assert request.query == {"page": ["2"], "shared": ["connection"], "sig": ["abc"]}
@@ -182,8 +222,7 @@ def test_oauth_token_fetch_cache_and_state(tmp_path, target):
         assert len(fetched) == 1  # cached for the second send
         token_request = fetched[0]
         assert token_request.method == "POST"
-        assert token_request.headers["authorization"] == "Basic " + base64.b64encode(
-            b"client-1:client-s3cret").decode()
+        assert token_request.headers["authorization"] == "Basic " + base64.b64encode(b"client-1:client-s3cret").decode()
         assert token_request.headers["x-tenant"] == "t1"
         assert parse_qs(token_request.body.decode()) == {"grant_type": ["client_credentials"], "scope": ["events"]}
         sent = target.requests_to(where)
@@ -248,22 +287,35 @@ def test_oauth_refused_deauthorizes(tmp_path, target):
 def test_status_codes(tmp_path, target):
     where = path()
     http_date = email.utils.formatdate(time.time() + 30, usegmt=True)
-    target.script(where, Reply(status=429, headers={"Retry-After": "7"}),
-                  Reply(status=503, headers={"Retry-After": http_date}),
-                  Reply(status=500), Reply(status=408), Reply(status=400), Reply(status=404), Reply(status=204))
+    target.script(
+        where,
+        Reply(status=429, headers={"Retry-After": "7"}),
+        Reply(status=503, headers={"Retry-After": http_date}),
+        Reply(status=500),
+        Reply(status=408),
+        Reply(status=400),
+        Reply(status=404),
+        Reply(status=204),
+    )
 
     async def body(bench: Bench) -> None:
         arn = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), where)
         outcomes = [await bench.send(arn) for _ in range(7)]
         assert [(o.ok, o.retryable, o.error_code) for o in outcomes] == [
-            (False, True, "THROTTLING"), (False, True, "ERROR_FROM_TARGET"), (False, True, "ERROR_FROM_TARGET"),
-            (False, True, "TIMEOUT"), (False, False, "ERROR_FROM_TARGET"), (False, False, "ERROR_FROM_TARGET"),
-            (True, False, "")]
+            (False, True, "THROTTLING"),
+            (False, True, "ERROR_FROM_TARGET"),
+            (False, True, "ERROR_FROM_TARGET"),
+            (False, True, "TIMEOUT"),
+            (False, False, "ERROR_FROM_TARGET"),
+            (False, False, "ERROR_FROM_TARGET"),
+            (True, False, ""),
+        ]
         assert outcomes[0].retry_after == 7
         assert 25 <= (outcomes[1].retry_after or 0) <= 31
         assert outcomes[2].retry_after is None
-        assert outcomes[0].error_message == ("Unable to invoke ApiDestination endpoint: "
-                                             "The endpoint answered HTTP status 429.")
+        assert outcomes[0].error_message == (
+            "Unable to invoke ApiDestination endpoint: The endpoint answered HTTP status 429."
+        )
 
     run(tmp_path, target, body)
 
@@ -282,8 +334,10 @@ def test_basic_401_deauthorizes_the_connection(tmp_path, target):
         assert (again.retryable, again.error_code) == (False, "CONNECTION_FAILURE")
         assert len(target.requests_to(where)) == 1
         # New credentials authorize it again.
-        await connections.update_connection(bench.ctx, {"Name": connection["Name"], "AuthParameters": {
-            "BasicAuthParameters": {"Password": "pw-s3cret-2"}}})
+        await connections.update_connection(
+            bench.ctx,
+            {"Name": connection["Name"], "AuthParameters": {"BasicAuthParameters": {"Password": "pw-s3cret-2"}}},
+        )
         assert (await bench.send(arn)).ok
 
     run(tmp_path, target, body)
@@ -298,13 +352,23 @@ def test_timeout_and_unreachable(tmp_path, target):
         outcome = await bench.send(await bench.destination(connection, slow))
         assert (outcome.retryable, outcome.error_code) == (True, "TIMEOUT")
         assert outcome.error_message.startswith("Unable to invoke ApiDestination endpoint: Timeout calling endpoint")
-        closed = (await destinations.create_api_destination(bench.ctx, {
-            "Name": "closed", "ConnectionArn": connection["ConnectionArn"],
-            "InvocationEndpoint": f"http://127.0.0.1:{free_port()}/x", "HttpMethod": "POST"}))["ApiDestinationArn"]
+        closed = (
+            await destinations.create_api_destination(
+                bench.ctx,
+                {
+                    "Name": "closed",
+                    "ConnectionArn": connection["ConnectionArn"],
+                    "InvocationEndpoint": f"http://127.0.0.1:{free_port()}/x",
+                    "HttpMethod": "POST",
+                },
+            )
+        )["ApiDestinationArn"]
         outcome = await bench.send(closed)
         assert (outcome.retryable, outcome.error_code, outcome.error_message) == (
-            True, "SDK_CLIENT_ERROR", "Unable to invoke ApiDestination endpoint: "
-                                      "API destination endpoint cannot be reached.")
+            True,
+            "SDK_CLIENT_ERROR",
+            "Unable to invoke ApiDestination endpoint: API destination endpoint cannot be reached.",
+        )
 
     run(tmp_path, target, body, timeout=0.3)
 
@@ -338,8 +402,13 @@ def test_rate_limit_delays_not_drops(tmp_path, target):
         slow = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), where, rate=5)
         fast = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), other)
         assert bench.sender.rate_of(bench.delivery(slow)) == (slow, 5.0)
-        dispatcher = Dispatcher(bench.store, {TargetKind.API_DESTINATION: bench.sender},
-                                account="000000000000", region="us-east-1", concurrency=4)
+        dispatcher = Dispatcher(
+            bench.store,
+            {TargetKind.API_DESTINATION: bench.sender},
+            account="000000000000",
+            region="us-east-1",
+            concurrency=4,
+        )
         await dispatcher.start()
         try:
             dispatcher.submit(bench.delivery(slow, delivery_id=n) for n in range(15))
@@ -369,9 +438,16 @@ def test_no_secret_in_logs_or_outcomes(tmp_path, target, caplog):
     messages: list[str] = []
 
     async def body(bench: Bench) -> None:
-        basic = await bench.connection("BASIC", {**BASIC_AUTH, "InvocationHttpParameters": {
-            "HeaderParameters": [{"Key": "X-Secret", "Value": "header-s3cret", "IsValueSecret": True}],
-            "QueryStringParameters": [{"Key": "sig", "Value": "query-s3cret", "IsValueSecret": True}]}})
+        basic = await bench.connection(
+            "BASIC",
+            {
+                **BASIC_AUTH,
+                "InvocationHttpParameters": {
+                    "HeaderParameters": [{"Key": "X-Secret", "Value": "header-s3cret", "IsValueSecret": True}],
+                    "QueryStringParameters": [{"Key": "sig", "Value": "query-s3cret", "IsValueSecret": True}],
+                },
+            },
+        )
         messages.append((await bench.send(await bench.destination(basic, where))).error_message)
         oauth = await bench.connection("OAUTH_CLIENT_CREDENTIALS", oauth_auth(target, deny))
         messages.append((await bench.send(await bench.destination(oauth, where))).error_message)

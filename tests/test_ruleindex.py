@@ -9,11 +9,17 @@ from busbar.ruleindex import RuleIndex
 LOG = "arn:aws:logs:us-east-1:000000000000:log-group:x"
 
 
-def rule(name: str, bus: str = "default", state: str = "ENABLED", source: str = "shop",
-         targets: list | None = None) -> dict:
-    return {"Name": name, "EventBusName": bus, "Arn": f"arn:{bus}:{name}", "State": state,
-            "EventPattern": json.dumps({"source": [source]}),
-            "Targets": [{"Id": "t", "Arn": LOG}] if targets is None else targets}
+def rule(
+    name: str, bus: str = "default", state: str = "ENABLED", source: str = "shop", targets: list | None = None
+) -> dict:
+    return {
+        "Name": name,
+        "EventBusName": bus,
+        "Arn": f"arn:{bus}:{name}",
+        "State": state,
+        "EventPattern": json.dumps({"source": [source]}),
+        "Targets": [{"Id": "t", "Arn": LOG}] if targets is None else targets,
+    }
 
 
 def names(index: RuleIndex, bus: str, source: str) -> list[str]:
@@ -53,7 +59,8 @@ def test_buses_are_separate():
 
 def test_passthrough_and_shaped_targets():
     index = RuleIndex()
-    index.update(rule("a", targets=[{"Id": "plain", "Arn": LOG},
-                                    {"Id": "shaped", "Arn": LOG, "InputPath": "$.detail"}]))
+    index.update(
+        rule("a", targets=[{"Id": "plain", "Arn": LOG}, {"Id": "shaped", "Arn": LOG, "InputPath": "$.detail"}])
+    )
     [compiled] = index.match("default", {"source": "shop", "detail": {"x": 1}})
     assert [(t.config["Id"], t.passthrough) for t in compiled.targets] == [("plain", True), ("shaped", False)]

@@ -21,14 +21,21 @@ def run(coroutine):  # noqa: ANN001, ANN201
 
 
 def event(n: int, bus: str = "default", at: float = 1000.0) -> NewEvent:
-    return NewEvent(event_id=f"e{n}", bus=bus, envelope=json.dumps({"id": f"e{n}"}).encode(), time=at,
-                    ingested_at=at)
+    return NewEvent(event_id=f"e{n}", bus=bus, envelope=json.dumps({"id": f"e{n}"}).encode(), time=at, ingested_at=at)
 
 
 def delivery(n: int) -> NewDelivery:
-    return NewDelivery(event_id=f"e{n}", bus="default", rule_name="r", rule_arn="arn:r",
-                       target={"Id": "t", "Arn": "arn:t"}, envelope=b"{}", payload=None, trace_header=None,
-                       ingested_at=1000.0)
+    return NewDelivery(
+        event_id=f"e{n}",
+        bus="default",
+        rule_name="r",
+        rule_arn="arn:r",
+        target={"Id": "t", "Arn": "arn:t"},
+        envelope=b"{}",
+        payload=None,
+        trace_header=None,
+        ingested_at=1000.0,
+    )
 
 
 def test_resources_log_and_positions(tmp_path: Path):
@@ -111,8 +118,9 @@ def test_put_events_on_a_full_disk_answers_retryable_failures(tmp_path: Path):
         # SQLite's own "disk is full": no page may be added to the file.
         await store._submit(lambda conn: conn.execute("PRAGMA max_page_count = 1"))  # noqa: SLF001
         big = json.dumps({"a": "x" * 100_000})
-        answer = await put_events(ctx, {"Entries": [
-            {"Source": "s", "DetailType": "d", "Detail": big}, {"Source": "s", "DetailType": "d"}]})
+        answer = await put_events(
+            ctx, {"Entries": [{"Source": "s", "DetailType": "d", "Detail": big}, {"Source": "s", "DetailType": "d"}]}
+        )
         assert answer["FailedEntryCount"] == 2
         assert answer["Entries"][0]["ErrorCode"] == "InternalFailure"
         assert answer["Entries"][1]["ErrorCode"] == "InvalidArgument"

@@ -31,48 +31,95 @@ _ENV_NOTE = "Each option can also be set with the environment variable shown in 
 def _serve_parser(sub: Any) -> None:
     defaults = Settings()
     p = sub.add_parser(
-        "serve", help="run the busbar server",
+        "serve",
+        help="run the busbar server",
         description="Run busbar: the EventBridge API (AWS JSON 1.1) on POST / and a health check on "
-                    "GET /health, storing everything durably under --data-dir. " + _ENV_NOTE)
+        "GET /health, storing everything durably under --data-dir. " + _ENV_NOTE,
+    )
     p.add_argument("--host", default=None, help=f"address to listen on [BUSBAR_HOST] (default {defaults.host})")
     p.add_argument("--port", type=int, default=None, help=f"TCP port [BUSBAR_PORT] (default {defaults.port})")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help=f"where the store lives; created if missing [BUSBAR_DATA_DIR] (default ./{defaults.data_dir})")
-    p.add_argument("--region", default=None,
-                   help=f"region named in ARNs and events [BUSBAR_REGION] (default {defaults.region})")
-    p.add_argument("--account-id", default=None,
-                   help=f"12-digit account named in ARNs and events [BUSBAR_ACCOUNT_ID] "
-                        f"(default {defaults.account_id})")
-    p.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
-                   help=f"debug logs every request [BUSBAR_LOG_LEVEL] (default {defaults.log_level})")
-    p.add_argument("--sync", default=None, choices=["full", "normal"],
-                   help="full: fsync every group commit, survives power loss; normal: survives a crash of "
-                        f"busbar, not of the machine [BUSBAR_SYNC] (default {defaults.sync})")
-    p.add_argument("--max-put-events-request-bytes", type=int, default=None,
-                   help="largest total entry size of one PutEvents request [BUSBAR_MAX_PUT_EVENTS_REQUEST_BYTES] "
-                        f"(default {Limits().max_put_events_request_bytes})")
-    p.add_argument("--put-events-per-second", type=int, default=None,
-                   help="PutEvents entries accepted per second; beyond it entries fail with the retryable "
-                        "ThrottlingException; 0 is unlimited [BUSBAR_PUT_EVENTS_PER_SECOND] (default 0)")
-    p.add_argument("--retry-base-delay", type=float, default=None,
-                   help="seconds before the first retry of a failed delivery; each next retry waits about twice "
-                        f"as long (with jitter) [BUSBAR_RETRY_BASE_DELAY] (default {defaults.retry_base_delay:g})")
-    p.add_argument("--retry-max-delay", type=float, default=None,
-                   help="longest wait between two retries [BUSBAR_RETRY_MAX_DELAY] "
-                        f"(default {defaults.retry_max_delay:g})")
-    p.add_argument("--delivery-concurrency", type=int, default=None,
-                   help="deliveries in flight at once [BUSBAR_DELIVERY_CONCURRENCY] "
-                        f"(default {defaults.delivery_concurrency})")
-    p.add_argument("--delivery-window", type=int, default=None,
-                   help="deliveries held in memory at most; the rest wait in the store "
-                        f"[BUSBAR_DELIVERY_WINDOW] (default {defaults.delivery_window})")
-    p.add_argument("--event-retention-seconds", type=int, default=None,
-                   help="how long routed events stay in the store; 0 keeps them forever "
-                        f"[BUSBAR_EVENT_RETENTION_SECONDS] (default {defaults.event_retention_seconds})")
-    p.add_argument("--auth-keys-file", type=Path, default=None,
-                   help="require SigV4-signed requests made with one of the access keys in this file "
-                        "('ACCESS_KEY_ID SECRET_ACCESS_KEY' per line) [BUSBAR_AUTH_KEYS_FILE] "
-                        "(default: none, any signature is accepted)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"where the store lives; created if missing [BUSBAR_DATA_DIR] (default ./{defaults.data_dir})",
+    )
+    p.add_argument(
+        "--region", default=None, help=f"region named in ARNs and events [BUSBAR_REGION] (default {defaults.region})"
+    )
+    p.add_argument(
+        "--account-id",
+        default=None,
+        help=f"12-digit account named in ARNs and events [BUSBAR_ACCOUNT_ID] (default {defaults.account_id})",
+    )
+    p.add_argument(
+        "--log-level",
+        default=None,
+        choices=["debug", "info", "warning", "error"],
+        help=f"debug logs every request [BUSBAR_LOG_LEVEL] (default {defaults.log_level})",
+    )
+    p.add_argument(
+        "--sync",
+        default=None,
+        choices=["full", "normal"],
+        help="full: fsync every group commit, survives power loss; normal: survives a crash of "
+        f"busbar, not of the machine [BUSBAR_SYNC] (default {defaults.sync})",
+    )
+    p.add_argument(
+        "--max-put-events-request-bytes",
+        type=int,
+        default=None,
+        help="largest total entry size of one PutEvents request [BUSBAR_MAX_PUT_EVENTS_REQUEST_BYTES] "
+        f"(default {Limits().max_put_events_request_bytes})",
+    )
+    p.add_argument(
+        "--put-events-per-second",
+        type=int,
+        default=None,
+        help="PutEvents entries accepted per second; beyond it entries fail with the retryable "
+        "ThrottlingException; 0 is unlimited [BUSBAR_PUT_EVENTS_PER_SECOND] (default 0)",
+    )
+    p.add_argument(
+        "--retry-base-delay",
+        type=float,
+        default=None,
+        help="seconds before the first retry of a failed delivery; each next retry waits about twice "
+        f"as long (with jitter) [BUSBAR_RETRY_BASE_DELAY] (default {defaults.retry_base_delay:g})",
+    )
+    p.add_argument(
+        "--retry-max-delay",
+        type=float,
+        default=None,
+        help=f"longest wait between two retries [BUSBAR_RETRY_MAX_DELAY] (default {defaults.retry_max_delay:g})",
+    )
+    p.add_argument(
+        "--delivery-concurrency",
+        type=int,
+        default=None,
+        help=f"deliveries in flight at once [BUSBAR_DELIVERY_CONCURRENCY] (default {defaults.delivery_concurrency})",
+    )
+    p.add_argument(
+        "--delivery-window",
+        type=int,
+        default=None,
+        help="deliveries held in memory at most; the rest wait in the store "
+        f"[BUSBAR_DELIVERY_WINDOW] (default {defaults.delivery_window})",
+    )
+    p.add_argument(
+        "--event-retention-seconds",
+        type=int,
+        default=None,
+        help="how long routed events stay in the store; 0 keeps them forever "
+        f"[BUSBAR_EVENT_RETENTION_SECONDS] (default {defaults.event_retention_seconds})",
+    )
+    p.add_argument(
+        "--auth-keys-file",
+        type=Path,
+        default=None,
+        help="require SigV4-signed requests made with one of the access keys in this file "
+        "('ACCESS_KEY_ID SECRET_ACCESS_KEY' per line) [BUSBAR_AUTH_KEYS_FILE] "
+        "(default: none, any signature is accepted)",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -82,11 +129,26 @@ def _serve(args: argparse.Namespace) -> int:
     from busbar import logs
     from busbar.server.app import BusbarApp
 
-    overrides = {key: getattr(args, key) for key in
-                 ("host", "port", "data_dir", "region", "account_id", "log_level", "sync",
-                  "max_put_events_request_bytes", "put_events_per_second", "retry_base_delay",
-                  "retry_max_delay", "delivery_concurrency", "delivery_window", "event_retention_seconds",
-                  "auth_keys_file")}
+    overrides = {
+        key: getattr(args, key)
+        for key in (
+            "host",
+            "port",
+            "data_dir",
+            "region",
+            "account_id",
+            "log_level",
+            "sync",
+            "max_put_events_request_bytes",
+            "put_events_per_second",
+            "retry_base_delay",
+            "retry_max_delay",
+            "delivery_concurrency",
+            "delivery_window",
+            "event_retention_seconds",
+            "auth_keys_file",
+        )
+    }
     try:
         settings = Settings.from_env(overrides)
     except ValueError as error:
@@ -98,12 +160,21 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                            access_log=False, lifespan="on", loop="uvloop", http="httptools",
-                            timeout_graceful_shutdown=30)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+    )
     server = _graceful_server_class()(config)
     logging.getLogger("busbar").info(
-        "busbar listening", extra={"url": f"http://{settings.host}:{settings.port}", "version": __version__})
+        "busbar listening", extra={"url": f"http://{settings.host}:{settings.port}", "version": __version__}
+    )
     server.run()
     return 0 if server.started else 1
 
@@ -129,9 +200,11 @@ def _graceful_server_class() -> Any:
 
 def _test_pattern_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "test-pattern", help="check an event against an event pattern (no server needed)",
+        "test-pattern",
+        help="check an event against an event pattern (no server needed)",
         description="Print true if EVENT matches PATTERN, false if not; exit 0 on a match, 1 on no match, "
-                    "2 if the pattern is invalid (with AWS's message). Each argument is JSON text or @FILE.")
+        "2 if the pattern is invalid (with AWS's message). Each argument is JSON text or @FILE.",
+    )
     p.add_argument("pattern", help="the event pattern: JSON text or @path/to/pattern.json")
     p.add_argument("event", help="the event: JSON text or @path/to/event.json")
     p.set_defaults(func=_test_pattern)
@@ -156,9 +229,11 @@ def _test_pattern(args: argparse.Namespace) -> int:
 
 def _events_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "events", help="print events stored in a data directory",
+        "events",
+        help="print events stored in a data directory",
         description="Print the stored events of a data directory as JSON lines, oldest first "
-                    "(the server may be running). Each line is {seq, bus, event}.")
+        "(the server may be running). Each line is {seq, bus, event}.",
+    )
     p.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
     p.add_argument("--bus", default=None, help="only events of this bus")
     p.add_argument("--after", type=int, default=0, help="only events with a sequence number above this")
@@ -192,10 +267,12 @@ def _events(args: argparse.Namespace) -> int:
 
 def _dead_letters_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "dead-letters", help="list or redrive deliveries busbar gave up on",
+        "dead-letters",
+        help="list or redrive deliveries busbar gave up on",
         description="Deliveries whose retries ran out (or whose target refused them) and whose target has no "
-                    "DeadLetterConfig are kept in the store as dead letters. 'list' prints them; 'redrive' "
-                    "makes them pending again on a running server, with fresh retries.")
+        "DeadLetterConfig are kept in the store as dead letters. 'list' prints them; 'redrive' "
+        "makes them pending again on a running server, with fresh retries.",
+    )
     dead = p.add_subparsers(title="actions", metavar="ACTION")
     show = dead.add_parser("list", help="print dead deliveries as JSON lines (works with the server up or down)")
     show.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
@@ -203,8 +280,9 @@ def _dead_letters_parser(sub: Any) -> None:
     show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
     show.set_defaults(func=_dead_letters_list)
     redrive = dead.add_parser("redrive", help="send dead deliveries again (asks the running server)")
-    redrive.add_argument("--endpoint-url", default=f"http://127.0.0.1:{Settings().port}",
-                         help="the running busbar server")
+    redrive.add_argument(
+        "--endpoint-url", default=f"http://127.0.0.1:{Settings().port}", help="the running busbar server"
+    )
     redrive.add_argument("ids", nargs="*", type=int, help="delivery ids to redrive (default: all)")
     redrive.set_defaults(func=_dead_letters_redrive)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -219,9 +297,16 @@ def _dead_letters_list(args: argparse.Namespace) -> int:
         return 2
     for dead in store.dead_deliveries(0, args.limit):
         line: dict[str, Any] = {
-            "id": dead.id, "event_id": dead.event_id, "bus": dead.bus, "rule_arn": dead.rule_arn,
-            "target_id": dead.target["Id"], "target_arn": dead.target["Arn"], "attempts": dead.attempts,
-            "error_code": dead.error_code, "error_message": dead.error_message}
+            "id": dead.id,
+            "event_id": dead.event_id,
+            "bus": dead.bus,
+            "rule_arn": dead.rule_arn,
+            "target_id": dead.target["Id"],
+            "target_arn": dead.target["Arn"],
+            "attempts": dead.attempts,
+            "error_code": dead.error_code,
+            "error_message": dead.error_message,
+        }
         if args.with_event:
             line["event"] = orjson.loads(dead.envelope)
         sys.stdout.write(orjson.dumps(line).decode() + "\n")
@@ -267,8 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="busbar",
         description="busbar: a self-hosted event bus that speaks Amazon EventBridge's API. "
-                    "Point any AWS SDK or the AWS CLI at it with --endpoint-url.",
-        epilog="Run 'busbar COMMAND --help' for the options of a command.")
+        "Point any AWS SDK or the AWS CLI at it with --endpoint-url.",
+        epilog="Run 'busbar COMMAND --help' for the options of a command.",
+    )
     parser.add_argument("--version", action="version", version=f"busbar {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _serve_parser(sub)

@@ -54,10 +54,18 @@ MAX_ENTRIES_PER_REQUEST = 10
 RETRYABLE_ENTRY_CODES = frozenset({"InternalFailure", "ThrottlingException"})
 
 #: Error codes of a whole request that mean "try again later", not "this is wrong".
-_RETRYABLE_REQUEST_CODES = frozenset({
-    "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-    "InternalException", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
-})
+_RETRYABLE_REQUEST_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "InternalException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
 
 #: The ``ErrorCode`` reported for entries whose request never got an answer
 #: (connection refused, reset or timed out) after the last attempt.
@@ -134,7 +142,7 @@ class Publisher:
                 results[index] = {
                     "ErrorCode": "ValidationException",
                     "ErrorMessage": f"Entry size is {size} bytes; the entries of a request must "
-                                    f"total less than {self.max_request_bytes} bytes.",
+                    f"total less than {self.max_request_bytes} bytes.",
                 }
             else:
                 pending.append(index)
@@ -152,7 +160,7 @@ class Publisher:
                     # here rather than press on with later entries.  Re-sending the
                     # failed entries ahead of the rest keeps the caller's order when the
                     # service accepts a prefix of each request, as busbar's rate limit does.
-                    retry.extend(i for later in batches[number + 1:] for i in later)
+                    retry.extend(i for later in batches[number + 1 :] for i in later)
                     self._sleep(self._backoff(max(attempts[i] for i in batch)))
                     break
             pending = retry
@@ -219,7 +227,8 @@ class Publisher:
 def _retryable(result: Mapping[str, str]) -> bool:
     code = result.get("ErrorCode")
     return code is not None and (
-        code in RETRYABLE_ENTRY_CODES or code in _RETRYABLE_REQUEST_CODES or code == CONNECTION_ERROR)
+        code in RETRYABLE_ENTRY_CODES or code in _RETRYABLE_REQUEST_CODES or code == CONNECTION_ERROR
+    )
 
 
 def _status(exc: ClientError) -> int:

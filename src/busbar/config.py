@@ -65,8 +65,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
-    def from_env(cls, overrides: dict[str, Any] | None = None,
-                 environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
+    def from_env(
+        cls, overrides: dict[str, Any] | None = None, environ: os._Environ[str] | dict[str, str] | None = None
+    ) -> Settings:
         """Build settings from ``BUSBAR_*`` variables, then apply explicit overrides
         (the command-line flags that were given; ``None`` values are ignored)."""
         env = os.environ if environ is None else environ

@@ -36,8 +36,7 @@ class Retention:
         """Delete what is due now; return how many events."""
         total = 0
         while True:
-            deleted = await self._store.prune_events(self._store.position(self._consumer),
-                                                     time.time() - self._seconds)
+            deleted = await self._store.prune_events(self._store.position(self._consumer), time.time() - self._seconds)
             total += deleted
             if deleted == 0:
                 return total

@@ -83,16 +83,31 @@ class Router:
                 payload, error = None, None
                 if not target.passthrough:
                     try:
-                        payload = target.shaping.render(envelope, rule_arn=rule.arn, rule_name=rule.name,
-                                                        ingestion_time=ingestion_time, event_json=event.envelope)
+                        payload = target.shaping.render(
+                            envelope,
+                            rule_arn=rule.arn,
+                            rule_name=rule.name,
+                            ingestion_time=ingestion_time,
+                            event_json=event.envelope,
+                        )
                     except InputRenderError as failure:
                         # Recorded like any delivery, so it is dead-lettered with its reason, never lost.
                         error = failure.message
-                result.append(NewDelivery(
-                    event_id=event.event_id, bus=event.bus, rule_name=rule.name, rule_arn=rule.arn,
-                    target=target.config, envelope=event.envelope, payload=payload,
-                    trace_header=event.trace_header, ingested_at=event.ingested_at, hops=event.hops,
-                    shaping_error=error))
+                result.append(
+                    NewDelivery(
+                        event_id=event.event_id,
+                        bus=event.bus,
+                        rule_name=rule.name,
+                        rule_arn=rule.arn,
+                        target=target.config,
+                        envelope=event.envelope,
+                        payload=payload,
+                        trace_header=event.trace_header,
+                        ingested_at=event.ingested_at,
+                        hops=event.hops,
+                        shaping_error=error,
+                    )
+                )
         return result
 
 

@@ -93,4 +93,4 @@ class RuleIndex:
         if matcher is None:
             return []
         rules = self._rules
-        return [rules[(bus, name)] for name in matcher.matches(event)]
+        return [rules[(bus, str(name))] for name in matcher.matches(event)]

@@ -60,8 +60,10 @@ def test_delete_missing_bus_succeeds(events):
 
 def test_not_found_errors(events):
     name = unique("bus")
-    for call in (lambda: events.describe_event_bus(Name=name),
-                 lambda: events.update_event_bus(Name=name, Description="x")):
+    for call in (
+        lambda: events.describe_event_bus(Name=name),
+        lambda: events.update_event_bus(Name=name, Description="x"),
+    ):
         with pytest.raises(events.exceptions.ResourceNotFoundException) as raised:
             call()
         assert error_of(raised) == ("ResourceNotFoundException", f"Event bus {name} does not exist.")
@@ -72,8 +74,10 @@ def test_invalid_names(events):
         events.create_event_bus(Name="bad name")
     code, message = error_of(raised)
     assert code == "ValidationException"
-    assert message == ("1 validation error detected: Value 'bad name' at 'name' failed to satisfy constraint: "
-                       "Member must satisfy regular expression pattern: [/\\.\\-_A-Za-z0-9]+")
+    assert message == (
+        "1 validation error detected: Value 'bad name' at 'name' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [/\\.\\-_A-Za-z0-9]+"
+    )
     with pytest.raises(ClientError) as raised:
         events.create_event_bus(Name="x" * 257)
     assert "Member must have length less than or equal to 256" in error_of(raised)[1]

@@ -15,8 +15,6 @@ from support import ACCOUNT, REGION, error_of, unique
 SECRETS = ("s3cret-password", "s3cret-api-key", "s3cret-client", "s3cret-header", "s3cret-query", "s3cret-body")
 
 
-
-
 def assert_no_secret(answer: dict) -> None:
     text = json.dumps(answer, default=str)
     for secret in SECRETS:
@@ -25,17 +23,26 @@ def assert_no_secret(answer: dict) -> None:
 
 def basic(name: str, events, **extra):
     return events.create_connection(
-        Name=name, AuthorizationType="BASIC",
-        AuthParameters={"BasicAuthParameters": {"Username": "ann", "Password": "s3cret-password"}, **extra})
+        Name=name,
+        AuthorizationType="BASIC",
+        AuthParameters={"BasicAuthParameters": {"Username": "ann", "Password": "s3cret-password"}, **extra},
+    )
 
 
 def test_create_basic_and_describe_without_secrets(events):
     name = unique("conn")
-    created = basic(name, events, InvocationHttpParameters={
-        "HeaderParameters": [{"Key": "X-Team", "Value": "shop", "IsValueSecret": False},
-                             {"Key": "X-Token", "Value": "s3cret-header", "IsValueSecret": True}],
-        "QueryStringParameters": [{"Key": "sig", "Value": "s3cret-query", "IsValueSecret": True}],
-        "BodyParameters": [{"Key": "extra", "Value": "s3cret-body", "IsValueSecret": True}]})
+    created = basic(
+        name,
+        events,
+        InvocationHttpParameters={
+            "HeaderParameters": [
+                {"Key": "X-Team", "Value": "shop", "IsValueSecret": False},
+                {"Key": "X-Token", "Value": "s3cret-header", "IsValueSecret": True},
+            ],
+            "QueryStringParameters": [{"Key": "sig", "Value": "s3cret-query", "IsValueSecret": True}],
+            "BodyParameters": [{"Key": "extra", "Value": "s3cret-body", "IsValueSecret": True}],
+        },
+    )
     arn = created["ConnectionArn"]
     assert re.fullmatch(rf"arn:aws:events:{REGION}:{ACCOUNT}:connection/{name}/[0-9a-f-]{{36}}", arn)
     assert created["ConnectionState"] == "AUTHORIZED"
@@ -46,22 +53,28 @@ def test_create_basic_and_describe_without_secrets(events):
     assert described["AuthorizationType"] == "BASIC"
     assert described["ConnectionState"] == "AUTHORIZED"
     unique_part = arn.rsplit("/", 1)[1]
-    assert described["SecretArn"] == (f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:"
-                                      f"events!connection/{name}/{unique_part}")
+    assert described["SecretArn"] == (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:events!connection/{name}/{unique_part}"
+    )
     assert isinstance(described["LastAuthorizedTime"], dt.datetime)
     auth = described["AuthParameters"]
     assert auth["BasicAuthParameters"] == {"Username": "ann"}
     headers = auth["InvocationHttpParameters"]["HeaderParameters"]
-    assert headers == [{"Key": "X-Team", "Value": "shop", "IsValueSecret": False},
-                       {"Key": "X-Token", "IsValueSecret": True}]
+    assert headers == [
+        {"Key": "X-Team", "Value": "shop", "IsValueSecret": False},
+        {"Key": "X-Token", "IsValueSecret": True},
+    ]
     assert auth["InvocationHttpParameters"]["QueryStringParameters"] == [{"Key": "sig", "IsValueSecret": True}]
 
 
 def test_create_api_key_and_oauth(events):
     key_name = unique("key")
     created = events.create_connection(
-        Name=key_name, AuthorizationType="API_KEY", Description="partner key",
-        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "s3cret-api-key"}})
+        Name=key_name,
+        AuthorizationType="API_KEY",
+        Description="partner key",
+        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "s3cret-api-key"}},
+    )
     assert created["ConnectionState"] == "AUTHORIZED"
     described = events.describe_connection(Name=key_name)
     assert_no_secret(described)
@@ -70,11 +83,19 @@ def test_create_api_key_and_oauth(events):
 
     oauth_name = unique("oauth")
     created = events.create_connection(
-        Name=oauth_name, AuthorizationType="OAUTH_CLIENT_CREDENTIALS",
-        AuthParameters={"OAuthParameters": {
-            "ClientParameters": {"ClientID": "client-1", "ClientSecret": "s3cret-client"},
-            "AuthorizationEndpoint": "https://auth.example.com/oauth/token", "HttpMethod": "POST",
-            "OAuthHttpParameters": {"BodyParameters": [{"Key": "scope", "Value": "events", "IsValueSecret": False}]}}})
+        Name=oauth_name,
+        AuthorizationType="OAUTH_CLIENT_CREDENTIALS",
+        AuthParameters={
+            "OAuthParameters": {
+                "ClientParameters": {"ClientID": "client-1", "ClientSecret": "s3cret-client"},
+                "AuthorizationEndpoint": "https://auth.example.com/oauth/token",
+                "HttpMethod": "POST",
+                "OAuthHttpParameters": {
+                    "BodyParameters": [{"Key": "scope", "Value": "events", "IsValueSecret": False}]
+                },
+            }
+        },
+    )
     # Authorized once busbar fetched a token (on the first invocation).
     assert created["ConnectionState"] == "AUTHORIZING"
     described = events.describe_connection(Name=oauth_name)
@@ -82,8 +103,10 @@ def test_create_api_key_and_oauth(events):
     assert "LastAuthorizedTime" not in described
     assert described["AuthParameters"]["OAuthParameters"] == {
         "ClientParameters": {"ClientID": "client-1"},
-        "AuthorizationEndpoint": "https://auth.example.com/oauth/token", "HttpMethod": "POST",
-        "OAuthHttpParameters": {"BodyParameters": [{"Key": "scope", "Value": "events", "IsValueSecret": False}]}}
+        "AuthorizationEndpoint": "https://auth.example.com/oauth/token",
+        "HttpMethod": "POST",
+        "OAuthHttpParameters": {"BodyParameters": [{"Key": "scope", "Value": "events", "IsValueSecret": False}]},
+    }
 
 
 def test_create_twice(events):
@@ -96,27 +119,41 @@ def test_create_twice(events):
 
 def test_missing_connection_errors(events):
     name = unique("conn")
-    calls = [lambda: events.describe_connection(Name=name),
-             lambda: events.update_connection(Name=name, Description="x"),
-             lambda: events.delete_connection(Name=name),
-             lambda: events.deauthorize_connection(Name=name)]
+    calls = [
+        lambda: events.describe_connection(Name=name),
+        lambda: events.update_connection(Name=name, Description="x"),
+        lambda: events.delete_connection(Name=name),
+        lambda: events.deauthorize_connection(Name=name),
+    ]
     for call in calls:
         with pytest.raises(events.exceptions.ResourceNotFoundException) as raised:
             call()
-        assert error_of(raised) == ("ResourceNotFoundException",
-                                    f"Failed to describe the connection(s). Connection '{name}' does not exist.")
+        assert error_of(raised) == (
+            "ResourceNotFoundException",
+            f"Failed to describe the connection(s). Connection '{name}' does not exist.",
+        )
 
 
 def test_auth_parameters_must_fit_the_type(events):
     cases = [
-        ("BASIC", {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}},
-         "ApiKeyAuthParameters cannot be specified for authorization type BASIC; specify only BasicAuthParameters."),
+        (
+            "BASIC",
+            {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}},
+            "ApiKeyAuthParameters cannot be specified for authorization type BASIC; specify only BasicAuthParameters.",
+        ),
         ("API_KEY", {}, "ApiKeyAuthParameters must be specified for authorization type API_KEY."),
-        ("OAUTH_CLIENT_CREDENTIALS",
-         {"OAuthParameters": {"ClientParameters": {"ClientID": "c", "ClientSecret": "s"},
-                              "AuthorizationEndpoint": "ftp://auth.example.com", "HttpMethod": "POST"}},
-         "Parameter AuthorizationEndpoint is not valid. Reason: ftp://auth.example.com is not an http:// or "
-         "https:// URL with a host."),
+        (
+            "OAUTH_CLIENT_CREDENTIALS",
+            {
+                "OAuthParameters": {
+                    "ClientParameters": {"ClientID": "c", "ClientSecret": "s"},
+                    "AuthorizationEndpoint": "ftp://auth.example.com",
+                    "HttpMethod": "POST",
+                }
+            },
+            "Parameter AuthorizationEndpoint is not valid. Reason: ftp://auth.example.com is not an http:// or "
+            "https:// URL with a host.",
+        ),
     ]
     for auth_type, params, message in cases:
         with pytest.raises(ClientError) as raised:
@@ -126,18 +163,28 @@ def test_auth_parameters_must_fit_the_type(events):
 
 def test_model_validation(events):
     with pytest.raises(ClientError) as raised:
-        events.create_connection(Name="bad name", AuthorizationType="BASIC",
-                                 AuthParameters={"BasicAuthParameters": {"Username": "a", "Password": "b"}})
+        events.create_connection(
+            Name="bad name",
+            AuthorizationType="BASIC",
+            AuthParameters={"BasicAuthParameters": {"Username": "a", "Password": "b"}},
+        )
     assert error_of(raised) == (
-        "ValidationException", "1 validation error detected: Value 'bad name' at 'name' failed to satisfy "
-        "constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+")
+        "ValidationException",
+        "1 validation error detected: Value 'bad name' at 'name' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+",
+    )
 
 
 def test_update_merges_auth_parameters(events):
     name = unique("conn")
-    basic(name, events, InvocationHttpParameters={
-        "HeaderParameters": [{"Key": "X-A", "Value": "1", "IsValueSecret": False}],
-        "QueryStringParameters": [{"Key": "q", "Value": "2", "IsValueSecret": False}]})
+    basic(
+        name,
+        events,
+        InvocationHttpParameters={
+            "HeaderParameters": [{"Key": "X-A", "Value": "1", "IsValueSecret": False}],
+            "QueryStringParameters": [{"Key": "q", "Value": "2", "IsValueSecret": False}],
+        },
+    )
     before = events.describe_connection(Name=name)
     # Only the password: the user name and the invocation parameters are kept.
     updated = events.update_connection(Name=name, AuthParameters={"BasicAuthParameters": {"Password": "new-pass"}})
@@ -146,36 +193,57 @@ def test_update_merges_auth_parameters(events):
     after = events.describe_connection(Name=name)
     assert after["AuthParameters"]["BasicAuthParameters"] == {"Username": "ann"}
     assert after["AuthParameters"]["InvocationHttpParameters"]["QueryStringParameters"] == [
-        {"Key": "q", "Value": "2", "IsValueSecret": False}]
+        {"Key": "q", "Value": "2", "IsValueSecret": False}
+    ]
     assert after["LastModifiedTime"] >= before["LastModifiedTime"]
     # A given list replaces that list only.
-    events.update_connection(Name=name, Description="d", AuthParameters={"InvocationHttpParameters": {
-        "HeaderParameters": [{"Key": "X-B", "Value": "3", "IsValueSecret": False}]}})
+    events.update_connection(
+        Name=name,
+        Description="d",
+        AuthParameters={
+            "InvocationHttpParameters": {"HeaderParameters": [{"Key": "X-B", "Value": "3", "IsValueSecret": False}]}
+        },
+    )
     after = events.describe_connection(Name=name)
     assert after["Description"] == "d"
     assert after["AuthParameters"]["InvocationHttpParameters"] == {
         "HeaderParameters": [{"Key": "X-B", "Value": "3", "IsValueSecret": False}],
-        "QueryStringParameters": [{"Key": "q", "Value": "2", "IsValueSecret": False}]}
+        "QueryStringParameters": [{"Key": "q", "Value": "2", "IsValueSecret": False}],
+    }
 
 
 def test_update_changes_the_type(events):
     name = unique("conn")
     basic(name, events)
     with pytest.raises(ClientError) as raised:
-        events.update_connection(Name=name, AuthorizationType="API_KEY",
-                                 AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-key"}})
-    assert error_of(raised) == ("ValidationException", "ApiKeyAuthParameters.ApiKeyValue must be specified for "
-                                                       "authorization type API_KEY.")
-    events.update_connection(Name=name, AuthorizationType="API_KEY", AuthParameters={
-        "ApiKeyAuthParameters": {"ApiKeyName": "x-key", "ApiKeyValue": "s3cret-api-key"}})
+        events.update_connection(
+            Name=name, AuthorizationType="API_KEY", AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-key"}}
+        )
+    assert error_of(raised) == (
+        "ValidationException",
+        "ApiKeyAuthParameters.ApiKeyValue must be specified for authorization type API_KEY.",
+    )
+    events.update_connection(
+        Name=name,
+        AuthorizationType="API_KEY",
+        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-key", "ApiKeyValue": "s3cret-api-key"}},
+    )
     described = events.describe_connection(Name=name)
     assert_no_secret(described)
     assert described["AuthorizationType"] == "API_KEY"
     assert described["AuthParameters"] == {"ApiKeyAuthParameters": {"ApiKeyName": "x-key"}}
     # To OAuth: authorizing again until busbar has a token.
-    updated = events.update_connection(Name=name, AuthorizationType="OAUTH_CLIENT_CREDENTIALS", AuthParameters={
-        "OAuthParameters": {"ClientParameters": {"ClientID": "c", "ClientSecret": "s3cret-client"},
-                            "AuthorizationEndpoint": "https://auth.example.com/token", "HttpMethod": "GET"}})
+    updated = events.update_connection(
+        Name=name,
+        AuthorizationType="OAUTH_CLIENT_CREDENTIALS",
+        AuthParameters={
+            "OAuthParameters": {
+                "ClientParameters": {"ClientID": "c", "ClientSecret": "s3cret-client"},
+                "AuthorizationEndpoint": "https://auth.example.com/token",
+                "HttpMethod": "GET",
+            }
+        },
+    )
     assert updated["ConnectionState"] == "AUTHORIZING"
 
 
@@ -194,8 +262,10 @@ def test_deauthorize_then_update_authorizes_again(events):
     # ... and the removed password must be given again.
     with pytest.raises(ClientError) as raised:
         events.update_connection(Name=name, AuthParameters={"BasicAuthParameters": {"Username": "bob"}})
-    assert error_of(raised) == ("ValidationException", "BasicAuthParameters.Password must be specified for "
-                                                       "authorization type BASIC.")
+    assert error_of(raised) == (
+        "ValidationException",
+        "BasicAuthParameters.Password must be specified for authorization type BASIC.",
+    )
     answer = events.update_connection(Name=name, AuthParameters={"BasicAuthParameters": {"Password": "again"}})
     assert answer["ConnectionState"] == "AUTHORIZED"
     described = events.describe_connection(Name=name)
@@ -211,8 +281,15 @@ def test_list_with_prefix_state_and_pages(events):
     listed = events.list_connections(NamePrefix=prefix)["Connections"]
     assert [c["Name"] for c in listed] == names
     assert_no_secret({"c": listed})
-    assert set(listed[0]) == {"ConnectionArn", "Name", "ConnectionState", "AuthorizationType", "CreationTime",
-                              "LastModifiedTime", "LastAuthorizedTime"}
+    assert set(listed[0]) == {
+        "ConnectionArn",
+        "Name",
+        "ConnectionState",
+        "AuthorizationType",
+        "CreationTime",
+        "LastModifiedTime",
+        "LastAuthorizedTime",
+    }
     off = events.list_connections(NamePrefix=prefix, ConnectionState="DEAUTHORIZED")["Connections"]
     assert [c["Name"] for c in off] == [names[1]]
     seen, token = [], None
@@ -238,8 +315,11 @@ def test_delete(events):
 
 def test_connections_survive_restart(fresh_server):
     client = fresh_server.start().client()
-    client.create_connection(Name="kept", AuthorizationType="API_KEY", AuthParameters={
-        "ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "s3cret-api-key"}})
+    client.create_connection(
+        Name="kept",
+        AuthorizationType="API_KEY",
+        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "s3cret-api-key"}},
+    )
     assert fresh_server.stop() == 0
     client = fresh_server.start().client()
     described = client.describe_connection(Name="kept")

@@ -50,8 +50,12 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
     """Wait until ``busbar dead-letters list`` shows deliveries of *event_id*; return them."""
     deadline = time.monotonic() + timeout
     while True:
-        listed = subprocess.run([sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir",
-                                 str(server.data_dir)], capture_output=True, text=True, check=True).stdout
+        listed = subprocess.run(
+            [sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir", str(server.data_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         dead = [json.loads(line) for line in listed.splitlines() if json.loads(line)["event_id"] == event_id]
         if dead or time.monotonic() > deadline:
             return dead
@@ -61,16 +65,30 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
 def test_matching_events_reach_the_target_as_envelopes(client, target):
     source = unique("shop")
     dest = api_destination(client, f"{target.url}/orders")
-    rule_with_targets(client, {"source": [source], "detail": {"total": [{"numeric": [">", 100]}]}},
-                      [{"Id": "web", "Arn": dest}])
+    rule_with_targets(
+        client, {"source": [source], "detail": {"total": [{"numeric": [">", 100]}]}}, [{"Id": "web", "Arn": dest}]
+    )
     put(client, {"total": 5}, source=source)  # does not match
-    event_id = put(client, {"total": 250, "items": ["a"]}, source=source, Resources=["arn:aws:shop:::o/1"],
-                   TraceHeader="Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+    event_id = put(
+        client,
+        {"total": 250, "items": ["a"]},
+        source=source,
+        Resources=["arn:aws:shop:::o/1"],
+        TraceHeader="Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+    )
     [request] = target.wait_for(1, "/orders")
     envelope = request.json()
-    assert envelope == {"version": "0", "id": event_id, "detail-type": "OrderPlaced", "source": source,
-                        "account": ACCOUNT, "time": envelope["time"], "region": REGION,
-                        "resources": ["arn:aws:shop:::o/1"], "detail": {"total": 250, "items": ["a"]}}
+    assert envelope == {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "OrderPlaced",
+        "source": source,
+        "account": ACCOUNT,
+        "time": envelope["time"],
+        "region": REGION,
+        "resources": ["arn:aws:shop:::o/1"],
+        "detail": {"total": 250, "items": ["a"]},
+    }
     assert request.method == "POST"
     assert request.headers["content-type"] == "application/json; charset=utf-8"
     assert request.headers["user-agent"] == "Amazon/EventBridge/ApiDestinations"
@@ -82,8 +100,11 @@ def test_matching_events_reach_the_target_as_envelopes(client, target):
 
 def test_basic_auth(client, target):
     source = unique("src")
-    dest = api_destination(client, f"{target.url}/basic", auth=(
-        "BASIC", {"BasicAuthParameters": {"Username": "user", "Password": "p@ss w0rd"}}))
+    dest = api_destination(
+        client,
+        f"{target.url}/basic",
+        auth=("BASIC", {"BasicAuthParameters": {"Username": "user", "Password": "p@ss w0rd"}}),
+    )
     rule_with_targets(client, {"source": [source]}, [{"Id": "t", "Arn": dest}])
     put(client, {}, source=source)
     [request] = target.wait_for(1, "/basic")
@@ -93,10 +114,20 @@ def test_basic_auth(client, target):
 def test_oauth_client_credentials(client, target):
     source = unique("src")
     target.require_token_on.add("/oauth-protected")
-    dest = api_destination(client, f"{target.url}/oauth-protected", auth=(
-        "OAUTH_CLIENT_CREDENTIALS", {"OAuthParameters": {
-            "ClientParameters": {"ClientID": "id", "ClientSecret": "secret"},
-            "AuthorizationEndpoint": f"{target.url}{HttpTarget.TOKEN_PATH}", "HttpMethod": "POST"}}))
+    dest = api_destination(
+        client,
+        f"{target.url}/oauth-protected",
+        auth=(
+            "OAUTH_CLIENT_CREDENTIALS",
+            {
+                "OAuthParameters": {
+                    "ClientParameters": {"ClientID": "id", "ClientSecret": "secret"},
+                    "AuthorizationEndpoint": f"{target.url}{HttpTarget.TOKEN_PATH}",
+                    "HttpMethod": "POST",
+                }
+            },
+        ),
+    )
     rule_with_targets(client, {"source": [source]}, [{"Id": "t", "Arn": dest}])
     put(client, {"n": 1}, source=source)
     put(client, {"n": 2}, source=source)
@@ -108,18 +139,42 @@ def test_oauth_client_credentials(client, target):
 def test_input_shaping_modes(client, target):
     source = unique("src")
     dest = api_destination(client, f"{target.url}/shaped")
-    rule_with_targets(client, {"source": [source]}, [
-        {"Id": "const", "Arn": dest, "Input": '{"fixed": true}',
-         "HttpParameters": {"HeaderParameters": {"x-mode": "const"}}},
-        {"Id": "path", "Arn": dest, "InputPath": "$.detail.order",
-         "HttpParameters": {"HeaderParameters": {"x-mode": "path"}}},
-        {"Id": "json", "Arn": dest, "HttpParameters": {"HeaderParameters": {"x-mode": "json"}},
-         "InputTransformer": {"InputPathsMap": {"id": "$.detail.order.id", "tags": "$.detail.order.tags"},
-                              "InputTemplate": '{"order": <id>, "tags": <tags>, "rule": <aws.events.rule-name>}'}},
-        {"Id": "text", "Arn": dest, "HttpParameters": {"HeaderParameters": {"x-mode": "text"}},
-         "InputTransformer": {"InputPathsMap": {"id": "$.detail.order.id"},
-                              "InputTemplate": '"Order <id> was placed"'}},
-    ])
+    rule_with_targets(
+        client,
+        {"source": [source]},
+        [
+            {
+                "Id": "const",
+                "Arn": dest,
+                "Input": '{"fixed": true}',
+                "HttpParameters": {"HeaderParameters": {"x-mode": "const"}},
+            },
+            {
+                "Id": "path",
+                "Arn": dest,
+                "InputPath": "$.detail.order",
+                "HttpParameters": {"HeaderParameters": {"x-mode": "path"}},
+            },
+            {
+                "Id": "json",
+                "Arn": dest,
+                "HttpParameters": {"HeaderParameters": {"x-mode": "json"}},
+                "InputTransformer": {
+                    "InputPathsMap": {"id": "$.detail.order.id", "tags": "$.detail.order.tags"},
+                    "InputTemplate": '{"order": <id>, "tags": <tags>, "rule": <aws.events.rule-name>}',
+                },
+            },
+            {
+                "Id": "text",
+                "Arn": dest,
+                "HttpParameters": {"HeaderParameters": {"x-mode": "text"}},
+                "InputTransformer": {
+                    "InputPathsMap": {"id": "$.detail.order.id"},
+                    "InputTemplate": '"Order <id> was placed"',
+                },
+            },
+        ],
+    )
     put(client, {"order": {"id": "o-7", "tags": ["a", "b"]}}, source=source)
     requests = {r.headers["x-mode"]: r.body for r in target.wait_for(4, "/shaped")}
     assert json.loads(requests["const"]) == {"fixed": True}
@@ -152,8 +207,21 @@ def test_4xx_is_not_retried_and_is_kept_as_dead_letter(client, target, bus_serve
     assert dead and dead[0]["attempts"] == 1 and dead[0]["error_code"]
     assert len(target.requests_to("/refuses")) == 1
     # Redrive: the target now accepts.
-    done = subprocess.run([sys.executable, "-m", "busbar", "dead-letters", "redrive", "--endpoint-url",
-                           bus_server.endpoint_url, str(dead[0]["id"])], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "busbar",
+            "dead-letters",
+            "redrive",
+            "--endpoint-url",
+            bus_server.endpoint_url,
+            str(dead[0]["id"]),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "redriven 1" in done.stdout
     requests = target.wait_for(2, "/refuses")
     assert requests[1].json()["id"] == event_id
@@ -172,13 +240,21 @@ def test_input_that_cannot_be_shaped_is_dead_lettered(client, target, bus_server
 def test_exhausted_retries_go_to_the_dead_letter_bus(client, target, bus_server):
     source, dlq, log = unique("src"), unique("dlq"), unique("dead")
     client.create_event_bus(Name=dlq)
-    rule_with_targets(client, {"source": ["busbar.dead-letter"]}, [{"Id": "log", "Arn": log_group_arn(log)}],
-                      bus=dlq)
+    rule_with_targets(client, {"source": ["busbar.dead-letter"]}, [{"Id": "log", "Arn": log_group_arn(log)}], bus=dlq)
     target.script("/down", *[Reply(500)] * 10)
     dest = api_destination(client, f"{target.url}/down")
-    rule = rule_with_targets(client, {"source": [source]}, [{
-        "Id": "t", "Arn": dest, "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60},
-        "DeadLetterConfig": {"Arn": bus_arn(dlq)}}])
+    rule = rule_with_targets(
+        client,
+        {"source": [source]},
+        [
+            {
+                "Id": "t",
+                "Arn": dest,
+                "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60},
+                "DeadLetterConfig": {"Arn": bus_arn(dlq)},
+            }
+        ],
+    )
     event_id = put(client, {"n": 1}, source=source)
     [letter] = read_log_group(bus_server.data_dir, log, 1)
     assert len(target.requests_to("/down")) == 3  # the first attempt and two retries
@@ -207,8 +283,7 @@ def test_bus_to_bus_and_log_group(client, bus_server):
     source, second, log = unique("src"), unique("bus"), unique("log")
     client.create_event_bus(Name=second)
     rule_with_targets(client, {"source": [source]}, [{"Id": "fwd", "Arn": bus_arn(second)}])
-    rule_with_targets(client, {"source": [source]}, [{"Id": "log", "Arn": log_group_arn(f"/busbar/{log}")}],
-                      bus=second)
+    rule_with_targets(client, {"source": [source]}, [{"Id": "log", "Arn": log_group_arn(f"/busbar/{log}")}], bus=second)
     event_id = put(client, {"hello": "world"}, source=source)
     [line] = read_log_group(bus_server.data_dir, f"/busbar/{log}", 1)
     assert line["id"] == event_id and line["detail"] == {"hello": "world"}
@@ -218,8 +293,12 @@ def test_bus_loops_stop(client, bus_server):
     source, a, b, log = unique("src"), unique("a"), unique("b"), unique("log")
     client.create_event_bus(Name=a)
     client.create_event_bus(Name=b)
-    rule_with_targets(client, {"source": [source]}, [{"Id": "to-b", "Arn": bus_arn(b)},
-                                                     {"Id": "log", "Arn": log_group_arn(log)}], bus=a)
+    rule_with_targets(
+        client,
+        {"source": [source]},
+        [{"Id": "to-b", "Arn": bus_arn(b)}, {"Id": "log", "Arn": log_group_arn(log)}],
+        bus=a,
+    )
     rule_with_targets(client, {"source": [source]}, [{"Id": "to-a", "Arn": bus_arn(a)}], bus=b)
     put(client, {}, source=source, bus=a)
     time.sleep(1.5)
@@ -242,8 +321,9 @@ def test_disabled_rules_do_not_deliver(client, bus_server):
 
 def test_rule_changes_apply_without_restart(client, bus_server):
     source, log = unique("src"), unique("log")
-    name = rule_with_targets(client, {"source": [source], "detail": {"v": [1]}},
-                             [{"Id": "l", "Arn": log_group_arn(log)}])
+    name = rule_with_targets(
+        client, {"source": [source], "detail": {"v": [1]}}, [{"Id": "l", "Arn": log_group_arn(log)}]
+    )
     put(client, {"v": 1}, source=source)
     read_log_group(bus_server.data_dir, log, 1)
     client.put_rule(Name=name, EventPattern=json.dumps({"source": [source], "detail": {"v": [2]}}))
@@ -260,8 +340,9 @@ def test_pending_deliveries_survive_kill_9(fresh_server, target):
     rule_with_targets(client, {"source": [source]}, [{"Id": "t", "Arn": dest}])
     ids: set[str] = set()
     for batch in range(40):
-        answer = client.put_events(Entries=[{"Source": source, "DetailType": "d", "Detail": json.dumps({"b": batch})}
-                                            for _ in range(10)])
+        answer = client.put_events(
+            Entries=[{"Source": source, "DetailType": "d", "Detail": json.dumps({"b": batch})} for _ in range(10)]
+        )
         assert answer["FailedEntryCount"] == 0
         ids.update(e["EventId"] for e in answer["Entries"])
     target.wait_for(30, "/slow")

@@ -35,8 +35,9 @@ def test_every_event_arrives_through_a_small_window(fresh_server: BusbarProcess,
     rule_with_targets(client, {"source": [source]}, [{"Id": "t", "Arn": dest}])
     ids: list[str] = []
     for batch in range(count // 10):
-        answer = client.put_events(Entries=[{"Source": source, "DetailType": "d", "Detail": json.dumps({"b": batch})}
-                                            for _ in range(10)])
+        answer = client.put_events(
+            Entries=[{"Source": source, "DetailType": "d", "Detail": json.dumps({"b": batch})} for _ in range(10)]
+        )
         assert answer["FailedEntryCount"] == 0
         ids.extend(entry["EventId"] for entry in answer["Entries"])
     deadline = time.monotonic() + 20

@@ -27,8 +27,14 @@ def test_acknowledged_events_survive_kill_9(fresh_server):
         client = fresh_server.client()
         batch = 0
         while not stop.is_set():
-            entries = [{"Source": "test.durability", "DetailType": "Tick",
-                        "Detail": json.dumps({"thread": thread, "batch": batch, "n": n})} for n in range(10)]
+            entries = [
+                {
+                    "Source": "test.durability",
+                    "DetailType": "Tick",
+                    "Detail": json.dumps({"thread": thread, "batch": batch, "n": n}),
+                }
+                for n in range(10)
+            ]
             with lock:
                 sent_batches.add((thread, batch))
             try:
@@ -112,8 +118,9 @@ def test_routed_events_expire_after_the_retention(fresh_server):
     client.put_events(Entries=[{"Source": "old", "DetailType": "d", "Detail": "{}"}] * 5)
     store = SqliteStore(fresh_server.data_dir)
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(json.loads(e.envelope)["source"] == "old"
-                                              for e in store.read_events(0, 1000)):
+    while time.monotonic() < deadline and any(
+        json.loads(e.envelope)["source"] == "old" for e in store.read_events(0, 1000)
+    ):
         time.sleep(0.2)
     client.put_events(Entries=[{"Source": "new", "DetailType": "d", "Detail": "{}"}])
     sources = [json.loads(e.envelope)["source"] for e in store.read_events(0, 1000)]

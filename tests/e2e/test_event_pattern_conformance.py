@@ -9,13 +9,22 @@ from pathlib import Path
 import json5
 import pytest
 from botocore.exceptions import ClientError
+from data import CONFORMANCE
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
 CASES = sorted(CONFORMANCE.glob("event-patterns/*.json5"))
 SNAPSHOT = json.loads((CONFORMANCE / "event-patterns-aws-errors.snapshot.json").read_text())
 PREFIX = "tests/aws/services/events/test_events_patterns.py::TestEventPattern::"
-EVENT = json.dumps({"id": "1", "source": "s", "detail-type": "d", "account": "123456789012",
-                    "region": "us-east-2", "time": "2022-07-13T13:48:01Z", "detail": {}})
+EVENT = json.dumps(
+    {
+        "id": "1",
+        "source": "s",
+        "detail-type": "d",
+        "account": "123456789012",
+        "region": "us-east-2",
+        "time": "2022-07-13T13:48:01Z",
+        "detail": {},
+    }
+)
 
 
 def _aws_error(key: str) -> dict:
@@ -50,8 +59,15 @@ def test_duplicate_keys_in_the_pattern(events):
     assert events.test_event_pattern(EventPattern=pattern, Event=event)["Result"] is True
 
 
-@pytest.mark.parametrize("pattern", ["this is valid json but not a dict", "{'bad': 'quotation'}",
-                                     '{"not": closed mark"', '["not", "a", "dict", "but valid json"]'])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "this is valid json but not a dict",
+        "{'bad': 'quotation'}",
+        '{"not": closed mark"',
+        '["not", "a", "dict", "but valid json"]',
+    ],
+)
 def test_malformed_patterns(events, pattern):
     with pytest.raises(events.exceptions.InvalidEventPatternException) as raised:
         events.test_event_pattern(EventPattern=pattern, Event=EVENT)
@@ -59,11 +75,14 @@ def test_malformed_patterns(events, pattern):
     assert raised.value.response["Error"]["Message"] == expected["Message"].split("\n")[0]
 
 
-@pytest.mark.parametrize(("event", "key"), [
-    ("hello world", "test_plain_string_payload"),
-    (json.dumps({"id": "1", "source": "s"}), "test_invalid_event_payload"),
-    (json.dumps([json.loads(EVENT)]), "test_array_event_payload"),
-])
+@pytest.mark.parametrize(
+    ("event", "key"),
+    [
+        ("hello world", "test_plain_string_payload"),
+        (json.dumps({"id": "1", "source": "s"}), "test_invalid_event_payload"),
+        (json.dumps([json.loads(EVENT)]), "test_array_event_payload"),
+    ],
+)
 def test_events_that_are_not_valid(events, event, key):
     with pytest.raises(ClientError) as raised:
         events.test_event_pattern(EventPattern='{"source": ["s"]}', Event=event)

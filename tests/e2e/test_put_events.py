@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from data import CONFORMANCE
 
 from busbar.store.sqlite import SqliteStore
 
 from support import ACCOUNT, REGION
 
-SNAPSHOT = json.loads((Path(__file__).parents[3] / "shared/conformance/putevents-aws.snapshot.json").read_text())
+SNAPSHOT = json.loads((CONFORMANCE / "putevents-aws.snapshot.json").read_text())
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -44,19 +44,29 @@ def test_accepted_entry_is_stored_as_envelope(events, server):
     assert UUID4.match(event_id)
     envelope = stored(server, event_id)
     assert envelope == {
-        "bus": "default", "trace": "Root=1-abc",
-        "version": "0", "id": event_id, "detail-type": "OrderPlaced", "source": "core.orders",
-        "account": ACCOUNT, "time": envelope["time"], "region": REGION,
-        "resources": ["arn:aws:s3:::bucket"], "detail": {"order": 1},
+        "bus": "default",
+        "trace": "Root=1-abc",
+        "version": "0",
+        "id": event_id,
+        "detail-type": "OrderPlaced",
+        "source": "core.orders",
+        "account": ACCOUNT,
+        "time": envelope["time"],
+        "region": REGION,
+        "resources": ["arn:aws:s3:::bucket"],
+        "detail": {"order": 1},
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", envelope["time"])
 
 
-@pytest.mark.parametrize(("missing", "test"), [
-    ("Source", "TestEvents::test_put_events_without_source"),
-    ("DetailType", "TestEvents::test_put_event_without_detail_type"),
-    ("Detail", "TestEvents::test_put_event_without_detail"),
-])
+@pytest.mark.parametrize(
+    ("missing", "test"),
+    [
+        ("Source", "TestEvents::test_put_events_without_source"),
+        ("DetailType", "TestEvents::test_put_event_without_detail_type"),
+        ("Detail", "TestEvents::test_put_event_without_detail"),
+    ],
+)
 def test_missing_member_fails_the_entry(events, missing, test):
     answer = events.put_events(Entries=[entry(**{missing: None})])
     recorded = _recorded(test, "put-events")
@@ -68,13 +78,22 @@ def test_empty_detail_type_is_missing(events):
     answer = events.put_events(Entries=[entry(DetailType="")])
     assert answer["Entries"][0]["ErrorCode"] == "InvalidArgument"
     assert answer["Entries"][0]["ErrorMessage"] == (
-        "Parameter DetailType is not valid. Reason: DetailType is a required argument.")
+        "Parameter DetailType is not valid. Reason: DetailType is a required argument."
+    )
 
 
-@pytest.mark.parametrize(("detail", "case"), [
-    ('"a string"', "SERIALIZED_STRING"), ("[]", "ARRAY"), ("{{}", "MALFORMED_JSON"),
-    ("NotJSON", "STRING"), ("42", None), ("null", None), ('{"a": NaN}', None),
-])
+@pytest.mark.parametrize(
+    ("detail", "case"),
+    [
+        ('"a string"', "SERIALIZED_STRING"),
+        ("[]", "ARRAY"),
+        ("{{}", "MALFORMED_JSON"),
+        ("NotJSON", "STRING"),
+        ("42", None),
+        ("null", None),
+        ('{"a": NaN}', None),
+    ],
+)
 def test_malformed_detail(events, detail, case):
     answer = events.put_events(Entries=[entry(Detail=detail)])
     expected = [{"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}]
@@ -88,18 +107,23 @@ def test_deep_nesting_fails_the_entry_not_the_server(events, server):
     too_deep = '{"a":' * 1001 + "1" + "}" * 1001
     just_fits = '{"a":' * 1000 + "1" + "}" * 1000
     far_too_deep = '{"a":' + "[" * 60_000 + "]" * 60_000 + "}"
-    answer = events.put_events(Entries=[entry(Detail=too_deep), entry(Detail=just_fits),
-                                        entry(Detail=far_too_deep)])
+    answer = events.put_events(Entries=[entry(Detail=too_deep), entry(Detail=just_fits), entry(Detail=far_too_deep)])
     assert [e.get("ErrorCode") for e in answer["Entries"]] == ["MalformedDetail", None, "MalformedDetail"]
     assert answer["FailedEntryCount"] == 2
     assert events.put_events(Entries=[entry()])["FailedEntryCount"] == 0
 
 
-@pytest.mark.parametrize(("number", "ok"), [
-    ("9223372036854775807", True), ("-9223372036854775808", True),
-    ("9223372036854775808", False), ("-9223372036854775809", False),
-    ("18446744073709551616", False), ("123456789012345678901234567890", False),
-])
+@pytest.mark.parametrize(
+    ("number", "ok"),
+    [
+        ("9223372036854775807", True),
+        ("-9223372036854775808", True),
+        ("9223372036854775808", False),
+        ("-9223372036854775809", False),
+        ("18446744073709551616", False),
+        ("123456789012345678901234567890", False),
+    ],
+)
 def test_integers_outside_int64_fail_the_entry(events, number, ok):
     answer = events.put_events(Entries=[entry(Detail=f'{{"n": {number}, "s": "12345678901234567890123"}}')])
     assert (answer["FailedEntryCount"] == 0) is ok
@@ -132,24 +156,31 @@ def test_eleven_entries(events):
     with pytest.raises(ClientError) as raised:
         events.put_events(Entries=[entry()] * 11)
     error = raised.value.response["Error"]
-    recorded = _recorded("TestEvents::test_put_events_exceed_limit_ten_entries[default]",
-                         "put-events-exceed-limit-error")["Error"]
+    recorded = _recorded(
+        "TestEvents::test_put_events_exceed_limit_ten_entries[default]", "put-events-exceed-limit-error"
+    )["Error"]
     assert error["Code"] == recorded["Code"] == "ValidationException"
     assert error["Message"].startswith("1 validation error detected: Value '[PutEventsRequestEntry(time=null, ")
     assert error["Message"].endswith(
-        "' at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10")
+        "' at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10"
+    )
     assert recorded["Message"].endswith(error["Message"][-90:])
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def test_eleven_entries_message_matches_aws_exactly(events):
     body = {"command": "update-account", "payload": {"acc_id": "0a787ecb-4015", "sf_id": "baz"}}
-    one = {"Source": "core.update-account-command", "DetailType": "core.update-account-command",
-           "Detail": json.dumps(body), "EventBusName": "my-bus-1"}
+    one = {
+        "Source": "core.update-account-command",
+        "DetailType": "core.update-account-command",
+        "Detail": json.dumps(body),
+        "EventBusName": "my-bus-1",
+    }
     with pytest.raises(ClientError) as raised:
         events.put_events(Entries=[one] * 11)
-    recorded = _recorded("TestEvents::test_put_events_exceed_limit_ten_entries[custom]",
-                         "put-events-exceed-limit-error")["Error"]["Message"]
+    recorded = _recorded(
+        "TestEvents::test_put_events_exceed_limit_ten_entries[custom]", "put-events-exceed-limit-error"
+    )["Error"]["Message"]
     assert raised.value.response["Error"]["Message"] == recorded.replace("<bus-name>", "my-bus-1")
 
 
@@ -189,8 +220,10 @@ def test_size_counts_utf8_bytes_and_resources(events):
 def test_nonexistent_bus_fails_that_entry_only(events):
     answer = events.put_events(Entries=[entry(EventBusName="no-such-bus"), entry()])
     assert answer["FailedEntryCount"] == 1
-    assert answer["Entries"][0] == {"ErrorCode": "ResourceNotFoundException",
-                                    "ErrorMessage": "Event bus no-such-bus does not exist."}
+    assert answer["Entries"][0] == {
+        "ErrorCode": "ResourceNotFoundException",
+        "ErrorMessage": "Event bus no-such-bus does not exist.",
+    }
     assert "EventId" in answer["Entries"][1]
 
 
@@ -209,15 +242,20 @@ def test_bad_bus_name_fails_the_request(events):
     with pytest.raises(ClientError) as raised:
         events.put_events(Entries=[entry(EventBusName="not a name!")])
     assert raised.value.response["Error"]["Code"] == "ValidationException"
-    assert "at 'entries.1.member.eventBusName' failed to satisfy constraint: Member must satisfy regular " \
-           "expression pattern" in raised.value.response["Error"]["Message"]
+    assert (
+        "at 'entries.1.member.eventBusName' failed to satisfy constraint: Member must satisfy regular "
+        "expression pattern" in raised.value.response["Error"]["Message"]
+    )
 
 
-@pytest.mark.parametrize(("sent", "expected"), [
-    ("2022-01-01", "2022-01-01T00:00:00Z"),
-    ("2022-01-01 00:00:00Z", "2022-01-01T00:00:00Z"),
-    ("2022-01-01T12:30:45.123+02:00", "2022-01-01T10:30:45Z"),
-])
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ("2022-01-01", "2022-01-01T00:00:00Z"),
+        ("2022-01-01 00:00:00Z", "2022-01-01T00:00:00Z"),
+        ("2022-01-01T12:30:45.123+02:00", "2022-01-01T10:30:45Z"),
+    ],
+)
 def test_time_strings(server, sent, expected):
     body = json.dumps({"Entries": [dict(entry(), Time=sent)]})
     answer = server.post("AWSEvents.PutEvents", body).json()

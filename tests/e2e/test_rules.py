@@ -13,8 +13,6 @@ PATTERN = json.dumps({"source": ["shop.orders"]})
 LOG_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/busbar/tests"
 
 
-
-
 def test_put_describe_list_rule(events):
     name = unique("rule")
     arn = events.put_rule(Name=name, EventPattern=PATTERN, Description="orders")["RuleArn"]
@@ -47,12 +45,16 @@ def test_rule_errors(events):
     name = unique("rule")
     with pytest.raises(ClientError) as raised:
         events.put_rule(Name=name)
-    assert error_of(raised) == ("ValidationException",
-                                "Parameter(s) EventPattern or ScheduleExpression must be specified.")
+    assert error_of(raised) == (
+        "ValidationException",
+        "Parameter(s) EventPattern or ScheduleExpression must be specified.",
+    )
     with pytest.raises(events.exceptions.InvalidEventPatternException) as raised:
         events.put_rule(Name=name, EventPattern='{"source": "x"}')
-    assert error_of(raised) == ("InvalidEventPatternException",
-                                'Event pattern is not valid. Reason: "source" must be an object or an array')
+    assert error_of(raised) == (
+        "InvalidEventPatternException",
+        'Event pattern is not valid. Reason: "source" must be an object or an array',
+    )
     with pytest.raises(events.exceptions.ResourceNotFoundException) as raised:
         events.put_rule(Name=name, EventPattern=PATTERN, EventBusName="no-such-bus")
     assert error_of(raised) == ("ResourceNotFoundException", "Event bus no-such-bus does not exist.")
@@ -91,10 +93,13 @@ def test_enable_disable(events):
 def test_targets_lifecycle_and_delete_rule(events):
     name = unique("rule")
     events.put_rule(Name=name, EventPattern=PATTERN)
-    answer = events.put_targets(Rule=name, Targets=[
-        {"Id": "log", "Arn": LOG_ARN, "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 60}},
-        {"Id": "bus", "Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"},
-    ])
+    answer = events.put_targets(
+        Rule=name,
+        Targets=[
+            {"Id": "log", "Arn": LOG_ARN, "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 60}},
+            {"Id": "bus", "Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"},
+        ],
+    )
     assert answer["FailedEntryCount"] == 0 and answer["FailedEntries"] == []
     targets = events.list_targets_by_rule(Rule=name)["Targets"]
     assert [t["Id"] for t in targets] == ["bus", "log"]
@@ -126,24 +131,51 @@ def test_target_validation(events, server):
     events.put_rule(Name=name, EventPattern=PATTERN)
     with pytest.raises(ClientError) as raised:
         events.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": LOG_ARN, "Input": "{}", "InputPath": "$.detail"}])
-    assert error_of(raised) == ("ValidationException",
-                                "Only one of Input, InputPath, or InputTransformer must be provided for target t.")
+    assert error_of(raised) == (
+        "ValidationException",
+        "Only one of Input, InputPath, or InputTransformer must be provided for target t.",
+    )
     with pytest.raises(ClientError) as raised:
-        events.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": LOG_ARN, "InputTransformer": {
-            "InputPathsMap": {"a": "$.detail.a"}, "InputTemplate": '{"x": <b>}'}}])
+        events.put_targets(
+            Rule=name,
+            Targets=[
+                {
+                    "Id": "t",
+                    "Arn": LOG_ARN,
+                    "InputTransformer": {"InputPathsMap": {"a": "$.detail.a"}, "InputTemplate": '{"x": <b>}'},
+                }
+            ],
+        )
     assert error_of(raised) == ("ValidationException", "InputTemplate for target t contains invalid placeholder b.")
     with pytest.raises(ClientError) as raised:
         events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:queue"}])
     code, message = error_of(raised)
     assert code == "ValidationException" and "busbar cannot deliver to arn:aws:sqs" in message
     # botocore checks minimums itself; a raw request shows the server's answer.
-    response = server.post("AWSEvents.PutTargets", json.dumps({"Rule": name, "Targets": [
-        {"Id": "t", "Arn": LOG_ARN, "RetryPolicy": {"MaximumEventAgeInSeconds": 59, "MaximumRetryAttempts": 186}}]}))
-    assert response.json() == {"__type": "ValidationException", "message": (
-        "2 validation errors detected: Value '186' at 'targets.1.member.retryPolicy.maximumRetryAttempts' failed "
-        "to satisfy constraint: Member must have value less than or equal to 185; Value '59' at "
-        "'targets.1.member.retryPolicy.maximumEventAgeInSeconds' failed to satisfy constraint: Member must have "
-        "value greater than or equal to 60")}
+    response = server.post(
+        "AWSEvents.PutTargets",
+        json.dumps(
+            {
+                "Rule": name,
+                "Targets": [
+                    {
+                        "Id": "t",
+                        "Arn": LOG_ARN,
+                        "RetryPolicy": {"MaximumEventAgeInSeconds": 59, "MaximumRetryAttempts": 186},
+                    }
+                ],
+            }
+        ),
+    )
+    assert response.json() == {
+        "__type": "ValidationException",
+        "message": (
+            "2 validation errors detected: Value '186' at 'targets.1.member.retryPolicy.maximumRetryAttempts' failed "
+            "to satisfy constraint: Member must have value less than or equal to 185; Value '59' at "
+            "'targets.1.member.retryPolicy.maximumEventAgeInSeconds' failed to satisfy constraint: Member must have "
+            "value greater than or equal to 60"
+        ),
+    }
     with pytest.raises(events.exceptions.ResourceNotFoundException):
         events.put_targets(Rule=unique("rule"), Targets=[{"Id": "t", "Arn": LOG_ARN}])
     assert events.list_targets_by_rule(Rule=name)["Targets"] == []

@@ -36,8 +36,10 @@ def test_unknown_operation(server, target):
 def test_unimplemented_operation_says_so(server):
     response = server.post("AWSEvents.CreateEndpoint", b"{}")
     assert response.status_code == 400
-    assert response.json() == {"__type": "UnknownOperationException",
-                               "message": "busbar does not implement CreateEndpoint yet."}
+    assert response.json() == {
+        "__type": "UnknownOperationException",
+        "message": "busbar does not implement CreateEndpoint yet.",
+    }
 
 
 @pytest.mark.parametrize("body", [b"[]", b'"x"', b"42", b"null", b"{", b"\xff\xfe", b'{"a":1}}'])
@@ -53,17 +55,32 @@ def test_empty_body_is_an_empty_request(server):
     assert "EventBuses" in response.json()
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b'{"Entries": "x"}', "1 validation error detected: Value of type str at 'entries' failed to satisfy "
-                          "constraint: Member must be of type list"),
-    (b'{"Entries": [{"Source": 5}]}', "1 validation error detected: Value of type int at 'entries.1.member.source' "
-                                     "failed to satisfy constraint: Member must be of type string"),
-    (b'{"Entries": [{"Time": "yesterday"}]}', "1 validation error detected: Value of type str at "
-                                             "'entries.1.member.time' failed to satisfy constraint: Member must be "
-                                             "of type Timestamp"),
-    (b'{}', "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not "
-            "be null"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'{"Entries": "x"}',
+            "1 validation error detected: Value of type str at 'entries' failed to satisfy "
+            "constraint: Member must be of type list",
+        ),
+        (
+            b'{"Entries": [{"Source": 5}]}',
+            "1 validation error detected: Value of type int at 'entries.1.member.source' "
+            "failed to satisfy constraint: Member must be of type string",
+        ),
+        (
+            b'{"Entries": [{"Time": "yesterday"}]}',
+            "1 validation error detected: Value of type str at "
+            "'entries.1.member.time' failed to satisfy constraint: Member must be "
+            "of type Timestamp",
+        ),
+        (
+            b"{}",
+            "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not "
+            "be null",
+        ),
+    ],
+)
 def test_wrong_types_and_missing_members(server, body, message):
     response = server.post("AWSEvents.PutEvents", body)
     assert response.status_code == 400
@@ -72,20 +89,22 @@ def test_wrong_types_and_missing_members(server, body, message):
 
 def test_several_constraint_failures_in_one_message(server):
     response = server.post("AWSEvents.ListEventBuses", b'{"NamePrefix": "", "Limit": 101}')
-    assert response.json() == {"__type": "ValidationException", "message":
-        "3 validation errors detected: "
+    assert response.json() == {
+        "__type": "ValidationException",
+        "message": "3 validation errors detected: "
         "Value '' at 'namePrefix' failed to satisfy constraint: Member must have length greater than or equal to 1; "
         "Value '' at 'namePrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: "
         "[/\\.\\-_A-Za-z0-9]+; "
-        "Value '101' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"}
+        "Value '101' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100",
+    }
 
 
 def test_enum_constraint(server):
-    response = server.post("AWSEvents.CreateEventBus",
-                           b'{"Name": "enum-bus", "LogConfig": {"Level": "LOUD"}}')
+    response = server.post("AWSEvents.CreateEventBus", b'{"Name": "enum-bus", "LogConfig": {"Level": "LOUD"}}')
     assert response.json()["message"] == (
         "1 validation error detected: Value 'LOUD' at 'logConfig.level' failed to satisfy constraint: "
-        "Member must satisfy enum value set: [OFF, ERROR, INFO, TRACE]")
+        "Member must satisfy enum value set: [OFF, ERROR, INFO, TRACE]"
+    )
 
 
 def test_unknown_members_are_ignored(server):

@@ -5,6 +5,7 @@ plain dict, with no indexing and no sharing with busbar.patterns: expand ``$or``
 alternatives, flatten the whole event into (dotted path, leaf, array positions), and for every
 alternative try every combination of leaves, one per field.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -69,11 +70,12 @@ def value_ok(item: Any, v: Any) -> bool:
     if not isinstance(item, dict):
         if isinstance(item, str):
             return (isinstance(v, str) and v == item) or (
-                as_ip(item) is not None and as_ip(v) is not None and as_ip(item) == as_ip(v))
+                as_ip(item) is not None and as_ip(v) is not None and as_ip(item) == as_ip(v)
+            )
         if is_num(item):
             return is_num(v) and v == item
         return v is item  # true/false/null
-    (op, arg), = item.items()
+    ((op, arg),) = item.items()
     if op == "exists":
         return arg
     if op == "numeric":
@@ -85,7 +87,7 @@ def value_ok(item: Any, v: Any) -> bool:
         return ok
     if op == "anything-but":
         if isinstance(arg, dict):
-            (sub, vals), = arg.items()
+            ((sub, vals),) = arg.items()
             vals = vals if isinstance(vals, list) else [vals]
             if not isinstance(v, str):
                 return True

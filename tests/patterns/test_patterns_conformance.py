@@ -1,4 +1,5 @@
-"""AWS's recorded answers (../shared/conformance) through validate / pattern_matches / Matcher."""
+"""AWS's recorded answers (tests/data/conformance) through validate / pattern_matches / Matcher."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,11 @@ from pathlib import Path
 
 import json5
 import pytest
+from data import CONFORMANCE
 
 from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, validate
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "conformance"
-if not SHARED.exists():
-    SHARED = Path("/work/shared/conformance")
+SHARED = CONFORMANCE
 CASES = sorted(SHARED.glob("event-patterns/*.json5"))
 SNAPSHOT = json.loads((SHARED / "event-patterns-aws-errors.snapshot.json").read_text())
 _KEY = "tests/aws/services/events/test_events_patterns.py::TestEventPattern::test_event_pattern[{}]"
@@ -57,16 +57,20 @@ def test_duplicate_key_last_wins() -> None:
 _MALFORMED = "tests/aws/services/events/test_events_patterns.py::TestEventPattern::test_invalid_json_event_pattern[{}]"
 
 
-@pytest.mark.parametrize("pattern", [
-    "this is valid json but not a dict",
-    "{'bad': 'quotation'}",
-    '{"not": closed mark"',
-    '["not", "a", "dict", "but valid json"]',
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "this is valid json but not a dict",
+        "{'bad': 'quotation'}",
+        '{"not": closed mark"',
+        '["not", "a", "dict", "but valid json"]',
+    ],
+)
 def test_malformed_pattern_messages(pattern: str) -> None:
     recorded = SNAPSHOT[_MALFORMED.format(pattern)]["recorded-content"]
-    (answer,) = [v for v in recorded.values() if isinstance(v, dict) and "Error" in v] or \
-        [v["exception_message"] for v in recorded.values()]
+    (answer,) = [v for v in recorded.values() if isinstance(v, dict) and "Error" in v] or [
+        v["exception_message"] for v in recorded.values()
+    ]
     expected = answer["Error"]["Message"].split("\n")[0]
     with pytest.raises(InvalidEventPattern) as info:
         validate(pattern)

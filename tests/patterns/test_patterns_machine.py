@@ -1,6 +1,7 @@
 """The Matcher's state machine and its per-field indexes: shared states, several states under one
 condition, absence and array checks at deeper states, specialised lookups agreeing with the
 general one, and the structure staying consistent (and emptying) as rules come and go."""
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,9 @@ from busbar.patterns.index import (
 
 def _empty(m: Matcher) -> bool:
     root = m._root
-    return not (m._paths or m._trie.root.children or m._subs or root.indexes or root.children or root.fields
-                or m._conds)
+    return not (
+        m._paths or m._trie.root.children or m._subs or root.indexes or root.children or root.fields or m._conds
+    )
 
 
 def test_rules_with_a_common_first_step_share_its_state() -> None:
@@ -87,11 +89,14 @@ def _conds(patterns: list[dict[str, Any]]) -> list[Any]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(matchers, min_size=1, max_size=3).map(lambda v: {"f": v}), min_size=1, max_size=6),
-       st.lists(st.integers(0, 5), max_size=4),
-       st.lists(events.map(lambda e: e.get("a", "ab")), min_size=1, max_size=4))
-def test_specialised_lookups_agree_with_the_general_one(patterns: list[dict[str, Any]], drop: list[int],
-                                                       values: list[Any]) -> None:
+@given(
+    st.lists(st.lists(matchers, min_size=1, max_size=3).map(lambda v: {"f": v}), min_size=1, max_size=6),
+    st.lists(st.integers(0, 5), max_size=4),
+    st.lists(events.map(lambda e: e.get("a", "ab")), min_size=1, max_size=4),
+)
+def test_specialised_lookups_agree_with_the_general_one(
+    patterns: list[dict[str, Any]], drop: list[int], values: list[Any]
+) -> None:
     conds = _conds(patterns)
     index = PathIndex(("f",))
     for i, cond in enumerate(conds):
@@ -112,11 +117,22 @@ def cond_in(index: PathIndex, cond: Any, hit: int) -> bool:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(0, 7), st.lists(matchers, min_size=1, max_size=2),
-                          st.lists(matchers, min_size=1, max_size=2), st.booleans()), min_size=1, max_size=14),
-       st.lists(events, min_size=1, max_size=3))
-def test_shared_steps_stay_consistent_through_changes(ops: list[tuple[int, list[Any], list[Any], bool]],
-                                                      evs: list[dict[str, Any]]) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 7),
+            st.lists(matchers, min_size=1, max_size=2),
+            st.lists(matchers, min_size=1, max_size=2),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=14,
+    ),
+    st.lists(events, min_size=1, max_size=3),
+)
+def test_shared_steps_stay_consistent_through_changes(
+    ops: list[tuple[int, list[Any], list[Any], bool]], evs: list[dict[str, Any]]
+) -> None:
     # Two-field rules over the same paths, so that states are shared, split and pruned.
     m = Matcher()
     live: dict[str, dict[str, Any]] = {}
@@ -143,28 +159,79 @@ def test_shared_steps_stay_consistent_through_changes(ops: list[tuple[int, list[
 # -- inline forms of one-condition indexes, and the column-wise gathering of arrays -------------
 
 _EDGE_VALUES: list[Any] = [
-    0, 1, -2, 1.5, 300, 300.0, 2 ** 53, 2 ** 53 + 1, 2 ** 60, -(2 ** 60), 1e-3, math.nextafter(1.5, 2),
-    math.nextafter(1.5, 0), math.nextafter(300.0, 0), math.nextafter(300.0, 1000), -0.0, True, False,
-    None, "", "ab", "abc", "xab", "AB", "b", "10.0.0.1", "10.0.1.7", "2001:db8::1", "deleted", "old",
-    "10.15.3.4", "10.16.0.1", "010.0.0.1", "10.0.0.256", "10.0.0.1.", "10.0.0", "2001:db9::1",
-    "gold", [], [1, "ab"], ["deleted", "x"], ["deleted"], {"k": 1},
+    0,
+    1,
+    -2,
+    1.5,
+    300,
+    300.0,
+    2**53,
+    2**53 + 1,
+    2**60,
+    -(2**60),
+    1e-3,
+    math.nextafter(1.5, 2),
+    math.nextafter(1.5, 0),
+    math.nextafter(300.0, 0),
+    math.nextafter(300.0, 1000),
+    -0.0,
+    True,
+    False,
+    None,
+    "",
+    "ab",
+    "abc",
+    "xab",
+    "AB",
+    "b",
+    "10.0.0.1",
+    "10.0.1.7",
+    "2001:db8::1",
+    "deleted",
+    "old",
+    "10.15.3.4",
+    "10.16.0.1",
+    "010.0.0.1",
+    "10.0.0.256",
+    "10.0.0.1.",
+    "10.0.0",
+    "2001:db9::1",
+    "gold",
+    [],
+    [1, "ab"],
+    ["deleted", "x"],
+    ["deleted"],
+    {"k": 1},
 ]
 
 
-@pytest.mark.parametrize("cond, code", [
-    ({"numeric": [">", 1.5]}, FAST_RANGE), ({"numeric": [">=", 1.5, "<", 300]}, FAST_RANGE),
-    ({"numeric": [">", -2, "<=", 300]}, FAST_RANGE), ({"numeric": ["<", 300]}, FAST_RANGE),
-    ({"numeric": ["=", 300]}, FAST_LOOKUP), ({"numeric": [">=", 9007199254740992]}, FAST_RANGE),
-    ("ab", FAST_ONE), ({"suffix": "old"}, FAST_SUFFIX), ({"prefix": "a"}, FAST_PREFIX),
-    ({"anything-but": "deleted"}, FAST_AB_STR), ({"anything-but": ["deleted", "ab"]}, FAST_AB_STR),
-    ({"cidr": "10.0.0.0/24"}, FAST_LOOKUP), ({"cidr": "10.0.0.0/12"}, FAST_LOOKUP),
-    ({"cidr": "0.0.0.0/0"}, FAST_LOOKUP), ({"cidr": "2001:db8::/32"}, FAST_LOOKUP),
-    ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
-    ({"wildcard": "a*"}, FAST_LOOKUP), ({"prefix": {"equals-ignore-case": "A"}}, FAST_LOOKUP),
-    ({"exists": True}, FAST_LOOKUP), (True, FAST_LOOKUP), ({"anything-but": 1}, FAST_LOOKUP),
-])
-def test_one_condition_steps_use_their_inline_form_and_agree_with_pattern_matches(cond: Any,
-                                                                                    code: int) -> None:
+@pytest.mark.parametrize(
+    "cond, code",
+    [
+        ({"numeric": [">", 1.5]}, FAST_RANGE),
+        ({"numeric": [">=", 1.5, "<", 300]}, FAST_RANGE),
+        ({"numeric": [">", -2, "<=", 300]}, FAST_RANGE),
+        ({"numeric": ["<", 300]}, FAST_RANGE),
+        ({"numeric": ["=", 300]}, FAST_LOOKUP),
+        ({"numeric": [">=", 9007199254740992]}, FAST_RANGE),
+        ("ab", FAST_ONE),
+        ({"suffix": "old"}, FAST_SUFFIX),
+        ({"prefix": "a"}, FAST_PREFIX),
+        ({"anything-but": "deleted"}, FAST_AB_STR),
+        ({"anything-but": ["deleted", "ab"]}, FAST_AB_STR),
+        ({"cidr": "10.0.0.0/24"}, FAST_LOOKUP),
+        ({"cidr": "10.0.0.0/12"}, FAST_LOOKUP),
+        ({"cidr": "0.0.0.0/0"}, FAST_LOOKUP),
+        ({"cidr": "2001:db8::/32"}, FAST_LOOKUP),
+        ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
+        ({"wildcard": "a*"}, FAST_LOOKUP),
+        ({"prefix": {"equals-ignore-case": "A"}}, FAST_LOOKUP),
+        ({"exists": True}, FAST_LOOKUP),
+        (True, FAST_LOOKUP),
+        ({"anything-but": 1}, FAST_LOOKUP),
+    ],
+)
+def test_one_condition_steps_use_their_inline_form_and_agree_with_pattern_matches(cond: Any, code: int) -> None:
     m = Matcher()
     m.add_rule("anchor", {"source": ["t"]})  # source now tells rules apart: the first step
     pattern = {"source": ["s"], "detail": {"v": [cond]}}
@@ -213,14 +280,16 @@ def _by_path(values: dict[Any, list[Any]]) -> dict[Any, list[str]]:
 def test_arrays_of_objects_gathered_by_column_as_one_by_one() -> None:
     m = Matcher()
     for path in (("pts", "x"), ("pts", "y"), ("pts", "z", "w"), ("tags", "k")):
-        m.add_rule(".".join(path), {path[0]: {path[1]: [{"exists": True}]}} if len(path) == 2
-                   else {"pts": {"z": {"w": [{"exists": True}]}}})
+        m.add_rule(
+            ".".join(path),
+            {path[0]: {path[1]: [{"exists": True}]}} if len(path) == 2 else {"pts": {"z": {"w": [{"exists": True}]}}},
+        )
     root = m._trie.root
     cases = [
-        {"pts": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 5}]},          # a missing field
+        {"pts": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 5}]},  # a missing field
         {"pts": [{"x": [1, [2]], "y": {"q": 1}}, {"x": None, "y": "s"}]},  # nested lists, an object
-        {"pts": [{"x": 1}, [{"x": 2}], "x", 3]},                            # mixed element types
-        {"pts": [{"z": {"w": 1}, "x": 1}, {"z": [{"w": 2}]}]},              # deeper fields
+        {"pts": [{"x": 1}, [{"x": 2}], "x", 3]},  # mixed element types
+        {"pts": [{"z": {"w": 1}, "x": 1}, {"z": [{"w": 2}]}]},  # deeper fields
         {"tags": [{"k": "a"}, {"k": "b"}], "pts": [[{"x": 1}, {"x": 2}]]},
     ]
     for event in cases:
@@ -245,8 +314,14 @@ def test_gather_agrees_with_collect(event: dict[str, Any]) -> None:
 def test_numeric_forms_agree_with_the_boundary_table(count: int) -> None:
     # One range (inline), a few (one by one) and many (boundary table) give the same answers,
     # also for NaN (which only a Python dict event can carry) and integers beyond 2**53.
-    conds = [{"numeric": [">", -2, "<=", 1.5]}, {"numeric": ["<", 0]}, {"numeric": [">=", 300]},
-             {"numeric": [">", 1, "<", 2 ** 60]}, {"numeric": ["=", 1.5]}, {"numeric": ["<=", -2]}][:count]
+    conds = [
+        {"numeric": [">", -2, "<=", 1.5]},
+        {"numeric": ["<", 0]},
+        {"numeric": [">=", 300]},
+        {"numeric": [">", 1, "<", 2**60]},
+        {"numeric": ["=", 1.5]},
+        {"numeric": ["<=", -2]},
+    ][:count]
     m = Matcher()
     m.add_rule("anchor", {"source": ["t"]})
     for i, cond in enumerate(conds):
@@ -278,12 +353,47 @@ def test_indexes_share_empty_tables_until_they_need_their_own() -> None:
 
 # -- new structures: octet-aligned CIDR blocks, several-condition inline forms, names as hits ----
 
-_IP_PARTS = ["0", "1", "2", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "300", "01",
-             "00", "999", "1000", "", "a", "\u0663", "10 ", "+1", "-1"]
+_IP_PARTS = [
+    "0",
+    "1",
+    "2",
+    "9",
+    "10",
+    "99",
+    "100",
+    "199",
+    "200",
+    "249",
+    "250",
+    "255",
+    "256",
+    "300",
+    "01",
+    "00",
+    "999",
+    "1000",
+    "",
+    "a",
+    "\u0663",
+    "10 ",
+    "+1",
+    "-1",
+]
 
 
-@pytest.mark.parametrize("block", ["10.2.0.0/16", "0.0.0.0/0", "10.0.0.0/8", "192.168.1.0/24", "10.0.0.0/12",
-                                   "1.2.3.4/31", "255.255.0.0/16", "10.2.3.0/24"])
+@pytest.mark.parametrize(
+    "block",
+    [
+        "10.2.0.0/16",
+        "0.0.0.0/0",
+        "10.0.0.0/8",
+        "192.168.1.0/24",
+        "10.0.0.0/12",
+        "1.2.3.4/31",
+        "255.255.0.0/16",
+        "10.2.3.0/24",
+    ],
+)
 def test_octet_aligned_cidr_blocks_agree_with_address_parsing(block: str) -> None:
     from busbar.patterns.cidr import ip_to_int, parse_cidr
     from busbar.patterns.conditions import CIDR, Cond
@@ -293,12 +403,26 @@ def test_octet_aligned_cidr_blocks_agree_with_address_parsing(block: str) -> Non
     lookup = single_lookup(Cond(CIDR, (version, low, high)), ("hit",))
     assert lookup is not None
     rng = __import__("random").Random(block)
-    values = ["10.2.33.107", "10.2.0.0", "10.2.255.255", "10.3.0.0", "10.2.1", "10.2.1.1.", "::ffff:10.2.1.1",
-              "10.2.1.1\n", "192.168.1.7", "255.255.1.1", "1.2.3.5", "1.2.3.6", "0.0.0.0"]
+    values = [
+        "10.2.33.107",
+        "10.2.0.0",
+        "10.2.255.255",
+        "10.3.0.0",
+        "10.2.1",
+        "10.2.1.1.",
+        "::ffff:10.2.1.1",
+        "10.2.1.1\n",
+        "192.168.1.7",
+        "255.255.1.1",
+        "1.2.3.5",
+        "1.2.3.6",
+        "0.0.0.0",
+    ]
     for _ in range(3000):
         count = rng.choice([3, 4, 4, 4, 5])
-        values.append(".".join(rng.choice(_IP_PARTS) if rng.random() < 0.5 else str(rng.randrange(300))
-                               for _ in range(count)))
+        values.append(
+            ".".join(rng.choice(_IP_PARTS) if rng.random() < 0.5 else str(rng.randrange(300)) for _ in range(count))
+        )
     for v in values:
         out: list[Any] = []
         lookup([v], out)
@@ -307,14 +431,17 @@ def test_octet_aligned_cidr_blocks_agree_with_address_parsing(block: str) -> Non
         assert pattern_matches({"a": [{"cidr": block}]}, {"a": v}) == bool(out), v
 
 
-@pytest.mark.parametrize("conds", [
-    [{"equals-ignore-case": "Ab"}, {"equals-ignore-case": "cD"}],
-    [{"equals-ignore-case": "Ab"}, "ab", "AB"],
-    [{"prefix": "a"}, {"prefix": "abc"}, {"prefix": "x"}],
-    [{"prefix": "a"}, {"prefix": "ab"}, "abc", ""],
-    [{"numeric": [">", 1.5]}, {"numeric": ["<=", 0]}],
-    [{"numeric": [">", -2, "<=", 300]}, {"numeric": [">=", 9007199254740992]}, {"numeric": ["<", 1]}],
-])
+@pytest.mark.parametrize(
+    "conds",
+    [
+        [{"equals-ignore-case": "Ab"}, {"equals-ignore-case": "cD"}],
+        [{"equals-ignore-case": "Ab"}, "ab", "AB"],
+        [{"prefix": "a"}, {"prefix": "abc"}, {"prefix": "x"}],
+        [{"prefix": "a"}, {"prefix": "ab"}, "abc", ""],
+        [{"numeric": [">", 1.5]}, {"numeric": ["<=", 0]}],
+        [{"numeric": [">", -2, "<=", 300]}, {"numeric": [">=", 9007199254740992]}, {"numeric": ["<", 1]}],
+    ],
+)
 def test_several_conditions_inline_forms_agree_with_pattern_matches(conds: list[Any]) -> None:
     from busbar.patterns.index import FAST_EQ_IC, FAST_PREFIXES, FAST_RANGES
 
@@ -325,8 +452,25 @@ def test_several_conditions_inline_forms_agree_with_pattern_matches(conds: list[
         m.add_rule(name, pattern)
     (state,) = m._root.children.values()
     assert [f[1] for f in state.fields] in ([FAST_EQ_IC], [FAST_PREFIXES], [FAST_RANGES])
-    values: list[Any] = [*_EDGE_VALUES, "AB", "ab", "Ab", "cd", "CD", "abcd", "x", "xyz", "", "a",
-                         -math.inf, math.inf, ["ab", "CD"], ["abc", "x"], [0.5, 400], ["a", 2]]
+    values: list[Any] = [
+        *_EDGE_VALUES,
+        "AB",
+        "ab",
+        "Ab",
+        "cd",
+        "CD",
+        "abcd",
+        "x",
+        "xyz",
+        "",
+        "a",
+        -math.inf,
+        math.inf,
+        ["ab", "CD"],
+        ["abc", "x"],
+        [0.5, 400],
+        ["a", 2],
+    ]
     for value in values:
         event = {"source": "s", "detail": {"v": value}}
         want = {name for name, p in patterns.items() if reference_matches(p, event)}
@@ -375,8 +519,13 @@ def test_ignore_case_then_prefix_pair_is_probed_at_the_parent() -> None:
     m = Matcher()
     m.add_rule("a", {"detail-type": [{"equals-ignore-case": "type1"}], "source": [{"prefix": "com.x"}]})
     m.add_rule("b", {"detail-type": [{"equals-ignore-case": "TYPE1"}], "source": [{"prefix": "com.xy"}]})
-    m.add_rule("c", {"detail-type": [{"equals-ignore-case": "type2"}, {"equals-ignore-case": "type1"}],
-                     "source": [{"prefix": "com"}]})
+    m.add_rule(
+        "c",
+        {
+            "detail-type": [{"equals-ignore-case": "type2"}, {"equals-ignore-case": "type1"}],
+            "source": [{"prefix": "com"}],
+        },
+    )
     m.add_rule("d", {"detail-type": ["Type1"], "source": ["com.xyz"]})
     cases = [
         ({"detail-type": "tYpE1", "source": "com.xyz"}, {"a", "b", "c"}),
@@ -394,8 +543,14 @@ def test_ignore_case_then_prefix_pair_is_probed_at_the_parent() -> None:
         assert set(m.matches(event)) == want, event
     assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_PAIR]
     # A state after the ignore-case match that tests something else: no pair, same answers.
-    m.add_rule("e", {"detail-type": [{"equals-ignore-case": "type1"}], "source": [{"prefix": "com.x"}],
-                     "region": [{"prefix": "us"}]})
+    m.add_rule(
+        "e",
+        {
+            "detail-type": [{"equals-ignore-case": "type1"}],
+            "source": [{"prefix": "com.x"}],
+            "region": [{"prefix": "us"}],
+        },
+    )
     assert set(m.matches({"detail-type": "TYPE1", "source": "com.x", "region": "us-1"})) == {"a", "c", "e"}
     assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_EQ_IC]
     m.remove_rule("e")
@@ -422,8 +577,15 @@ _WIDE_RULES: dict[str, dict[str, Any]] = {
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.fixed_dictionaries({}, optional={k: st.one_of(_WIDE_VALUES, st.lists(_WIDE_VALUES, max_size=3))
-                                                    for k in _WIDE_KEYS}), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {}, optional={k: st.one_of(_WIDE_VALUES, st.lists(_WIDE_VALUES, max_size=3)) for k in _WIDE_KEYS}
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_compiled_states_of_every_size_agree_with_reference(evs: list[dict[str, Any]]) -> None:
     """States with more fields than one compiled function inlines, long hit lists, many prefix
     lengths, ignore-case pairs and ranges: the compiled machine agrees with the reference."""
@@ -445,10 +607,13 @@ def test_compiled_states_of_every_size_agree_with_reference(evs: list[dict[str, 
         assert sorted(m.matches(ev)) == want, ev
 
 
-@pytest.mark.parametrize(("blocks", "lookup"), [
-    (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/12", "2001:db8::/32", "0.0.0.0/1"], "cidrs"),
-    (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/16", "200.1.1.0/24"], "octets"),  # octet boundaries only
-])
+@pytest.mark.parametrize(
+    ("blocks", "lookup"),
+    [
+        (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/12", "2001:db8::/32", "0.0.0.0/1"], "cidrs"),
+        (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/16", "200.1.1.0/24"], "octets"),  # octet boundaries only
+    ],
+)
 def test_several_cidr_blocks_alone_on_a_path_agree_with_the_general_lookup(blocks: list[str], lookup: str) -> None:
     conds = [c for b in blocks for c in validate({"f": [{"cidr": b}]}).alternatives[0][("f",)]]
     index = PathIndex(("f",))
@@ -464,8 +629,22 @@ def test_several_cidr_blocks_alone_on_a_path_agree_with_the_general_lookup(block
         assert sorted(h for hits in fast for h in hits) == sorted({h for hits in general for h in hits}), v
 
 
-_CIDR_VALUES: list[Any] = ["10.0.0.1", "10.0.1.7", "10.15.3.4", "10.16.0.1", "010.0.0.1", "10.0.0.256",
-                           "10.0.0.1.", "2001:db8::1", "2001:db9::1", "127.0.0.1", "200.1.1.1", "", 7, None]
+_CIDR_VALUES: list[Any] = [
+    "10.0.0.1",
+    "10.0.1.7",
+    "10.15.3.4",
+    "10.16.0.1",
+    "010.0.0.1",
+    "10.0.0.256",
+    "10.0.0.1.",
+    "2001:db8::1",
+    "2001:db9::1",
+    "127.0.0.1",
+    "200.1.1.1",
+    "",
+    7,
+    None,
+]
 
 
 def test_exact_tables_keep_single_codes_bare_through_changes() -> None:

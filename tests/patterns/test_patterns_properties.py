@@ -1,6 +1,7 @@
 """Property tests: the indexed Matcher and pattern_matches agree with the reference matcher on
 generated patterns of every operator and events shaped to hit and miss them, also while rules
 are added, replaced and removed."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,7 +15,7 @@ from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, valid
 # A small vocabulary so that generated patterns and events meet often.
 KEYS = ["a", "b", "c", "a.b"]
 STRINGS = ["", "ab", "abc", "AB", "b", "xyz", "10.0.0.1", "10.0.1.7", "2001:db8::1", "a*b", "Ab.c"]
-NUMBERS = [0, 1, -2, 1.5, 300, 300.0, 2 ** 60, 1e-3]
+NUMBERS = [0, 1, -2, 1.5, 300, 300.0, 2**60, 1e-3]
 LITERALS = [True, False, None]
 
 strings = st.sampled_from(STRINGS)
@@ -28,8 +29,11 @@ wildcards = st.sampled_from(["*", "a*", "*b", "a*c", "*b*", "", "ab", "1*.1", "a
 def _numeric() -> st.SearchStrategy[list[Any]]:
     x = st.sampled_from([-2, 0, 1, 1.5, 300])
     single = st.tuples(st.sampled_from(["=", "<", "<=", ">", ">="]), x).map(list)
-    ranged = st.tuples(st.sampled_from([">", ">="]), x, st.sampled_from(["<", "<="]), x).filter(
-        lambda t: t[1] < t[3]).map(list)
+    ranged = (
+        st.tuples(st.sampled_from([">", ">="]), x, st.sampled_from(["<", "<="]), x)
+        .filter(lambda t: t[1] < t[3])
+        .map(list)
+    )
     return st.one_of(single, ranged)
 
 
@@ -48,14 +52,21 @@ matchers = st.one_of(
     st.builds(lambda s: {"anything-but": s}, st.one_of(strings, numbers)),
     st.builds(lambda s: {"anything-but": s}, st.lists(strings, min_size=1, max_size=3)),
     st.builds(lambda s: {"anything-but": s}, st.lists(numbers, min_size=1, max_size=3)),
-    st.builds(lambda s: {"anything-but": {"prefix": s}},
-              st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2))),
-    st.builds(lambda s: {"anything-but": {"suffix": s}},
-              st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2))),
-    st.builds(lambda s: {"anything-but": {"equals-ignore-case": s}},
-              st.one_of(strings, st.lists(strings, min_size=1, max_size=2))),
-    st.builds(lambda s: {"anything-but": {"wildcard": s}},
-              st.one_of(wildcards, st.lists(wildcards, min_size=1, max_size=2))),
+    st.builds(
+        lambda s: {"anything-but": {"prefix": s}},
+        st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2)),
+    ),
+    st.builds(
+        lambda s: {"anything-but": {"suffix": s}},
+        st.one_of(nonempty_affix, st.lists(nonempty_affix, min_size=1, max_size=2)),
+    ),
+    st.builds(
+        lambda s: {"anything-but": {"equals-ignore-case": s}},
+        st.one_of(strings, st.lists(strings, min_size=1, max_size=2)),
+    ),
+    st.builds(
+        lambda s: {"anything-but": {"wildcard": s}}, st.one_of(wildcards, st.lists(wildcards, min_size=1, max_size=2))
+    ),
 )
 value_lists = st.lists(matchers, min_size=1, max_size=3)
 
@@ -73,9 +84,12 @@ def _pattern(depth: int) -> st.SearchStrategy[dict[str, Any]]:
 
 
 patterns = _pattern(1)
-_inner = st.one_of(scalars, st.lists(scalars, max_size=3),
-                   st.fixed_dictionaries({}, optional={k: scalars for k in KEYS}),
-                   st.lists(st.fixed_dictionaries({}, optional={k: scalars for k in KEYS}), max_size=3))
+_inner = st.one_of(
+    scalars,
+    st.lists(scalars, max_size=3),
+    st.fixed_dictionaries({}, optional={k: scalars for k in KEYS}),
+    st.lists(st.fixed_dictionaries({}, optional={k: scalars for k in KEYS}), max_size=3),
+)
 # Dense events: most keys of the vocabulary present, so most generated patterns meet them.
 shaped_events = st.fixed_dictionaries({}, optional={k: _inner for k in KEYS})
 random_events = st.recursive(
@@ -94,8 +108,9 @@ def _valid(p: dict[str, Any]) -> bool:
         return False
 
 
-SETTINGS = settings(max_examples=400, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 
 
 @SETTINGS
@@ -108,9 +123,14 @@ def test_pattern_matches_agrees_with_reference(pattern: dict[str, Any], evs: lis
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.sampled_from(["r0", "r1", "r2", "r3", "r4", "r5"]), st.one_of(patterns, st.none())),
-                min_size=1, max_size=12),
-       st.lists(events, min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["r0", "r1", "r2", "r3", "r4", "r5"]), st.one_of(patterns, st.none())),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(events, min_size=1, max_size=4),
+)
 def test_matcher_agrees_with_reference_through_changes(ops: list[tuple[str, Any]], evs: list[dict[str, Any]]) -> None:
     m = Matcher()
     live: dict[str, dict[str, Any]] = {}

@@ -1,4 +1,5 @@
 """Unit tests for behaviour the conformance cases do not pin down."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Events and helpers shared by the input-shaping tests (examples from AWS's documentation)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,8 +60,7 @@ def render(target: dict[str, Any], event: dict[str, Any], **kwargs: Any) -> byte
     kwargs.setdefault("rule_arn", RULE_ARN)
     kwargs.setdefault("rule_name", RULE_NAME)
     kwargs.setdefault("ingestion_time", INGESTION_TIME)
-    return compile_target_input({"Id": "t1", "Arn": "arn:aws:events:::x", **target}).render(
-        event, **kwargs)
+    return compile_target_input({"Id": "t1", "Arn": "arn:aws:events:::x", **target}).render(event, **kwargs)
 
 
 def transform(paths: dict[str, str], template: str, event: dict[str, Any]) -> bytes:

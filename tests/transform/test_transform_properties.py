@@ -1,4 +1,5 @@
 """Properties of input shaping over generated values (hypothesis)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,17 +13,25 @@ from busbar.transform import InputRenderError, compile_path, compile_target_inpu
 from conftest import INGESTION_TIME, RULE_ARN, RULE_NAME
 
 # JSON as an event can hold it (orjson's integer range; no NaN/infinity in JSON).
-scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-           | st.floats(allow_nan=False, allow_infinity=False) | st.text())
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20)
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 names = st.from_regex(r"[A-Za-z0-9_\-]{1,12}", fullmatch=True)
 
 
 def render(template: str, paths: dict[str, str], event: dict[str, Any]) -> bytes:
-    compiled = compile_target_input({"Id": "t1", "Arn": "arn", "InputTransformer": {
-        "InputPathsMap": paths, "InputTemplate": template}})
+    compiled = compile_target_input(
+        {"Id": "t1", "Arn": "arn", "InputTransformer": {"InputPathsMap": paths, "InputTemplate": template}}
+    )
     return compiled.render(event, rule_arn=RULE_ARN, rule_name=RULE_NAME, ingestion_time=INGESTION_TIME)
 
 
@@ -32,8 +41,13 @@ def test_value_slots_always_give_valid_json(values: dict[str, Any]) -> None:
     those values, whatever they are."""
     event = {"id": "e", "detail": values}
     paths = {name: f"$.detail['{name}']" for name in values}
-    template = "{" + ", ".join(f'"{name}": <{name}>' for name in values) + ', "list": [' + \
-        ", ".join(f"<{name}>" for name in values) + "]}"
+    template = (
+        "{"
+        + ", ".join(f'"{name}": <{name}>' for name in values)
+        + ', "list": ['
+        + ", ".join(f"<{name}>" for name in values)
+        + "]}"
+    )
     body = orjson.loads(render(template, paths, event))
     assert body == {**values, "list": list(values.values())}
 
@@ -68,8 +82,7 @@ def test_text_without_placeholders_is_sent_verbatim(text: str) -> None:
     assert render(text, {}, {"id": "e"}) == text.encode()
 
 
-@given(st.lists(st.text(min_size=1, max_size=6).filter(lambda k: "\\" not in k), min_size=1, max_size=5),
-       json_values)
+@given(st.lists(st.text(min_size=1, max_size=6).filter(lambda k: "\\" not in k), min_size=1, max_size=5), json_values)
 def test_bracket_paths_select_what_they_name(keys: list[str], leaf: Any) -> None:
     document: Any = leaf
     for key in reversed(keys):

@@ -1,6 +1,7 @@
 """Input, InputPath and InputTransformer, checked against AWS's documentation and against
 deliveries recorded from AWS (LocalStack's validated snapshots, tests/aws/services/events/
 test_events_inputs.snapshot.json)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,6 +37,7 @@ def refused(target: dict[str, Any]) -> str:
 
 # --- no input shaping ---------------------------------------------------------------------
 
+
 def test_whole_event_by_default(ec2_event: dict[str, Any]) -> None:
     compiled = compile_target_input({"Id": "t1", "Arn": "arn"})
     assert type(compiled) is TargetInput and compiled.mode == "event"
@@ -52,6 +54,7 @@ def test_none_values_count_as_absent(ec2_event: dict[str, Any]) -> None:
 
 
 # --- Input --------------------------------------------------------------------------------
+
 
 def test_input_is_sent_as_is(ec2_event: dict[str, Any]) -> None:
     text = '{"env": "dev",  "n": [1, 2]}'
@@ -70,18 +73,25 @@ def test_input_must_be_json(text: str) -> None:
 
 # --- only one of --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("keys", [
-    ("Input", "InputPath"), ("Input", "InputTransformer"), ("InputPath", "InputTransformer"),
-    ("Input", "InputPath", "InputTransformer"),
-])
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("Input", "InputPath"),
+        ("Input", "InputTransformer"),
+        ("InputPath", "InputTransformer"),
+        ("Input", "InputPath", "InputTransformer"),
+    ],
+)
 def test_only_one_shape(keys: tuple[str, ...]) -> None:
-    values = {"Input": "{}", "InputPath": "$.detail",
-              "InputTransformer": {"InputTemplate": '"x"'}}
+    values = {"Input": "{}", "InputPath": "$.detail", "InputTransformer": {"InputTemplate": '"x"'}}
     assert refused({key: values[key] for key in keys}) == (
-        "Only one of Input, InputPath, or InputTransformer must be provided for target t1.")
+        "Only one of Input, InputPath, or InputTransformer must be provided for target t1."
+    )
 
 
 # --- InputPath ----------------------------------------------------------------------------
+
 
 def test_input_path_detail(account_event: dict[str, Any]) -> None:
     assert loads(render({"InputPath": "$.detail"}, account_event)) == account_event["detail"]
@@ -89,7 +99,9 @@ def test_input_path_detail(account_event: dict[str, Any]) -> None:
 
 def test_input_path_nested_object(account_event: dict[str, Any]) -> None:
     assert loads(render({"InputPath": "$.detail.payload"}, account_event)) == {
-        "acc_id": "0a787ecb-4015", "sf_id": "baz"}
+        "acc_id": "0a787ecb-4015",
+        "sf_id": "baz",
+    }
 
 
 def test_input_path_string_is_json_quoted(account_event: dict[str, Any]) -> None:
@@ -97,11 +109,17 @@ def test_input_path_string_is_json_quoted(account_event: dict[str, Any]) -> None
     assert render({"InputPath": "$.detail.payload.sf_id"}, account_event) == b'"baz"'
 
 
-@pytest.mark.parametrize(("path", "body"), [
-    ("$.detail.count", b"3"), ("$.detail.ratio", b"0.5"), ("$.detail.valid", b"true"),
-    ("$.detail.nothing", b"null"), ("$.detail.listmulti[1]", b'"INACTIVE"'),
-    ("$.detail.listmulti", b'["ACTIVE","INACTIVE"]'),
-])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("$.detail.count", b"3"),
+        ("$.detail.ratio", b"0.5"),
+        ("$.detail.valid", b"true"),
+        ("$.detail.nothing", b"null"),
+        ("$.detail.listmulti[1]", b'"INACTIVE"'),
+        ("$.detail.listmulti", b'["ACTIVE","INACTIVE"]'),
+    ],
+)
 def test_input_path_scalars_and_lists(account_event: dict[str, Any], path: str, body: bytes) -> None:
     assert render({"InputPath": path}, account_event) == body
 
@@ -124,35 +142,50 @@ def test_input_path_must_be_a_supported_path(path: str) -> None:
 
 # --- InputTransformer: AWS's documented examples ------------------------------------------
 
-@pytest.mark.parametrize(("template", "body"), [
-    # "Input transform examples" table of eb-transform-target-input.
-    ('"instance <instance> is in <state>"', b'"instance i-0123456789 is in RUNNING"'),
-    ('"instance \\"<instance>\\" is in <state>"', b'"instance \\"i-0123456789\\" is in RUNNING"'),
-    ('"<aws.events.rule-name> triggered"', b'"example triggered"'),
-    # The tutorial's SNS message, and the API reference's plain-text template.
-    ("The EC2 instance <instance> has changed state to <state>.",
-     b"The EC2 instance i-0123456789 has changed state to RUNNING."),
-    ("<instance> is in state <state>", b"i-0123456789 is in state RUNNING"),
-])
+
+@pytest.mark.parametrize(
+    ("template", "body"),
+    [
+        # "Input transform examples" table of eb-transform-target-input.
+        ('"instance <instance> is in <state>"', b'"instance i-0123456789 is in RUNNING"'),
+        ('"instance \\"<instance>\\" is in <state>"', b'"instance \\"i-0123456789\\" is in RUNNING"'),
+        ('"<aws.events.rule-name> triggered"', b'"example triggered"'),
+        # The tutorial's SNS message, and the API reference's plain-text template.
+        (
+            "The EC2 instance <instance> has changed state to <state>.",
+            b"The EC2 instance i-0123456789 has changed state to RUNNING.",
+        ),
+        ("<instance> is in state <state>", b"i-0123456789 is in state RUNNING"),
+    ],
+)
 def test_documented_text_templates(ec2_event: dict[str, Any], template: str, body: bytes) -> None:
     assert transform(EC2_PATHS, template, ec2_event) == body
 
 
-@pytest.mark.parametrize(("template", "expected"), [
-    ('{"instance" : <instance>, "state": <state>}',
-     {"instance": "i-0123456789", "state": "RUNNING"}),
-    ('{"instance" : <instance>, "state": "<state>", '
-     '"instanceStatus": "instance \\"<instance>\\" is in <state>"}',
-     {"instance": "i-0123456789", "state": "RUNNING",
-      "instanceStatus": 'instance "i-0123456789" is in RUNNING'}),
-    ('{"instance" : <instance>, "state": [ 9, <state>, true ], "Transformed" : "Yes"}',
-     {"instance": "i-0123456789", "state": [9, "RUNNING", True], "Transformed": "Yes"}),
-    ('{"instance" : <instance>, "state": <state>, "ruleArn" : <aws.events.rule-arn>, '
-     '"ruleName" : <aws.events.rule-name>}',
-     {"instance": "i-0123456789", "state": "RUNNING", "ruleArn": RULE_ARN, "ruleName": RULE_NAME}),
-    ('{"timestamp": <timestamp>, "at": "<aws.events.event.ingestion-time>"}',
-     {"timestamp": "2015-11-11T21:29:54Z", "at": INGESTION_TIME}),
-])
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{"instance" : <instance>, "state": <state>}', {"instance": "i-0123456789", "state": "RUNNING"}),
+        (
+            '{"instance" : <instance>, "state": "<state>", '
+            '"instanceStatus": "instance \\"<instance>\\" is in <state>"}',
+            {"instance": "i-0123456789", "state": "RUNNING", "instanceStatus": 'instance "i-0123456789" is in RUNNING'},
+        ),
+        (
+            '{"instance" : <instance>, "state": [ 9, <state>, true ], "Transformed" : "Yes"}',
+            {"instance": "i-0123456789", "state": [9, "RUNNING", True], "Transformed": "Yes"},
+        ),
+        (
+            '{"instance" : <instance>, "state": <state>, "ruleArn" : <aws.events.rule-arn>, '
+            '"ruleName" : <aws.events.rule-name>}',
+            {"instance": "i-0123456789", "state": "RUNNING", "ruleArn": RULE_ARN, "ruleName": RULE_NAME},
+        ),
+        (
+            '{"timestamp": <timestamp>, "at": "<aws.events.event.ingestion-time>"}',
+            {"timestamp": "2015-11-11T21:29:54Z", "at": INGESTION_TIME},
+        ),
+    ],
+)
 def test_documented_json_templates(ec2_event: dict[str, Any], template: str, expected: Any) -> None:
     assert loads(transform(EC2_PATHS, template, ec2_event)) == expected
 
@@ -160,12 +193,12 @@ def test_documented_json_templates(ec2_event: dict[str, Any], template: str, exp
 def test_json_output_is_minified(ec2_event: dict[str, Any]) -> None:
     template = '{\n  "instance" : <instance>,\n  "state": [ 9, <state>, true ],\n  "note": "a  b"\n}'
     assert transform(EC2_PATHS, template, ec2_event) == (
-        b'{"instance":"i-0123456789","state":[9,"RUNNING",true],"note":"a  b"}')
+        b'{"instance":"i-0123456789","state":[9,"RUNNING",true],"note":"a  b"}'
+    )
 
 
 def test_template_without_paths_map(ec2_event: dict[str, Any]) -> None:
-    body = render({"InputTransformer": {"InputTemplate": '"<aws.events.rule-arn> <aws.events.rule-name>"'}},
-                  ec2_event)
+    body = render({"InputTransformer": {"InputTemplate": '"<aws.events.rule-arn> <aws.events.rule-name>"'}}, ec2_event)
     assert body == f'"{RULE_ARN} {RULE_NAME}"'.encode()
 
 
@@ -175,47 +208,75 @@ def test_constant_template(ec2_event: dict[str, Any]) -> None:
 
 # --- InputTransformer: behaviour recorded from AWS ----------------------------------------
 
-@pytest.mark.parametrize(("template", "body"), [
-    ('"Payload of <payload> with path users-service/users/<userId> and <userId>"',
-     b'"Payload of {acc_id:0a787ecb-4015,sf_id:baz} with path users-service/users/0a787ecb-4015'
-     b' and 0a787ecb-4015"'),
-    ('"<listsingle> single list item"', b'"[HIGH] single list item"'),
-    ('"<listmulti> multiple list items"', b'"[ACTIVE,INACTIVE] multiple list items"'),
-    ('"<listsingle> single list item <listmulti> multiple list items <systemstring> system '
-     'account id <payload> payload <userId> user id"',
-     b'"[HIGH] single list item [ACTIVE,INACTIVE] multiple list items  system account id '
-     b'{acc_id:0a787ecb-4015,sf_id:baz} payload 0a787ecb-4015 user id"'),
-    ('"Command is <valid>!"', b'"Command is true!"'),
-    ('"{[/Check with special starting characters <userId>"',
-     b'"{[/Check with special starting characters 0a787ecb-4015"'),
-    ('"n=<count> r=<ratio> z=<nothing>"', b'"n=3 r=0.5 z=null"'),
-])
+
+@pytest.mark.parametrize(
+    ("template", "body"),
+    [
+        (
+            '"Payload of <payload> with path users-service/users/<userId> and <userId>"',
+            b'"Payload of {acc_id:0a787ecb-4015,sf_id:baz} with path users-service/users/0a787ecb-4015'
+            b' and 0a787ecb-4015"',
+        ),
+        ('"<listsingle> single list item"', b'"[HIGH] single list item"'),
+        ('"<listmulti> multiple list items"', b'"[ACTIVE,INACTIVE] multiple list items"'),
+        (
+            '"<listsingle> single list item <listmulti> multiple list items <systemstring> system '
+            'account id <payload> payload <userId> user id"',
+            b'"[HIGH] single list item [ACTIVE,INACTIVE] multiple list items  system account id '
+            b'{acc_id:0a787ecb-4015,sf_id:baz} payload 0a787ecb-4015 user id"',
+        ),
+        ('"Command is <valid>!"', b'"Command is true!"'),
+        (
+            '"{[/Check with special starting characters <userId>"',
+            b'"{[/Check with special starting characters 0a787ecb-4015"',
+        ),
+        ('"n=<count> r=<ratio> z=<nothing>"', b'"n=3 r=0.5 z=null"'),
+    ],
+)
 def test_recorded_text_templates(account_event: dict[str, Any], template: str, body: bytes) -> None:
     assert transform(ACCOUNT_PATHS, template, account_event) == body
 
 
-@pytest.mark.parametrize(("template", "expected"), [
-    ('{"method": "PUT", "path": "users-service/users/<userId>", "bod": <payload>}',
-     {"method": "PUT", "path": "users-service/users/0a787ecb-4015",
-      "bod": {"acc_id": "0a787ecb-4015", "sf_id": "baz"}}),
-    ('{"id" : <userId>}', {"id": "0a787ecb-4015"}),
-    ('{"id" : "<userId>"}', {"id": "0a787ecb-4015"}),
-    ('{"method": "PUT", "path": "users-service/users/<userId>", "bod": [<userId>, "hardcoded"]}',
-     {"method": "PUT", "path": "users-service/users/0a787ecb-4015",
-      "bod": ["0a787ecb-4015", "hardcoded"]}),
-    ('{"method": "PUT", "nested": {"level1": {"level2": {"level3": "users-service/users/<userId>"} } },'
-     ' "bod": "<userId>"}',
-     {"method": "PUT", "nested": {"level1": {"level2": {"level3": "users-service/users/0a787ecb-4015"}}},
-      "bod": "0a787ecb-4015"}),
-    ('{"singlelistitem": <listsingle>}', {"singlelistitem": ["HIGH"]}),
-    ('{"multi_replacement": "users/<userId>/second/<userId>"}',
-     {"multi_replacement": "users/0a787ecb-4015/second/0a787ecb-4015"}),
-    # A path that matches nothing: "" as a JSON value as well as inside a string.
-    ('{"command": <systemstring>, "text": "id=<systemstring>."}', {"command": "", "text": "id=."}),
-    # Numbers, booleans and null keep their JSON type as values and are text inside strings.
-    ('{"n": <count>, "r": <ratio>, "b": <valid>, "z": <nothing>, "s": "<count>/<valid>/<nothing>"}',
-     {"n": 3, "r": 0.5, "b": True, "z": None, "s": "3/true/null"}),
-])
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            '{"method": "PUT", "path": "users-service/users/<userId>", "bod": <payload>}',
+            {
+                "method": "PUT",
+                "path": "users-service/users/0a787ecb-4015",
+                "bod": {"acc_id": "0a787ecb-4015", "sf_id": "baz"},
+            },
+        ),
+        ('{"id" : <userId>}', {"id": "0a787ecb-4015"}),
+        ('{"id" : "<userId>"}', {"id": "0a787ecb-4015"}),
+        (
+            '{"method": "PUT", "path": "users-service/users/<userId>", "bod": [<userId>, "hardcoded"]}',
+            {"method": "PUT", "path": "users-service/users/0a787ecb-4015", "bod": ["0a787ecb-4015", "hardcoded"]},
+        ),
+        (
+            '{"method": "PUT", "nested": {"level1": {"level2": {"level3": "users-service/users/<userId>"} } },'
+            ' "bod": "<userId>"}',
+            {
+                "method": "PUT",
+                "nested": {"level1": {"level2": {"level3": "users-service/users/0a787ecb-4015"}}},
+                "bod": "0a787ecb-4015",
+            },
+        ),
+        ('{"singlelistitem": <listsingle>}', {"singlelistitem": ["HIGH"]}),
+        (
+            '{"multi_replacement": "users/<userId>/second/<userId>"}',
+            {"multi_replacement": "users/0a787ecb-4015/second/0a787ecb-4015"},
+        ),
+        # A path that matches nothing: "" as a JSON value as well as inside a string.
+        ('{"command": <systemstring>, "text": "id=<systemstring>."}', {"command": "", "text": "id=."}),
+        # Numbers, booleans and null keep their JSON type as values and are text inside strings.
+        (
+            '{"n": <count>, "r": <ratio>, "b": <valid>, "z": <nothing>, "s": "<count>/<valid>/<nothing>"}',
+            {"n": 3, "r": 0.5, "b": True, "z": None, "s": "3/true/null"},
+        ),
+    ],
+)
 def test_recorded_json_templates(account_event: dict[str, Any], template: str, expected: Any) -> None:
     assert loads(transform(ACCOUNT_PATHS, template, account_event)) == expected
 
@@ -224,25 +285,27 @@ def test_missing_path_in_text_template(account_event: dict[str, Any]) -> None:
     paths = {"detail-type": "$.detail-type", "timestamp": "$.time", "command": "$.detail.notinmessage"}
     template = '"Event of <detail-type> type, at time <timestamp>, info extracted from detail <command>"'
     assert transform(paths, template, account_event) == (
-        b'"Event of core.update-account-command type, at time 2024-05-13T12:27:07Z, '
-        b'info extracted from detail "')
+        b'"Event of core.update-account-command type, at time 2024-05-13T12:27:07Z, info extracted from detail "'
+    )
 
 
 # --- reserved placeholders ----------------------------------------------------------------
 
+
 def test_event_and_event_json(account_event: dict[str, Any]) -> None:
-    body = loads(transform({}, '{"originalEvent": <aws.events.event>, '
-                               '"originalEventJson": <aws.events.event.json>}', account_event))
+    body = loads(
+        transform(
+            {}, '{"originalEvent": <aws.events.event>, "originalEventJson": <aws.events.event.json>}', account_event
+        )
+    )
     # aws.events.event: the envelope without detail, detail-type named detailType (as recorded).
-    envelope = {("detailType" if k == "detail-type" else k): v
-                for k, v in account_event.items() if k != "detail"}
+    envelope = {("detailType" if k == "detail-type" else k): v for k, v in account_event.items() if k != "detail"}
     assert body == {"originalEvent": envelope, "originalEventJson": account_event}
 
 
 def test_event_json_uses_given_json(ec2_event: dict[str, Any]) -> None:
     raw = b'{"as":"received"}'
-    body = render({"InputTransformer": {"InputTemplate": '{"e": <aws.events.event.json>}'}},
-                  ec2_event, event_json=raw)
+    body = render({"InputTransformer": {"InputTemplate": '{"e": <aws.events.event.json>}'}}, ec2_event, event_json=raw)
     assert body == b'{"e":{"as":"received"}}'
 
 
@@ -250,26 +313,42 @@ def test_event_json_uses_given_json(ec2_event: dict[str, Any]) -> None:
 @pytest.mark.parametrize("template", ['{"a": "x <{name}>"}', '"x <{name}>"', "<{name}>"])
 def test_event_placeholders_only_as_json_values(name: str, template: str) -> None:
     message = refused({"InputTransformer": {"InputTemplate": template.replace("{name}", name)}})
-    assert message == (f"InputTemplate for target t1 uses <{name}> inside a string; <{name}> can "
-                       "only be used as the value of a JSON field.")
+    assert message == (
+        f"InputTemplate for target t1 uses <{name}> inside a string; <{name}> can "
+        "only be used as the value of a JSON field."
+    )
 
 
-@pytest.mark.parametrize("name", ["aws.events.rule-arn", "aws.events.rule-name",
-                                  "aws.events.event.ingestion-time", "aws.events.event",
-                                  "aws.events.event.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "aws.events.rule-arn",
+        "aws.events.rule-name",
+        "aws.events.event.ingestion-time",
+        "aws.events.event",
+        "aws.events.event.json",
+    ],
+)
 def test_reserved_names_cannot_be_paths_map_keys(name: str) -> None:
-    message = refused({"InputTransformer": {"InputPathsMap": {name: "$.detail"},
-                                            "InputTemplate": f'{{"a": <{name}>}}'}})
+    message = refused(
+        {"InputTransformer": {"InputPathsMap": {name: "$.detail"}, "InputTemplate": f'{{"a": <{name}>}}'}}
+    )
     assert message.startswith(f"InputPathsMap for target t1 uses the reserved name {name};")
 
 
 # --- validation ---------------------------------------------------------------------------
 
+
 def test_invalid_placeholder() -> None:
     # AWS's words, recorded: "... contains invalid placeholder notdefinedkey."
-    message = refused({"InputTransformer": {
-        "InputPathsMap": {"detail-type": "$.detail-type"},
-        "InputTemplate": '"Event of <detail-type> type, with not defined key <notdefinedkey>"'}})
+    message = refused(
+        {
+            "InputTransformer": {
+                "InputPathsMap": {"detail-type": "$.detail-type"},
+                "InputTemplate": '"Event of <detail-type> type, with not defined key <notdefinedkey>"',
+            }
+        }
+    )
     assert message == "InputTemplate for target t1 contains invalid placeholder notdefinedkey."
 
 
@@ -278,14 +357,16 @@ def test_invalid_placeholder_in_json_template() -> None:
     assert message == "InputTemplate for target t1 contains invalid placeholder aws.events.rule."
 
 
-@pytest.mark.parametrize("template", ['{<k>: 1}', '{"<k>": 1}', '{"a<k>b" : 1}', '{"x": {<k> : 2}}'])
+@pytest.mark.parametrize("template", ["{<k>: 1}", '{"<k>": 1}', '{"a<k>b" : 1}', '{"x": {<k> : 2}}'])
 def test_placeholder_cannot_be_a_key(template: str) -> None:
     message = refused({"InputTransformer": {"InputPathsMap": {"k": "$.id"}, "InputTemplate": template}})
-    assert message == ("InputTemplate for target t1 uses placeholder <k> as an object key; "
-                       "a placeholder cannot be used as an object key.")
+    assert message == (
+        "InputTemplate for target t1 uses placeholder <k> as an object key; "
+        "a placeholder cannot be used as an object key."
+    )
 
 
-@pytest.mark.parametrize("template", ['{"a": <k>', '{"a": <k> <k>}', '{"a": "<k>}', '{a: <k>}'])
+@pytest.mark.parametrize("template", ['{"a": <k>', '{"a": <k> <k>}', '{"a": "<k>}', "{a: <k>}"])
 def test_json_template_must_be_json(template: str) -> None:
     message = refused({"InputTransformer": {"InputPathsMap": {"k": "$.id"}, "InputTemplate": template}})
     assert message.startswith("InputTemplate for target t1 is not valid JSON: ")
@@ -315,22 +396,22 @@ def test_paths_map_values_are_json_paths() -> None:
 
 def test_template_is_required() -> None:
     assert refused({"InputTransformer": {"InputPathsMap": {}}}) == (
-        "InputTransformer for target t1 must have an InputTemplate.")
+        "InputTransformer for target t1 must have an InputTemplate."
+    )
 
 
 # --- values that cannot go inside a JSON string -------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["payload", "listmulti"])
-def test_object_or_array_inside_json_string_fails_the_delivery(account_event: dict[str, Any],
-                                                               name: str) -> None:
+def test_object_or_array_inside_json_string_fails_the_delivery(account_event: dict[str, Any], name: str) -> None:
     # AWS delivers nothing for these (LocalStack's validated "not_valid" cases).
     with pytest.raises(InputRenderError, match=f"the value of <{name}> is a JSON object or array"):
         transform(ACCOUNT_PATHS, f'{{"payload": "<{name}>"}}', account_event)
 
 
 @pytest.mark.parametrize("value", ['say "hi"', "back\\slash", "line\nbreak"])
-def test_unescapable_string_inside_json_string_fails_the_delivery(ec2_event: dict[str, Any],
-                                                                  value: str) -> None:
+def test_unescapable_string_inside_json_string_fails_the_delivery(ec2_event: dict[str, Any], value: str) -> None:
     ec2_event["detail"]["state"] = value
     with pytest.raises(InputRenderError, match="contains a quote, backslash or control character"):
         transform(EC2_PATHS, '{"s": "state <state>"}', ec2_event)
@@ -346,8 +427,7 @@ def test_values_are_not_escaped_in_text_templates(ec2_event: dict[str, Any]) -> 
 
 def test_non_ascii_values(ec2_event: dict[str, Any]) -> None:
     ec2_event["detail"]["state"] = "ÉTAT ✓"
-    assert loads(transform(EC2_PATHS, '{"s": <state>, "t": "<state>!"}', ec2_event)) == {
-        "s": "ÉTAT ✓", "t": "ÉTAT ✓!"}
+    assert loads(transform(EC2_PATHS, '{"s": <state>, "t": "<state>!"}', ec2_event)) == {"s": "ÉTAT ✓", "t": "ÉTAT ✓!"}
 
 
 def test_wildcard_path_gives_a_list(account_event: dict[str, Any]) -> None:
@@ -356,10 +436,14 @@ def test_wildcard_path_gives_a_list(account_event: dict[str, Any]) -> None:
 
 
 def test_compiled_target_renders_many_events(ec2_event: dict[str, Any]) -> None:
-    compiled = compile_target_input({"Id": "t1", "Arn": "arn", "InputTransformer": {
-        "InputPathsMap": EC2_PATHS, "InputTemplate": '{"i": <instance>}'}})
+    compiled = compile_target_input(
+        {
+            "Id": "t1",
+            "Arn": "arn",
+            "InputTransformer": {"InputPathsMap": EC2_PATHS, "InputTemplate": '{"i": <instance>}'},
+        }
+    )
     for n in range(3):
         ec2_event["detail"]["instance-id"] = f"i-{n}"
-        body = compiled.render(ec2_event, rule_arn=RULE_ARN, rule_name=RULE_NAME,
-                               ingestion_time=INGESTION_TIME)
+        body = compiled.render(ec2_event, rule_arn=RULE_ARN, rule_name=RULE_NAME, ingestion_time=INGESTION_TIME)
         assert body == f'{{"i":"i-{n}"}}'.encode()

@@ -31,8 +31,7 @@ async def ensure_default_bus(ctx: Context) -> None:
 
 def _new_bus(ctx: Context, name: str, body: dict[str, Any]) -> dict[str, Any]:
     now = time.time()
-    bus = {"Name": name, "Arn": bus_arn(ctx.region, ctx.account, name),
-           "CreationTime": now, "LastModifiedTime": now}
+    bus = {"Name": name, "Arn": bus_arn(ctx.region, ctx.account, name), "CreationTime": now, "LastModifiedTime": now}
     bus.update({key: body[key] for key in _OPTIONAL if body.get(key) is not None})
     return bus
 
@@ -43,8 +42,9 @@ async def create_event_bus(ctx: Context, body: dict[str, Any]) -> dict[str, Any]
         # Partner event sources come from SaaS partners through AWS; none exist here.
         raise ResourceNotFoundException(f"Event source {body['EventSourceName']} does not exist.")
     if "/" in name:
-        raise ValidationException(f"Event bus name {name} is not valid: '/' is allowed only in the names of "
-                                  "partner event buses.")
+        raise ValidationException(
+            f"Event bus name {name} is not valid: '/' is allowed only in the names of partner event buses."
+        )
     if ctx.store.get_resource(BUS, name) is not None:
         raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")
     if len(ctx.store.list_resources(BUS)) >= ctx.settings.limits.max_event_buses:
@@ -72,8 +72,11 @@ async def list_event_buses(ctx: Context, body: dict[str, Any]) -> dict[str, Any]
 
 
 def _listed(bus: dict[str, Any]) -> dict[str, Any]:
-    return {key: bus[key] for key in ("Name", "Arn", "Description", "Policy", "CreationTime",
-                                      "LastModifiedTime") if key in bus}
+    return {
+        key: bus[key]
+        for key in ("Name", "Arn", "Description", "Policy", "CreationTime", "LastModifiedTime")
+        if key in bus
+    }
 
 
 async def update_event_bus(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:

@@ -89,8 +89,11 @@ def named_arn(kind: str, region: str, account: str, name: str, unique: str) -> s
 
 def split_named_arn(kind: str, arn: str) -> tuple[str, str, str] | None:
     """(region, account, name) of a :func:`named_arn` of *kind*, or None when *arn* is not one."""
-    match = re.fullmatch(rf"arn:aws[a-z-]*:events:([a-z0-9-]*):([0-9]{{12}})?:{re.escape(kind)}/"
-                         r"([.\-_A-Za-z0-9]+)/([-A-Za-z0-9]+)", arn)
+    match = re.fullmatch(
+        rf"arn:aws[a-z-]*:events:([a-z0-9-]*):([0-9]{{12}})?:{re.escape(kind)}/"
+        r"([.\-_A-Za-z0-9]+)/([-A-Za-z0-9]+)",
+        arn,
+    )
     return (match.group(1), match.group(2) or "", match.group(3)) if match else None
 
 
@@ -105,8 +108,7 @@ def split_connection_arn(arn: str) -> tuple[str, str, str] | None:
 
 
 def not_found(name: str) -> ResourceNotFoundException:
-    return ResourceNotFoundException(
-        f"Failed to describe the connection(s). Connection '{name}' does not exist.")
+    return ResourceNotFoundException(f"Failed to describe the connection(s). Connection '{name}' does not exist.")
 
 
 def get_connection(ctx: Context, name: str) -> dict[str, Any]:
@@ -141,6 +143,7 @@ def connection_by_arn(ctx: Context, arn: str) -> dict[str, Any]:
 
 
 # -- answers: built from whitelists so that a secret can never slip through -------------
+
 
 def _public_http(params: dict[str, Any]) -> dict[str, Any]:
     """InvocationHttpParameters / OAuthHttpParameters without the values marked secret."""
@@ -187,8 +190,7 @@ _TIMES = ("CreationTime", "LastModifiedTime", "LastAuthorizedTime")
 
 def _summary(connection: dict[str, Any], state: str | None = None) -> dict[str, Any]:
     """What Create/Update/Delete/Deauthorize answer."""
-    answer = {"ConnectionArn": connection["ConnectionArn"],
-              "ConnectionState": state or connection["ConnectionState"]}
+    answer = {"ConnectionArn": connection["ConnectionArn"], "ConnectionState": state or connection["ConnectionState"]}
     answer.update({key: connection[key] for key in _TIMES if key in connection})
     return answer
 
@@ -199,8 +201,17 @@ def _listed(connection: dict[str, Any]) -> dict[str, Any]:
 
 
 def _described(connection: dict[str, Any]) -> dict[str, Any]:
-    keys = ("ConnectionArn", "Name", "Description", "ConnectionState", "StateReason", "AuthorizationType",
-            "SecretArn", "KmsKeyIdentifier", *_TIMES)
+    keys = (
+        "ConnectionArn",
+        "Name",
+        "Description",
+        "ConnectionState",
+        "StateReason",
+        "AuthorizationType",
+        "SecretArn",
+        "KmsKeyIdentifier",
+        *_TIMES,
+    )
     answer = {key: connection[key] for key in keys if key in connection}
     answer["AuthParameters"] = public_auth(connection.get("AuthParameters", {}))
     return answer
@@ -208,14 +219,15 @@ def _described(connection: dict[str, Any]) -> dict[str, Any]:
 
 # -- checks -----------------------------------------------------------------------------
 
+
 def _check_auth(auth_type: str, auth: dict[str, Any]) -> None:
     """The parameters of *auth_type* are present and complete, and no other type's are."""
     member = _AUTH_MEMBER[auth_type]
     others = [name for name in _AUTH_MEMBER.values() if name != member and name in auth]
     if others:
         raise ValidationException(
-            f"{others[0]} cannot be specified for authorization type {auth_type}; "
-            f"specify only {member}.")
+            f"{others[0]} cannot be specified for authorization type {auth_type}; specify only {member}."
+        )
     params = auth.get(member)
     if params is None:
         raise ValidationException(f"{member} must be specified for authorization type {auth_type}.")
@@ -237,14 +249,16 @@ def check_endpoint(url: str, member: str) -> None:
         if lowered.startswith(scheme) and len(url) > len(scheme) and url[len(scheme)] not in "/?#":
             return
     raise ValidationException(
-        f"Parameter {member} is not valid. Reason: {url} is not an http:// or https:// URL with a host.")
+        f"Parameter {member} is not valid. Reason: {url} is not an http:// or https:// URL with a host."
+    )
 
 
 def _check_connectivity(body: dict[str, Any]) -> None:
     if body.get("InvocationConnectivityParameters") is not None:
         raise ValidationException(
             "InvocationConnectivityParameters is not supported by busbar: endpoints are called directly "
-            "from the busbar server, not through a VPC Lattice resource configuration.")
+            "from the busbar server, not through a VPC Lattice resource configuration."
+        )
 
 
 def initial_state(auth_type: str) -> str:
@@ -253,6 +267,7 @@ def initial_state(auth_type: str) -> str:
 
 
 # -- operations -------------------------------------------------------------------------
+
 
 async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     name: str = body["Name"]
@@ -298,8 +313,11 @@ async def describe_connection(ctx: Context, body: dict[str, Any]) -> dict[str, A
 async def list_connections(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     prefix = body.get("NamePrefix") or ""
     state = body.get("ConnectionState")
-    found = [(name, _listed(connection)) for name, connection in ctx.store.list_resources(CONNECTION)
-             if name.startswith(prefix) and (state is None or connection["ConnectionState"] == state)]
+    found = [
+        (name, _listed(connection))
+        for name, connection in ctx.store.list_resources(CONNECTION)
+        if name.startswith(prefix) and (state is None or connection["ConnectionState"] == state)
+    ]
     return listing("Connections", found, body)
 
 
@@ -309,14 +327,14 @@ def _merge_http(stored: dict[str, Any] | None, given: dict[str, Any]) -> dict[st
     return merged
 
 
-def _merge_auth(stored: dict[str, Any], stored_type: str, auth_type: str,
-                given: dict[str, Any]) -> dict[str, Any]:
+def _merge_auth(stored: dict[str, Any], stored_type: str, auth_type: str, given: dict[str, Any]) -> dict[str, Any]:
     """The AuthParameters after an update (see the module docstring)."""
     member = _AUTH_MEMBER[auth_type]
     merged: dict[str, Any] = {}
     if "InvocationHttpParameters" in stored or "InvocationHttpParameters" in given:
-        merged["InvocationHttpParameters"] = _merge_http(stored.get("InvocationHttpParameters"),
-                                                         given.get("InvocationHttpParameters", {}))
+        merged["InvocationHttpParameters"] = _merge_http(
+            stored.get("InvocationHttpParameters"), given.get("InvocationHttpParameters", {})
+        )
     # A change of type starts from nothing: the old type's credentials do not carry over.
     params = dict(stored.get(member, {})) if auth_type == stored_type else {}
     update = given.get(member) or {}
@@ -341,7 +359,8 @@ async def update_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
     if foreign:
         raise ValidationException(
             f"{foreign[0]} cannot be specified for authorization type {auth_type}; "
-            f"specify only {_AUTH_MEMBER[auth_type]}.")
+            f"specify only {_AUTH_MEMBER[auth_type]}."
+        )
     credentials_changed = auth_type != stored_type or any(member in given for member in _AUTH_MEMBER.values())
     if given or auth_type != stored_type:
         auth = _merge_auth(connection.get("AuthParameters", {}), stored_type, auth_type, given)
@@ -381,8 +400,9 @@ def strip_secrets(auth: dict[str, Any]) -> dict[str, Any]:
             continue
         kept = {key: value for key, value in params.items() if key not in _SECRET_MEMBERS}
         if "ClientParameters" in kept:
-            kept["ClientParameters"] = {key: value for key, value in kept["ClientParameters"].items()
-                                        if key not in _SECRET_MEMBERS}
+            kept["ClientParameters"] = {
+                key: value for key, value in kept["ClientParameters"].items() if key not in _SECRET_MEMBERS
+            }
         stripped[member] = kept
     return stripped
 

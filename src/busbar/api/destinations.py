@@ -54,7 +54,8 @@ def find_api_destination(store: Store, arn: str) -> dict[str, Any] | None:
 
 def not_found(name: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(
-        f"Failed to describe the api-destination(s). An api-destination '{name}' does not exist.")
+        f"Failed to describe the api-destination(s). An api-destination '{name}' does not exist."
+    )
 
 
 def _get(ctx: Context, name: str) -> dict[str, Any]:
@@ -78,8 +79,16 @@ def _with_state(ctx: Context, destination: dict[str, Any], keys: tuple[str, ...]
 
 
 _SUMMARY = ("ApiDestinationArn", "CreationTime", "LastModifiedTime")
-_LISTED = ("ApiDestinationArn", "Name", "ConnectionArn", "InvocationEndpoint", "HttpMethod",
-           "InvocationRateLimitPerSecond", "CreationTime", "LastModifiedTime")
+_LISTED = (
+    "ApiDestinationArn",
+    "Name",
+    "ConnectionArn",
+    "InvocationEndpoint",
+    "HttpMethod",
+    "InvocationRateLimitPerSecond",
+    "CreationTime",
+    "LastModifiedTime",
+)
 _DESCRIBED = (*_LISTED[:2], "Description", *_LISTED[2:])
 
 
@@ -119,9 +128,11 @@ async def describe_api_destination(ctx: Context, body: dict[str, Any]) -> dict[s
 async def list_api_destinations(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     prefix = body.get("NamePrefix") or ""
     connection = body.get("ConnectionArn")
-    found = [(name, _with_state(ctx, destination, _LISTED))
-             for name, destination in ctx.store.list_resources(API_DESTINATION)
-             if name.startswith(prefix) and (connection is None or destination["ConnectionArn"] == connection)]
+    found = [
+        (name, _with_state(ctx, destination, _LISTED))
+        for name, destination in ctx.store.list_resources(API_DESTINATION)
+        if name.startswith(prefix) and (connection is None or destination["ConnectionArn"] == connection)
+    ]
     return listing("ApiDestinations", found, body)
 
 
@@ -131,8 +142,7 @@ async def update_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str
         check_endpoint(body["InvocationEndpoint"], "InvocationEndpoint")
     if body.get("ConnectionArn") is not None:
         connection_by_arn(ctx, body["ConnectionArn"])
-    for key in ("Description", "ConnectionArn", "InvocationEndpoint", "HttpMethod",
-                "InvocationRateLimitPerSecond"):
+    for key in ("Description", "ConnectionArn", "InvocationEndpoint", "HttpMethod", "InvocationRateLimitPerSecond"):
         if body.get(key) is not None:
             destination[key] = body[key]
     destination["LastModifiedTime"] = time.time()

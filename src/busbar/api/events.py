@@ -56,8 +56,9 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"FailedEntryCount": failed, "Entries": results}
 
 
-def _accept(ctx: Context, entry: dict[str, Any], event_id: str, now: float,
-            now_text: str) -> NewEvent | checks.EntryError:
+def _accept(
+    ctx: Context, entry: dict[str, Any], event_id: str, now: float, now_text: str
+) -> NewEvent | checks.EntryError:
     """The event one entry becomes, or why it is refused."""
     source = entry.get("Source")
     if not source:
@@ -91,5 +92,11 @@ def _accept(ctx: Context, entry: dict[str, Any], event_id: str, now: float,
     else:
         when, when_text = now, now_text
     envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
-    return NewEvent(event_id=event_id, bus=bus, envelope=checks.encode_envelope(envelope, detail_text), time=when,
-                    ingested_at=now, trace_header=entry.get("TraceHeader"))
+    return NewEvent(
+        event_id=event_id,
+        bus=bus,
+        envelope=checks.encode_envelope(envelope, detail_text),
+        time=when,
+        ingested_at=now,
+        trace_header=entry.get("TraceHeader"),
+    )

@@ -13,15 +13,16 @@ T = TypeVar("T")
 DEFAULT_PAGE = 100
 
 
-def page(items: Sequence[tuple[str, T]], next_token: str | None, limit: int | None,
-         default_limit: int = DEFAULT_PAGE) -> tuple[list[T], str | None]:
+def page(
+    items: Sequence[tuple[str, T]], next_token: str | None, limit: int | None, default_limit: int = DEFAULT_PAGE
+) -> tuple[list[T], str | None]:
     """One page of *items* (sorted by key) after *next_token*; the token of the next page or None."""
     start = 0
     if next_token is not None:
         after = _decode(next_token)
         start = next((i for i, (key, _) in enumerate(items) if key > after), len(items))
     size = limit or default_limit
-    chunk = items[start:start + size]
+    chunk = items[start : start + size]
     more = start + size < len(items)
     token = _encode(chunk[-1][0]) if more and chunk else None
     return [value for _, value in chunk], token

@@ -21,10 +21,29 @@ from busbar.api.resources import DEFAULT_BUS, RULE, TAGS, bus_name, get_bus
 from busbar.api.tags import tag_dict
 from busbar.model.arns import rule_arn
 
-_DESCRIBED = ("Name", "Arn", "EventPattern", "ScheduleExpression", "State", "Description", "RoleArn",
-              "ManagedBy", "EventBusName", "CreatedBy")
-_LISTED = ("Name", "Arn", "EventPattern", "State", "Description", "ScheduleExpression", "RoleArn", "ManagedBy",
-           "EventBusName")
+_DESCRIBED = (
+    "Name",
+    "Arn",
+    "EventPattern",
+    "ScheduleExpression",
+    "State",
+    "Description",
+    "RoleArn",
+    "ManagedBy",
+    "EventBusName",
+    "CreatedBy",
+)
+_LISTED = (
+    "Name",
+    "Arn",
+    "EventPattern",
+    "State",
+    "Description",
+    "ScheduleExpression",
+    "RoleArn",
+    "ManagedBy",
+    "EventBusName",
+)
 # rate(5 minutes) / cron(0 12 * * ? *): the forms EventBridge accepts.
 _RATE = re.compile(r"rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)")
 _CRON = re.compile(r"cron\((\S+ ){5}\S+\)")
@@ -50,8 +69,11 @@ def get_rule(ctx: Context, name: str, bus_or_arn: str | None) -> dict[str, Any]:
 def rules_of_bus(ctx: Context, bus: str) -> list[tuple[str, dict[str, Any]]]:
     """(name, rule) of every rule on *bus*, sorted by name."""
     prefix = f"{bus}/"
-    return [(key[len(prefix):], rule) for key, rule in ctx.store.list_resources(RULE)
-            if key.startswith(prefix) and "/" not in key[len(prefix):]]
+    return [
+        (key[len(prefix) :], rule)
+        for key, rule in ctx.store.list_resources(RULE)
+        if key.startswith(prefix) and "/" not in key[len(prefix) :]
+    ]
 
 
 async def save_rule(ctx: Context, rule: dict[str, Any]) -> None:
@@ -86,9 +108,13 @@ async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
     now = time.time()
     rule: dict[str, Any] = {
-        "Name": name, "Arn": rule_arn(ctx.region, ctx.account, bus, name), "EventBusName": bus,
-        "State": body.get("State") or "ENABLED", "CreatedBy": ctx.account,
-        "CreationTime": existing["CreationTime"] if existing else now, "LastModifiedTime": now,
+        "Name": name,
+        "Arn": rule_arn(ctx.region, ctx.account, bus, name),
+        "EventBusName": bus,
+        "State": body.get("State") or "ENABLED",
+        "CreatedBy": ctx.account,
+        "CreationTime": existing["CreationTime"] if existing else now,
+        "LastModifiedTime": now,
         "Targets": existing["Targets"] if existing else [],
     }
     for key in ("EventPattern", "ScheduleExpression", "Description", "RoleArn"):
@@ -110,8 +136,11 @@ async def describe_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 async def list_rules(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     bus = get_bus(ctx, body.get("EventBusName"))["Name"]
     prefix = body.get("NamePrefix") or ""
-    rules = [(name, {key: rule[key] for key in _LISTED if key in rule})
-             for name, rule in rules_of_bus(ctx, bus) if name.startswith(prefix)]
+    rules = [
+        (name, {key: rule[key] for key in _LISTED if key in rule})
+        for name, rule in rules_of_bus(ctx, bus)
+        if name.startswith(prefix)
+    ]
     return listing("Rules", rules, body)
 
 
@@ -147,6 +176,7 @@ async def disable_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 async def list_rule_names_by_target(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     bus = get_bus(ctx, body.get("EventBusName"))["Name"]
     arn = body["TargetArn"]
-    names = [(name, name) for name, rule in rules_of_bus(ctx, bus)
-             if any(target["Arn"] == arn for target in rule["Targets"])]
+    names = [
+        (name, name) for name, rule in rules_of_bus(ctx, bus) if any(target["Arn"] == arn for target in rule["Targets"])
+    ]
     return listing("RuleNames", names, body)

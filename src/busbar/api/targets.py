@@ -18,8 +18,17 @@ from busbar.delivery.kinds import SUPPORTED, TargetKind, target_kind
 from busbar.transform import InvalidTargetInput, compile_target_input
 
 # Target members busbar delivers with; the rest (Kinesis, ECS, ...) belong to kinds it refuses.
-_KEPT = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "HttpParameters",
-         "DeadLetterConfig", "RetryPolicy")
+_KEPT = (
+    "Id",
+    "Arn",
+    "RoleArn",
+    "Input",
+    "InputPath",
+    "InputTransformer",
+    "HttpParameters",
+    "DeadLetterConfig",
+    "RetryPolicy",
+)
 _SHAPING = ("Input", "InputPath", "InputTransformer")
 
 
@@ -27,16 +36,17 @@ def _check_target(ctx: Context, target: dict[str, Any]) -> None:
     target_id, arn = target["Id"], target["Arn"]
     kind = target_kind(arn)
     if kind is None:
-        raise ValidationException(
-            f"Target {target_id}: busbar cannot deliver to {arn}. It delivers to {SUPPORTED}.")
+        raise ValidationException(f"Target {target_id}: busbar cannot deliver to {arn}. It delivers to {SUPPORTED}.")
     region, account = kind[1], kind[2]
     if (region, account) != (ctx.region, ctx.account):
         raise ValidationException(
-            f"Target {target_id}: {arn} is not in this busbar's account {ctx.account} and region {ctx.region}.")
+            f"Target {target_id}: {arn} is not in this busbar's account {ctx.account} and region {ctx.region}."
+        )
     if kind[0] is TargetKind.EVENT_BUS and any(target.get(key) is not None for key in _SHAPING):
         raise ValidationException(
             f"Target {target_id}: Input, InputPath and InputTransformer are not supported for event bus targets; "
-            "the event is forwarded as it is.")
+            "the event is forwarded as it is."
+        )
     try:
         compile_target_input(target)
     except InvalidTargetInput as error:
@@ -47,7 +57,8 @@ def _check_target(ctx: Context, target: dict[str, Any]) -> None:
         if dlq is None or dlq[0] is not TargetKind.EVENT_BUS:
             raise ValidationException(
                 f"Target {target_id}: DeadLetterConfig.Arn must be an event bus ARN: busbar has no SQS, "
-                "it puts dead letters on a bus.")
+                "it puts dead letters on a bus."
+            )
 
 
 async def put_targets(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:

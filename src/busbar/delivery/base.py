@@ -18,18 +18,18 @@ from typing import Any, Protocol
 class Delivery:
     """One event on its way to one target of one rule."""
 
-    id: int                   # the store's id of this delivery
+    id: int  # the store's id of this delivery
     event_id: str
-    bus: str                  # the bus whose rule matched
+    bus: str  # the bus whose rule matched
     rule_name: str
     rule_arn: str
-    target: dict[str, Any]    # the target as PutTargets stored it (Id, Arn, RetryPolicy, HttpParameters, ...)
-    payload: bytes            # the body to send: the event, or what Input/InputPath/InputTransformer made of it
-    envelope: bytes           # the original event (for dead letters and bus targets)
+    target: dict[str, Any]  # the target as PutTargets stored it (Id, Arn, RetryPolicy, HttpParameters, ...)
+    payload: bytes  # the body to send: the event, or what Input/InputPath/InputTransformer made of it
+    envelope: bytes  # the original event (for dead letters and bus targets)
     trace_header: str | None  # travels to HTTP targets as X-Amzn-Trace-Id
-    attempts: int             # attempts made before this one
-    ingested_at: float        # epoch seconds PutEvents accepted the event (for MaximumEventAgeInSeconds)
-    hops: int = 0             # bus-to-bus forwards the event made before this delivery
+    attempts: int  # attempts made before this one
+    ingested_at: float  # epoch seconds PutEvents accepted the event (for MaximumEventAgeInSeconds)
+    hops: int = 0  # bus-to-bus forwards the event made before this delivery
     shaping_error: str | None = None  # why the input could not be shaped (then nothing is sent)
 
 
@@ -44,15 +44,15 @@ class Outcome:
     retry_after: float | None = None  # seconds the target asked us to wait
 
     @classmethod
-    def success(cls) -> "Outcome":
+    def success(cls) -> Outcome:
         return _SUCCESS
 
     @classmethod
-    def retry(cls, code: str, message: str, retry_after: float | None = None) -> "Outcome":
+    def retry(cls, code: str, message: str, retry_after: float | None = None) -> Outcome:
         return cls(False, True, code, message, retry_after)
 
     @classmethod
-    def fail(cls, code: str, message: str) -> "Outcome":
+    def fail(cls, code: str, message: str) -> Outcome:
         return cls(False, False, code, message)
 
 

@@ -32,12 +32,23 @@ class BusSender:
             return Outcome.fail("ResourceNotFoundException", f"Event bus {bus} does not exist.")
         hops = delivery.hops
         if hops >= MAX_HOPS:
-            return Outcome.fail("LoopDetected", f"The event has already crossed {MAX_HOPS} event buses; "
-                                                "it is not forwarded again.")
+            return Outcome.fail(
+                "LoopDetected", f"The event has already crossed {MAX_HOPS} event buses; it is not forwarded again."
+            )
         now = time.time()
-        await self._store.append_events([NewEvent(
-            event_id=delivery.event_id, bus=bus, envelope=delivery.envelope, time=now, ingested_at=now,
-            trace_header=delivery.trace_header, hops=hops + 1)])
+        await self._store.append_events(
+            [
+                NewEvent(
+                    event_id=delivery.event_id,
+                    bus=bus,
+                    envelope=delivery.envelope,
+                    time=now,
+                    ingested_at=now,
+                    trace_header=delivery.trace_header,
+                    hops=hops + 1,
+                )
+            ]
+        )
         return Outcome.success()
 
     async def close(self) -> None:

@@ -27,27 +27,42 @@ SOURCE = "busbar.dead-letter"
 DETAIL_TYPE = "Event delivery failed"
 
 
-def attributes(delivery: Delivery, retry_attempts: int, error_code: str, error_message: str,
-               condition: str | None) -> dict[str, Any]:
+def attributes(
+    delivery: Delivery, retry_attempts: int, error_code: str, error_message: str, condition: str | None
+) -> dict[str, Any]:
     """AWS's dead-letter attributes for a delivery."""
     result: dict[str, Any] = {
-        "ERROR_CODE": error_code, "ERROR_MESSAGE": error_message, "RETRY_ATTEMPTS": retry_attempts,
-        "RULE_ARN": delivery.rule_arn, "TARGET_ARN": delivery.target["Arn"],
+        "ERROR_CODE": error_code,
+        "ERROR_MESSAGE": error_message,
+        "RETRY_ATTEMPTS": retry_attempts,
+        "RULE_ARN": delivery.rule_arn,
+        "TARGET_ARN": delivery.target["Arn"],
     }
     if condition:
         result["EXHAUSTED_RETRY_CONDITION"] = condition
     return result
 
 
-def dead_letter_event(delivery: Delivery, bus: str, attrs: dict[str, Any], account: str,
-                      region: str) -> NewEvent:
+def dead_letter_event(delivery: Delivery, bus: str, attrs: dict[str, Any], account: str, region: str) -> NewEvent:
     """The event busbar puts on the dead-letter bus."""
     now = time.time()
     event_id = new_event_ids(1)[0]
     envelope = {
-        "version": "0", "id": event_id, "detail-type": DETAIL_TYPE, "source": SOURCE, "account": account,
-        "time": format_time(now), "region": region, "resources": [delivery.rule_arn, delivery.target["Arn"]],
+        "version": "0",
+        "id": event_id,
+        "detail-type": DETAIL_TYPE,
+        "source": SOURCE,
+        "account": account,
+        "time": format_time(now),
+        "region": region,
+        "resources": [delivery.rule_arn, delivery.target["Arn"]],
         "detail": {"event": orjson.loads(delivery.envelope), "attributes": attrs},
     }
-    return NewEvent(event_id=event_id, bus=bus, envelope=orjson.dumps(envelope), time=now, ingested_at=now,
-                    trace_header=delivery.trace_header)
+    return NewEvent(
+        event_id=event_id,
+        bus=bus,
+        envelope=orjson.dumps(envelope),
+        time=now,
+        ingested_at=now,
+        trace_header=delivery.trace_header,
+    )

@@ -63,11 +63,21 @@ def delivery_of(record: StoredDelivery | NewDelivery, delivery_id: int | None = 
     else:
         assert delivery_id is not None, "a just-recorded delivery needs its store id"
         attempts = 0
-    return Delivery(id=delivery_id, event_id=record.event_id, bus=record.bus, rule_name=record.rule_name,
-                    rule_arn=record.rule_arn, target=record.target,
-                    payload=record.payload if record.payload is not None else record.envelope,
-                    envelope=record.envelope, trace_header=record.trace_header, attempts=attempts,
-                    ingested_at=record.ingested_at, hops=record.hops, shaping_error=record.shaping_error)
+    return Delivery(
+        id=delivery_id,
+        event_id=record.event_id,
+        bus=record.bus,
+        rule_name=record.rule_name,
+        rule_arn=record.rule_arn,
+        target=record.target,
+        payload=record.payload if record.payload is not None else record.envelope,
+        envelope=record.envelope,
+        trace_header=record.trace_header,
+        attempts=attempts,
+        ingested_at=record.ingested_at,
+        hops=record.hops,
+        shaping_error=record.shaping_error,
+    )
 
 
 @dataclass
@@ -84,8 +94,17 @@ class _Lane:
 class Dispatcher:
     """Runs deliveries to completion: sent, or dead-lettered."""
 
-    def __init__(self, store: Store, senders: Mapping[TargetKind, Sender], *, account: str, region: str,
-                 backoff: Backoff | None = None, concurrency: int = 256, window: int = 50_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        senders: Mapping[TargetKind, Sender],
+        *,
+        account: str,
+        region: str,
+        backoff: Backoff | None = None,
+        concurrency: int = 256,
+        window: int = 50_000,
+    ) -> None:
         if window < 1:
             raise ValueError("the delivery window must hold at least 1 delivery")
         self._store = store
@@ -113,8 +132,8 @@ class Dispatcher:
         self.peak_held = 0
         # Some pending deliveries may be in the store only.  Start-up assumes so.
         self._spilled = True
-        self._spills = 0           # counts spills, so a load can tell whether one raced it
-        self._next_due = 0.0       # the earliest due time of a spilled delivery (a lower bound)
+        self._spills = 0  # counts spills, so a load can tell whether one raced it
+        self._next_due = 0.0  # the earliest due time of a spilled delivery (a lower bound)
         self._load_wake = asyncio.Event()
         # Ids released while a load reads the store: its rows may predate their release.
         self._released_in_load: set[int] | None = None
@@ -122,8 +141,7 @@ class Dispatcher:
     async def start(self) -> None:
         """Load what the store holds (up to the window), then start the workers."""
         await self._load()
-        self._tasks = [asyncio.create_task(self._work(), name=f"busbar-delivery-{n}")
-                       for n in range(self._concurrency)]
+        self._tasks = [asyncio.create_task(self._work(), name=f"busbar-delivery-{n}") for n in range(self._concurrency)]
         self._tasks.append(asyncio.create_task(self._timer(), name="busbar-delivery-timer"))
         self._tasks.append(asyncio.create_task(self._loader(), name="busbar-delivery-loader"))
 
@@ -313,13 +331,13 @@ class Dispatcher:
             self._spilled = False  # from here a spill (even one racing this load) starts over
             wanted = keys
         else:
-            wanted = list(itertools.takewhile(lambda key: key[0] <= now, keys[:max(room, 0)]))
+            wanted = list(itertools.takewhile(lambda key: key[0] <= now, keys[: max(room, 0)]))
             rest = keys[len(wanted)][0] if len(wanted) < len(keys) else now
             self._next_due = min(self._next_due, rest)
         released = self._released_in_load = set()
         try:
             for start in range(0, len(wanted), _LOAD_CHUNK):
-                ids = [delivery_id for _, delivery_id in wanted[start:start + _LOAD_CHUNK]]
+                ids = [delivery_id for _, delivery_id in wanted[start : start + _LOAD_CHUNK]]
                 for stored in await asyncio.to_thread(self._store.pending_by_id, ids):
                     # Held: submitted while this load read it.  Released: sent (or spilled,
                     # which a later load finds) after this read; the row is stale.
@@ -362,8 +380,9 @@ class Dispatcher:
             # The first attempt is not a retry: attempts - 1 retries have been made.
             condition = exhausted(policy, attempts - 1, due_at - delivery.ingested_at)
             if condition is None:
-                await self._store.retry_delivery(delivery.id, attempts, due_at, outcome.error_code,
-                                                 outcome.error_message)
+                await self._store.retry_delivery(
+                    delivery.id, attempts, due_at, outcome.error_code, outcome.error_message
+                )
                 self._schedule(_with_attempts(delivery, attempts), due_at)
                 return
         await self._dead_letter(delivery, attempts, outcome, condition)
@@ -399,10 +418,18 @@ class Dispatcher:
                 forward = deadletter.dead_letter_event(delivery, bus, attrs, self._account, self._region)
             else:
                 message = f"{message} (dead-letter bus {bus} does not exist)"
-        log.warning("delivery dead-lettered", extra={
-            "event_id": delivery.event_id, "rule": delivery.rule_arn, "target": delivery.target["Arn"],
-            "error_code": outcome.error_code, "attempts": attempts, "condition": condition,
-            "to": "bus" if forward else "store"})
+        log.warning(
+            "delivery dead-lettered",
+            extra={
+                "event_id": delivery.event_id,
+                "rule": delivery.rule_arn,
+                "target": delivery.target["Arn"],
+                "error_code": outcome.error_code,
+                "attempts": attempts,
+                "condition": condition,
+                "to": "bus" if forward else "store",
+            },
+        )
         await self._store.dead_letter(delivery.id, attempts, outcome.error_code, message, forward)
         self._release([delivery.id])
 

@@ -141,8 +141,7 @@ class HttpSender:
     each attempt (safe to call concurrently), ``await close()`` at shutdown.
     """
 
-    def __init__(self, store: Store, settings: Settings | None = None, *,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, store: Store, settings: Settings | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._store = store
         self._settings = settings
         self._timeout = timeout
@@ -164,8 +163,10 @@ class HttpSender:
             # variable in the server's environment must not reroute (or leak) invocations.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=512, ttl_dns_cache=300),
-                timeout=aiohttp.ClientTimeout(total=self._timeout), trust_env=False,
-                skip_auto_headers=("User-Agent", "Content-Type"))
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                trust_env=False,
+                skip_auto_headers=("User-Agent", "Content-Type"),
+            )
         return self._session
 
     # -- one attempt ------------------------------------------------------------------
@@ -177,8 +178,11 @@ class HttpSender:
             return Outcome.fail(NO_RESOURCE, f"{PREFIX}API destination {arn} does not exist.")
         connection = find_connection(self._store, destination["ConnectionArn"])
         if connection is None:
-            return Outcome.fail(NO_RESOURCE, f"{PREFIX}Connection {destination['ConnectionArn']} of API "
-                                             f"destination {destination['Name']} does not exist.")
+            return Outcome.fail(
+                NO_RESOURCE,
+                f"{PREFIX}Connection {destination['ConnectionArn']} of API "
+                f"destination {destination['Name']} does not exist.",
+            )
         if connection["ConnectionState"] == DEAUTHORIZED:
             return _deauthorized(connection)
         request = self._request(destination, connection, delivery)
@@ -187,8 +191,7 @@ class HttpSender:
         except _Refused as refused:
             return refused.outcome
 
-    async def _invoke(self, request: _Request, destination: dict[str, Any],
-                      connection: dict[str, Any]) -> Outcome:
+    async def _invoke(self, request: _Request, destination: dict[str, Any], connection: dict[str, Any]) -> Outcome:
         auth_type = connection["AuthorizationType"]
         if auth_type == OAUTH:
             request.headers["Authorization"] = "Bearer " + await self._token(connection)
@@ -204,32 +207,42 @@ class HttpSender:
                 return response
         outcome = _classify(response)
         if response.status in (401, 407) and auth_type in (BASIC, API_KEY):
-            await self._set_state(connection, DEAUTHORIZED,
-                                  f"The endpoint of API destination {destination['Name']} refused the "
-                                  f"connection's credentials with HTTP status {response.status}.")
+            await self._set_state(
+                connection,
+                DEAUTHORIZED,
+                f"The endpoint of API destination {destination['Name']} refused the "
+                f"connection's credentials with HTTP status {response.status}.",
+            )
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("api destination invoked", extra={"destination": destination["Name"],
-                                                         "status": response.status})
+            log.debug("api destination invoked", extra={"destination": destination["Name"], "status": response.status})
         return outcome
 
     async def _send(self, request: _Request) -> _Response | Outcome:
         try:
-            async with self._client().request(request.method, request.url, params=request.params or None,
-                                              headers=request.headers, data=request.body,
-                                              allow_redirects=False) as response:
+            async with self._client().request(
+                request.method,
+                request.url,
+                params=request.params or None,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+            ) as response:
                 return _Response(response.status, response.headers, await response.read())
         except TimeoutError:
-            return Outcome.retry(TIMEOUT, f"{PREFIX}Timeout calling endpoint for API Destination: "
-                                          f"no answer within {self._timeout:g} seconds.")
+            return Outcome.retry(
+                TIMEOUT,
+                f"{PREFIX}Timeout calling endpoint for API Destination: no answer within {self._timeout:g} seconds.",
+            )
         except (aiohttp.InvalidURL, ValueError):
-            return Outcome.fail(SDK_CLIENT_ERROR, f"{PREFIX}The request to the API destination endpoint "
-                                                  "could not be made; check its InvocationEndpoint.")
+            return Outcome.fail(
+                SDK_CLIENT_ERROR,
+                f"{PREFIX}The request to the API destination endpoint could not be made; check its InvocationEndpoint.",
+            )
         except aiohttp.ClientError:
             return Outcome.retry(SDK_CLIENT_ERROR, f"{PREFIX}API destination endpoint cannot be reached.")
 
     # -- the request ------------------------------------------------------------------
-    def _request(self, destination: dict[str, Any], connection: dict[str, Any],
-                 delivery: Delivery) -> _Request:
+    def _request(self, destination: dict[str, Any], connection: dict[str, Any], delivery: Delivery) -> _Request:
         method = destination["HttpMethod"]
         target_http = delivery.target.get("HttpParameters") or {}
         invocation = connection.get("AuthParameters", {}).get("InvocationHttpParameters") or {}
@@ -241,8 +254,10 @@ class HttpSender:
         if method not in _NO_BODY:
             headers["Content-Type"] = JSON_CONTENT_TYPE
             body = _with_body_parameters(delivery.payload, invocation.get("BodyParameters"))
-        for name, value in [*(target_http.get("HeaderParameters") or {}).items(),
-                            *_pairs(invocation.get("HeaderParameters")).items()]:
+        for name, value in [
+            *(target_http.get("HeaderParameters") or {}).items(),
+            *_pairs(invocation.get("HeaderParameters")).items(),
+        ]:
             if name.lower() not in _RESERVED_HEADERS:
                 headers[name] = value
         if delivery.trace_header:
@@ -292,9 +307,13 @@ class HttpSender:
         method = oauth.get("HttpMethod", "POST")
         form = {"grant_type": "client_credentials", **_pairs(extra.get("BodyParameters"))}
         params = _pairs(extra.get("QueryStringParameters"))
-        headers = {"Accept": "application/json", **_pairs(extra.get("HeaderParameters")),
-                   "Authorization": _basic(quote(client.get("ClientID", ""), safe=""),
-                                           quote(client.get("ClientSecret", ""), safe=""))}
+        headers = {
+            "Accept": "application/json",
+            **_pairs(extra.get("HeaderParameters")),
+            "Authorization": _basic(
+                quote(client.get("ClientID", ""), safe=""), quote(client.get("ClientSecret", ""), safe="")
+            ),
+        }
         content: bytes | None = None
         if method == "GET":
             params = {**form, **params}
@@ -302,25 +321,34 @@ class HttpSender:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             content = urlencode(form).encode()
         name = connection["Name"]
-        response = await self._send(_Request(method, oauth.get("AuthorizationEndpoint", ""), params,
-                                             CIMultiDict(headers), content))
+        response = await self._send(
+            _Request(method, oauth.get("AuthorizationEndpoint", ""), params, CIMultiDict(headers), content)
+        )
         if isinstance(response, Outcome):
             waited = "did not answer in time" if response.error_code == TIMEOUT else "cannot be reached"
-            raise _Refused(Outcome.retry(CONNECTION_FAILURE, f"{PREFIX}The authorization endpoint of "
-                                                             f"connection {name} {waited}."))
+            raise _Refused(
+                Outcome.retry(CONNECTION_FAILURE, f"{PREFIX}The authorization endpoint of connection {name} {waited}.")
+            )
         status = response.status
         if status == 429 or status == 408 or status >= 500:
-            raise _Refused(Outcome.retry(CONNECTION_FAILURE, f"{PREFIX}The authorization endpoint of connection "
-                                                             f"{name} answered HTTP status {status}.",
-                                         _retry_after(response)))
+            raise _Refused(
+                Outcome.retry(
+                    CONNECTION_FAILURE,
+                    f"{PREFIX}The authorization endpoint of connection {name} answered HTTP status {status}.",
+                    _retry_after(response),
+                )
+            )
         token, expires_in = _parse_token(response) if 200 <= status < 300 else (None, None)
         if token is None:
-            reason = (f"The authorization endpoint refused the client with HTTP status {status}."
-                      if not 200 <= status < 300 else
-                      "The authorization endpoint answered without an access_token.")
+            reason = (
+                f"The authorization endpoint refused the client with HTTP status {status}."
+                if not 200 <= status < 300
+                else "The authorization endpoint answered without an access_token."
+            )
             await self._set_state(connection, DEAUTHORIZED, reason)
-            raise _Refused(Outcome.fail(CONNECTION_FAILURE, f"{PREFIX}Connection {name} could not be "
-                                                            f"authorized: {reason}"))
+            raise _Refused(
+                Outcome.fail(CONNECTION_FAILURE, f"{PREFIX}Connection {name} could not be authorized: {reason}")
+            )
         if expires_in is None:
             expires_at = float("inf")
         else:
@@ -332,9 +360,12 @@ class HttpSender:
         """Record what busbar learnt about the connection's credentials, unless they
         changed meanwhile (then the news is about credentials that are gone)."""
         current = self._store.get_resource(CONNECTION, connection["Name"])
-        if (current is None or current["ConnectionArn"] != connection["ConnectionArn"]
-                or current.get("Generation") != connection.get("Generation")
-                or current["ConnectionState"] == state):
+        if (
+            current is None
+            or current["ConnectionArn"] != connection["ConnectionArn"]
+            or current.get("Generation") != connection.get("Generation")
+            or current["ConnectionState"] == state
+        ):
             return
         updated = dict(current)
         updated["ConnectionState"] = state
@@ -350,10 +381,14 @@ class HttpSender:
 
 # -- helpers ----------------------------------------------------------------------------
 
+
 def _deauthorized(connection: dict[str, Any]) -> Outcome:
     reason = connection.get("StateReason") or "It was deauthorized."
-    return Outcome.fail(CONNECTION_FAILURE, f"{PREFIX}Connection {connection['Name']} is DEAUTHORIZED: {reason} "
-                                            "Update the connection's credentials with UpdateConnection.")
+    return Outcome.fail(
+        CONNECTION_FAILURE,
+        f"{PREFIX}Connection {connection['Name']} is DEAUTHORIZED: {reason} "
+        "Update the connection's credentials with UpdateConnection.",
+    )
 
 
 def _basic(user: str, password: str) -> str:

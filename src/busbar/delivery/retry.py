@@ -28,10 +28,12 @@ class RetryPolicy:
     max_age: float = DEFAULT_MAX_AGE
 
     @classmethod
-    def of(cls, target: dict[str, Any]) -> "RetryPolicy":
+    def of(cls, target: dict[str, Any]) -> RetryPolicy:
         policy = target.get("RetryPolicy") or {}
-        return cls(policy.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES),
-                   policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE))
+        return cls(
+            policy.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES),
+            policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +45,9 @@ class Backoff:
     cap: float = 300.0
 
     def delay(self, retry: int, rng: random.Random | None = None) -> float:
-        ceiling = min(self.cap, self.base * (2 ** min(retry - 1, 62)))
-        return ceiling / 2 + (rng or random).random() * ceiling / 2
+        ceiling = min(self.cap, self.base * float(2 ** min(retry - 1, 62)))
+        draw: float = rng.random() if rng is not None else random.random()
+        return ceiling / 2 + draw * ceiling / 2
 
 
 def exhausted(policy: RetryPolicy, retries_done: int, age_at_next_try: float) -> str | None:

@@ -19,7 +19,7 @@ import orjson
 
 from busbar.model.timestamps import parse_timestamp
 
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Integers of 19 digits or more may fall outside int64; orjson silently turns
 # those into floats, so such details are re-read with the exact stdlib parser.
 _LONG_INTEGER = re.compile(r"\d{19,}")
@@ -45,8 +45,9 @@ AWS_SOURCE = EntryError("NotAuthorizedForSourceException", "Not authorized for t
 
 
 def detail_type_too_long(limit: int) -> EntryError:
-    return EntryError("InvalidArgument",
-                      f"Parameter DetailType is not valid. Reason: DetailType must be at most {limit} characters.")
+    return EntryError(
+        "InvalidArgument", f"Parameter DetailType is not valid. Reason: DetailType must be at most {limit} characters."
+    )
 
 
 def parse_detail(text: str, max_depth: int) -> dict[str, Any] | None:
@@ -144,7 +145,7 @@ class _RandomPool:
                 self._offset = 0
             start = self._offset
             self._offset += count
-            return self._buffer[start:self._offset]
+            return self._buffer[start : self._offset]
 
 
 _RANDOM = _RandomPool()
@@ -157,7 +158,7 @@ def new_event_ids(count: int) -> list[str]:
     for start in range(0, 16 * count, 16):
         raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40  # version 4
         raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80  # RFC 4122 variant
-        h = raw[start:start + 16].hex()
+        h = raw[start : start + 16].hex()
         ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
     return ids
 
@@ -174,8 +175,9 @@ def encode_envelope(envelope: dict[str, Any], detail_text: str) -> bytes:
         return head[: -len(b"null}")] + detail_text.encode("utf-8") + b"}"
 
 
-def envelope(event_id: str, entry: dict[str, Any], detail: dict[str, Any], time_text: str,
-             account: str, region: str) -> dict[str, Any]:
+def envelope(
+    event_id: str, entry: dict[str, Any], detail: dict[str, Any], time_text: str, account: str, region: str
+) -> dict[str, Any]:
     """The event as EventBridge delivers it to targets."""
     resources = entry.get("Resources")
     return {

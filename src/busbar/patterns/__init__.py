@@ -8,6 +8,7 @@
 
 No I/O; nothing here imports the server, the store or delivery.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,15 @@ from .evaluate import matches_compiled
 from .events import EventNotObject, parse_event
 from .matcher import Matcher
 
-__all__ = ["CompiledPattern", "EventNotObject", "InvalidEventPattern", "Matcher", "PatternLimits",
-           "pattern_matches", "validate"]
+__all__ = [
+    "CompiledPattern",
+    "EventNotObject",
+    "InvalidEventPattern",
+    "Matcher",
+    "PatternLimits",
+    "pattern_matches",
+    "validate",
+]
 
 
 def validate(pattern: str | bytes | dict[str, Any], limits: PatternLimits | None = None) -> CompiledPattern:
@@ -28,8 +36,9 @@ def validate(pattern: str | bytes | dict[str, Any], limits: PatternLimits | None
     return compile_pattern(pattern, limits)
 
 
-def pattern_matches(pattern: str | bytes | dict[str, Any] | CompiledPattern,
-                    event: dict[str, Any] | str | bytes) -> bool:
+def pattern_matches(
+    pattern: str | bytes | dict[str, Any] | CompiledPattern, event: dict[str, Any] | str | bytes
+) -> bool:
     """Does ``event`` match ``pattern``? Validates the pattern first (``InvalidEventPattern``);
     an event that is not a JSON object raises ``EventNotObject``."""
     return matches_compiled(compile_pattern(pattern), parse_event(event))

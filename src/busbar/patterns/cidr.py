@@ -1,4 +1,5 @@
 """The ``cidr`` operator and IP-address values: parsing with AWS's messages, ranges as integers."""
+
 from __future__ import annotations
 
 import ipaddress

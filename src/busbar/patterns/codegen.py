@@ -24,6 +24,7 @@ that is a tuple there.
 A state with many fields gets one code per field instead (kept while the field is unchanged), so
 that changing one of them costs that field's code and not a whole new shape.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,11 +51,11 @@ Code = tuple[Any, ...]  # (run, state, constants...)
 Field = tuple[Any, int, Any, Any, Any]
 Constant = tuple[int, Callable[[Field], Any]]  # (which field, what of it)
 
-_TWO53 = 2 ** 53
+_TWO53 = 2**53
 _NEG_INF = float("-inf")
-MAX_INLINE_FIELDS = 8     # more fields: one function per field, called in turn
+MAX_INLINE_FIELDS = 8  # more fields: one function per field, called in turn
 _MAX_UNROLLED_PREFIXES = 6  # prefix lengths probed in straight-line code
-_MAX_SHAPES = 4096        # generated sources kept; past that, new shapes go field by field
+_MAX_SHAPES = 4096  # generated sources kept; past that, new shapes go field by field
 
 
 def noop(get: Any, out: dict[Any, None], seen: set[Any], ctx: Any, code: Code) -> None:
@@ -73,8 +74,13 @@ class Compiler:
     ``confirm(sub, out, seen, ctx)`` checks one with the same-array-element rule."""
 
     def __init__(self, sub_type: type, confirm: Callable[..., None]) -> None:
-        self._globals = {"Sub": sub_type, "confirm": confirm, "NEG_INF": _NEG_INF, "TWO53": _TWO53,
-                         "comparable": comparable}
+        self._globals = {
+            "Sub": sub_type,
+            "confirm": confirm,
+            "NEG_INF": _NEG_INF,
+            "TWO53": _TWO53,
+            "comparable": comparable,
+        }
         self._sub_type = sub_type
         self._runs: dict[tuple[Any, ...], Callable[..., None]] = {}
 
@@ -145,19 +151,23 @@ _CONSTANT = re.compile(r"\b[a-z]+[0-9]+(?:_[0-9]+)?\b")
 
 def _take(i: int, *where: int) -> Constant:
     """Field ``i``'s item at ``where`` (indexes, outermost first)."""
+
     def take(field: Field) -> Any:
         item: Any = field
         for k in where:
             item = item[k]
         return item
+
     return i, take
 
 
 def _longest(i: int, k: int | None = None) -> Constant:
     """Of field ``i``'s PrefixTables (longest first): the lengths, or length ``k``."""
+
     def take(field: Field) -> Any:
         lens = field[2].longest_first()[0]
         return lens if k is None else lens[k]
+
     return i, take
 
 
@@ -165,42 +175,49 @@ def _chains(i: int) -> Constant:
     """Field ``i``'s prefix chains (``PrefixTables.longest_first``)."""
     return i, lambda field: field[2].longest_first()[1]
 
+
 def _dynamic(hits: str, ind: str) -> list[str]:
     """Take every target of a hit list that may hold a state already taken during this match
     (read from a table by one of several values or conditions): states are noted in ``seen``."""
-    return [f"{ind}for tg in {hits}:",
-            f"{ind}    k = type(tg)",
-            f"{ind}    if k is str:  # a rule's name (the usual one), first",
-            f"{ind}        out[tg] = None",
-            f"{ind}    elif k is tuple:",
-            f"{ind}        i = id(tg)",
-            f"{ind}        if i not in seen:",
-            f"{ind}            seen.add(i)",
-            f"{ind}            tg[0](get, out, seen, ctx, tg)",
-            *_names(ind)]
+    return [
+        f"{ind}for tg in {hits}:",
+        f"{ind}    k = type(tg)",
+        f"{ind}    if k is str:  # a rule's name (the usual one), first",
+        f"{ind}        out[tg] = None",
+        f"{ind}    elif k is tuple:",
+        f"{ind}        i = id(tg)",
+        f"{ind}        if i not in seen:",
+        f"{ind}            seen.add(i)",
+        f"{ind}            tg[0](get, out, seen, ctx, tg)",
+        *_names(ind),
+    ]
 
 
 def _once(hits: str, ind: str) -> list[str]:
     """Take every target of a hit list whose states can be reached only this once: a fixed hit
     list (its state's only parent is run once, and such tests stop at the first value that meets
     them), or the one table entry that a path's only value finds."""
-    return [f"{ind}for tg in {hits}:",
-            f"{ind}    k = type(tg)",
-            f"{ind}    if k is str:  # a rule's name (the usual one), first",
-            f"{ind}        out[tg] = None",
-            f"{ind}    elif k is tuple:",
-            f"{ind}        tg[0](get, out, seen, ctx, tg)",
-            *_names(ind)]
+    return [
+        f"{ind}for tg in {hits}:",
+        f"{ind}    k = type(tg)",
+        f"{ind}    if k is str:  # a rule's name (the usual one), first",
+        f"{ind}        out[tg] = None",
+        f"{ind}    elif k is tuple:",
+        f"{ind}        tg[0](get, out, seen, ctx, tg)",
+        *_names(ind),
+    ]
 
 
 def _names(ind: str) -> list[str]:
     """The rest of taking a target: a rule's name of another type, or an alternative to confirm."""
-    return [f"{ind}    elif k is not Sub:",
-            f"{ind}        out[tg] = None",
-            f"{ind}    elif ctx is None:",
-            f"{ind}        out[tg.name] = None",
-            f"{ind}    else:",
-            f"{ind}        confirm(tg, out, seen, ctx)"]
+    return [
+        f"{ind}    elif k is not Sub:",
+        f"{ind}        out[tg] = None",
+        f"{ind}    elif ctx is None:",
+        f"{ind}        out[tg.name] = None",
+        f"{ind}    else:",
+        f"{ind}        confirm(tg, out, seen, ctx)",
+    ]
 
 
 def _static(i: int, params: dict[str, Constant], ind: str, hits: Constant) -> list[str]:
@@ -212,13 +229,15 @@ def _static(i: int, params: dict[str, Constant], ind: str, hits: Constant) -> li
 def _number(ind: str) -> list[str]:
     """``x``: the value ``v`` as a comparable number, or None for other types (booleans
     included: they must not meet the number 1). NaN sorts first in boundary tables too."""
-    return [f"{ind}k = type(v)",
-            f"{ind}if k is int:",
-            f"{ind}    x = v if -TWO53 <= v <= TWO53 else comparable(v)",
-            f"{ind}elif k is float:",
-            f"{ind}    x = v if v == v else NEG_INF",
-            f"{ind}else:",
-            f"{ind}    x = None"]
+    return [
+        f"{ind}k = type(v)",
+        f"{ind}if k is int:",
+        f"{ind}    x = v if -TWO53 <= v <= TWO53 else comparable(v)",
+        f"{ind}elif k is float:",
+        f"{ind}    x = v if v == v else NEG_INF",
+        f"{ind}else:",
+        f"{ind}    x = None",
+    ]
 
 
 def _one_or_many(ind: str, single: list[str], many: list[str]) -> list[str]:
@@ -248,31 +267,49 @@ def _field_source(i: int, shape: tuple[Any, ...], params: dict[str, Constant], b
         else:
             params[f"a{i}"] = _take(i, 2)
             number = []
-            test = {FAST_ONE: f"v == a{i}",  # only a str equals a str
-                    FAST_SUFFIX: f"type(v) is str and v.endswith(a{i})",
-                    FAST_PREFIX: f"type(v) is str and v.startswith(a{i})",
-                    # values of other types are never refused
-                    FAST_AB_STR: f"type(v) is not str or v not in a{i}"}[code]
+            test = {
+                FAST_ONE: f"v == a{i}",  # only a str equals a str
+                FAST_SUFFIX: f"type(v) is str and v.endswith(a{i})",
+                FAST_PREFIX: f"type(v) is str and v.startswith(a{i})",
+                # values of other types are never refused
+                FAST_AB_STR: f"type(v) is not str or v not in a{i}",
+            }[code]
         # The fixed hit list (b) is taken once, at the first value that meets the test.
         params[f"h{i}"] = _take(i, 3)
         body += _one_or_many(
             ind,
             [*number, f"{one}if {test}:", *_once(f"h{i}", one + "    ")],
-            [f"{one}for v in vals:", *["    " + line for line in number], f"{one}    if {test}:",
-             *_once(f"h{i}", one + " " * 8), f"{one}        break"])
+            [
+                f"{one}for v in vals:",
+                *["    " + line for line in number],
+                f"{one}    if {test}:",
+                *_once(f"h{i}", one + " " * 8),
+                f"{one}        break",
+            ],
+        )
     elif code == FAST_EXACT:  # a: the table; b: the same with single codes bare (exact_code)
         params[f"a{i}"] = _take(i, 2)
         params[f"b{i}"] = _take(i, 3)
         body += _one_or_many(
             ind,
-            [f"{one}h = b{i}.get(v)", f"{one}if h is not None:", f"{one}    if type(h) is tuple:",
-             f"{one}        h[0](get, out, seen, ctx, h)", f"{one}    else:", *_once("h", one + "        ")],
-            [f"{one}for v in vals:", f"{one}    h = a{i}.get(v)", f"{one}    if h is not None:",
-             *_dynamic("h", one + " " * 8)])
+            [
+                f"{one}h = b{i}.get(v)",
+                f"{one}if h is not None:",
+                f"{one}    if type(h) is tuple:",
+                f"{one}        h[0](get, out, seen, ctx, h)",
+                f"{one}    else:",
+                *_once("h", one + "        "),
+            ],
+            [
+                f"{one}for v in vals:",
+                f"{one}    h = a{i}.get(v)",
+                f"{one}    if h is not None:",
+                *_dynamic("h", one + " " * 8),
+            ],
+        )
     elif code == FAST_LOOKUP:  # a: the lookup
         params[f"a{i}"] = _take(i, 2)
-        body += [f"{ind}found = []", f"{ind}a{i}(vals, found)", f"{ind}for h in found:",
-                 *_dynamic("h", ind + "    ")]
+        body += [f"{ind}found = []", f"{ind}a{i}(vals, found)", f"{ind}for h in found:", *_dynamic("h", ind + "    ")]
     else:  # several conditions of one shape, inline for one value; c: the lookup for several
         params[f"c{i}"] = _take(i, 4)
         if code in (FAST_PREFIXES, FAST_EQ_IC, FAST_PAIR) and shape[1]:
@@ -297,9 +334,14 @@ def _field_source(i: int, shape: tuple[Any, ...], params: dict[str, Constant], b
                 lines += [f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
             else:
                 params[f"a{i}"] = _longest(i)
-                lines += [f"{inner}for length in a{i}:", f"{inner}    if length <= n:",
-                          f"{inner}        h = p{i}.get(v[:length])", f"{inner}        if h is not None:",
-                          *_dynamic("h", inner + " " * 12), f"{inner}            break"]
+                lines += [
+                    f"{inner}for length in a{i}:",
+                    f"{inner}    if length <= n:",
+                    f"{inner}        h = p{i}.get(v[:length])",
+                    f"{inner}        if h is not None:",
+                    *_dynamic("h", inner + " " * 12),
+                    f"{inner}            break",
+                ]
         elif code == FAST_EQ_IC:  # a: lower-cased -> hits
             params[f"a{i}"] = _take(i, 2)
             lines = [f"{one}if type(v) is str:"]
@@ -325,27 +367,31 @@ def _field_source(i: int, shape: tuple[Any, ...], params: dict[str, Constant], b
             if shape[1]:
                 lines += [f"{inner}h = b{i}.get(v)", f"{inner}if h is not None:", *_dynamic("h", inner + "    ")]
             d = inner + "    "
-            lines += [f"{inner}f = v.lower()",
-                      f"{inner}pair = m{i}.get(f)",
-                      f"{inner}if pair is not None:",
-                      f"{d}w = get(o{i})",
-                      f"{d}if w is not None:",
-                      f"{d}    try:",
-                      f"{d}        (w,) = w",
-                      f"{d}    except ValueError:  # several values: the state after it tests them",
-                      *_dynamic(f"ic{i}[f]", d + "        "),
-                      f"{d}    else:",
-                      f"{d}        if type(w) is str:  # longest first, as for FAST_PREFIXES",
-                      f"{d}            n = len(w)",
-                      f"{d}            lens, table = pair",
-                      f"{d}            for length in lens:",
-                      f"{d}                if length <= n:",
-                      f"{d}                    h = table.get(w[:length])",
-                      f"{d}                    if h is not None:",
-                      *_dynamic("h", d + " " * 24),
-                      f"{d}                        break"]
+            lines += [
+                f"{inner}f = v.lower()",
+                f"{inner}pair = m{i}.get(f)",
+                f"{inner}if pair is not None:",
+                f"{d}w = get(o{i})",
+                f"{d}if w is not None:",
+                f"{d}    try:",
+                f"{d}        (w,) = w",
+                f"{d}    except ValueError:  # several values: the state after it tests them",
+                *_dynamic(f"ic{i}[f]", d + "        "),
+                f"{d}    else:",
+                f"{d}        if type(w) is str:  # longest first, as for FAST_PREFIXES",
+                f"{d}            n = len(w)",
+                f"{d}            lens, table = pair",
+                f"{d}            for length in lens:",
+                f"{d}                if length <= n:",
+                f"{d}                    h = table.get(w[:length])",
+                f"{d}                    if h is not None:",
+                *_dynamic("h", d + " " * 24),
+                f"{d}                        break",
+            ]
         else:
             raise AssertionError(f"unknown inline form {code}")
         body += _one_or_many(
-            ind, lines,
-            [f"{one}found = []", f"{one}c{i}(vals, found)", f"{one}for h in found:", *_dynamic("h", one + "    ")])
+            ind,
+            lines,
+            [f"{one}found = []", f"{one}c{i}(vals, found)", f"{one}for h in found:", *_dynamic("h", one + "    ")],
+        )

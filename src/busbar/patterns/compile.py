@@ -5,6 +5,7 @@ deployed with "last duplicate wins") reads the JSON, so that when a pattern has 
 the one reported is the one AWS reports. ``$or`` multiplies the alternatives: each alternative
 is a plain AND of fields, and the pattern matches when any alternative does.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,25 @@ Path = tuple[str, ...]
 Alternative = dict[Path, tuple[Cond, ...]]
 
 OR_KEY = "$or"
-_RESERVED_IN_OR = frozenset({
-    "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "wildcard",
-    "numeric", "cidr", "=", "<", "<=", ">", ">=", "regex",
-})
+_RESERVED_IN_OR = frozenset(
+    {
+        "exactly",
+        "equals-ignore-case",
+        "prefix",
+        "suffix",
+        "anything-but",
+        "exists",
+        "wildcard",
+        "numeric",
+        "cidr",
+        "=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "regex",
+    }
+)
 _INF = float("inf")
 
 
@@ -81,7 +97,8 @@ def compile_pattern(pattern: Any, limits: PatternLimits | None = None) -> Compil
         text = pattern
         if len(text) > limits.max_pattern_chars:
             raise InvalidEventPattern(
-                f"Event pattern is {len(text)} characters long; the limit is {limits.max_pattern_chars}")
+                f"Event pattern is {len(text)} characters long; the limit is {limits.max_pattern_chars}"
+            )
         try:
             tree = parse_pattern_text(text)
         except ValueError as exc:
@@ -90,7 +107,8 @@ def compile_pattern(pattern: Any, limits: PatternLimits | None = None) -> Compil
         text = json.dumps(pattern)
         if len(text) > limits.max_pattern_chars:
             raise InvalidEventPattern(
-                f"Event pattern is {len(text)} characters long; the limit is {limits.max_pattern_chars}")
+                f"Event pattern is {len(text)} characters long; the limit is {limits.max_pattern_chars}"
+            )
         tree = to_members(pattern)
     else:
         raise InvalidEventPattern("Filter is not an object")
@@ -104,7 +122,8 @@ def compile_pattern(pattern: Any, limits: PatternLimits | None = None) -> Compil
     for alt in alternatives:
         if len(alt) > limits.max_fields:
             raise InvalidEventPattern(
-                f"Event pattern has {len(alt)} fields in one alternative; the limit is {limits.max_fields}")
+                f"Event pattern has {len(alt)} fields in one alternative; the limit is {limits.max_fields}"
+            )
     _check_wildcard_complexity(alternatives, limits)
     return CompiledPattern(alternatives, text)
 
@@ -166,8 +185,9 @@ class _Compiler:
             self.object(branch, path, item, in_or=True)
             rules.extend(branch)
             if len(rules) > self.limits.max_or_combinations:
-                raise _Refused(f"The $or in this pattern expands to more than "
-                               f"{self.limits.max_or_combinations} combinations")
+                raise _Refused(
+                    f"The $or in this pattern expands to more than {self.limits.max_or_combinations} combinations"
+                )
         if len(value) < 2:
             raise _Refused(f"There must have at least 2 Objects in {OR_KEY} relationship.")
 
@@ -274,8 +294,7 @@ class _Compiler:
             if not value:
                 raise _Refused("Anything-But expression name not found")
             op, inner = value[0]
-            kinds = {"equals-ignore-case": AB_IC, "prefix": AB_PREFIX, "suffix": AB_SUFFIX,
-                     "wildcard": AB_WILDCARD}
+            kinds = {"equals-ignore-case": AB_IC, "prefix": AB_PREFIX, "suffix": AB_SUFFIX, "wildcard": AB_WILDCARD}
             if op not in kinds:
                 raise _Refused(f"Unsupported anything-but pattern: {op}")
             kind = kinds[op]
@@ -291,8 +310,9 @@ class _Compiler:
             has_num = any(_is_number(v) for v in items)
             has_str = any(isinstance(v, str) for v in items)
             if has_num == has_str:
-                raise _Refused("Inside anything but list, either all values are number or string, "
-                               "mixed type is not supported")
+                raise _Refused(
+                    "Inside anything but list, either all values are number or string, mixed type is not supported"
+                )
             cond = Cond(AB_NUM, frozenset(items)) if has_num else Cond(AB_STR, frozenset(items))
         else:
             for v in items:
@@ -301,8 +321,9 @@ class _Compiler:
                         raise _Refused("Null prefix/suffix not allowed")
                     continue
                 if kind == AB_IC:
-                    raise _Refused("Inside anything-but/equals-ignore-case list, "
-                                   "number|start|null|boolean is not supported.")
+                    raise _Refused(
+                        "Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported."
+                    )
                 if kind == AB_WILDCARD:
                     raise _Refused("wildcard match pattern must be a string")
                 raise _Refused("prefix/suffix match pattern must be a string")
@@ -391,4 +412,5 @@ def _check_wildcard_complexity(alternatives: list[Alternative], limits: PatternL
         if complexity(dict.fromkeys(texts), limits.max_wildcard_complexity) > limits.max_wildcard_complexity:
             raise InvalidEventPattern(
                 "Rule is too complex - try using fewer wildcard characters or fewer repeating "
-                "character sequences after a wildcard character")
+                "character sequences after a wildcard character"
+            )

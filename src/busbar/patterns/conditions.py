@@ -10,6 +10,7 @@ equals-ignore-case, wildcard, cidr); numbers match exact numbers and ``numeric``
 ``false`` and ``null`` only match themselves; ``exists`` accepts any value; an ``anything-but``
 is refused only by a value of its own type that it lists.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,33 +21,45 @@ from .cidr import ip_to_int
 # Condition kinds. Small ints so the index can dispatch on them cheaply.
 EXACT_STR = 0
 EXACT_NUM = 1
-EXACT_LIT = 2       # arg: "true" | "false" | "null"
+EXACT_LIT = 2  # arg: "true" | "false" | "null"
 PREFIX = 3
-PREFIX_IC = 4       # arg is lower-cased
+PREFIX_IC = 4  # arg is lower-cased
 SUFFIX = 5
 SUFFIX_IC = 6
 EQ_IC = 7
-WILDCARD = 8        # arg: Wildcard
-NUMERIC = 9         # arg: (low, low_open, high, high_open) as floats (+-inf when unbounded)
-EXISTS = 10         # arg: bool
-CIDR = 11           # arg: (version, low, high)
-AB_STR = 12         # anything-but over strings, arg: frozenset[str]
-AB_NUM = 13         # anything-but over numbers, arg: frozenset[number]
-AB_IC = 14          # arg: frozenset of lower-cased strings
-AB_PREFIX = 15      # arg: tuple[str, ...]
+WILDCARD = 8  # arg: Wildcard
+NUMERIC = 9  # arg: (low, low_open, high, high_open) as floats (+-inf when unbounded)
+EXISTS = 10  # arg: bool
+CIDR = 11  # arg: (version, low, high)
+AB_STR = 12  # anything-but over strings, arg: frozenset[str]
+AB_NUM = 13  # anything-but over numbers, arg: frozenset[number]
+AB_IC = 14  # arg: frozenset of lower-cased strings
+AB_PREFIX = 15  # arg: tuple[str, ...]
 AB_SUFFIX = 16
-AB_WILDCARD = 17    # arg: tuple[Wildcard, ...]
+AB_WILDCARD = 17  # arg: tuple[Wildcard, ...]
 
 KIND_NAMES = {
-    EXACT_STR: "exact", EXACT_NUM: "exact-number", EXACT_LIT: "literal", PREFIX: "prefix",
-    PREFIX_IC: "prefix-ignore-case", SUFFIX: "suffix", SUFFIX_IC: "suffix-ignore-case",
-    EQ_IC: "equals-ignore-case", WILDCARD: "wildcard", NUMERIC: "numeric", EXISTS: "exists",
-    CIDR: "cidr", AB_STR: "anything-but", AB_NUM: "anything-but-number",
-    AB_IC: "anything-but-ignore-case", AB_PREFIX: "anything-but-prefix",
-    AB_SUFFIX: "anything-but-suffix", AB_WILDCARD: "anything-but-wildcard",
+    EXACT_STR: "exact",
+    EXACT_NUM: "exact-number",
+    EXACT_LIT: "literal",
+    PREFIX: "prefix",
+    PREFIX_IC: "prefix-ignore-case",
+    SUFFIX: "suffix",
+    SUFFIX_IC: "suffix-ignore-case",
+    EQ_IC: "equals-ignore-case",
+    WILDCARD: "wildcard",
+    NUMERIC: "numeric",
+    EXISTS: "exists",
+    CIDR: "cidr",
+    AB_STR: "anything-but",
+    AB_NUM: "anything-but-number",
+    AB_IC: "anything-but-ignore-case",
+    AB_PREFIX: "anything-but-prefix",
+    AB_SUFFIX: "anything-but-suffix",
+    AB_WILDCARD: "anything-but-wildcard",
 }
 
-_TWO53 = 2 ** 53
+_TWO53 = 2**53
 
 
 class Cond(NamedTuple):
@@ -182,6 +195,7 @@ def field_checker(conds: tuple[Cond, ...]) -> Callable[[list[Any]], bool]:
                 if x is not None and in_range(x, arg):
                     return True
             return False
+
         return in_numeric
 
     if len(conds) == 1:
@@ -193,6 +207,7 @@ def field_checker(conds: tuple[Cond, ...]) -> Callable[[list[Any]], bool]:
 
     def general(vals: list[Any]) -> bool:
         return any(test(c, v) for v in vals for c in conds)
+
     return general
 
 
@@ -210,6 +225,7 @@ def _cidr_check(arg: tuple[int, int, int]) -> Callable[[list[Any]], bool]:
                 if ip is not None and ip[0] == version and low <= ip[1] <= high:
                     return True
         return False
+
     return check
 
 

@@ -1,4 +1,5 @@
 """The one exception of busbar.patterns and the limits that bound what a pattern may ask for."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

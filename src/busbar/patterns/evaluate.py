@@ -1,6 +1,7 @@
 """One pattern against one event, condition by condition: the definition the index must agree
 with. Used by ``pattern_matches`` (TestEventPattern) and to confirm the Matcher's candidates when
 array consistency has to be checked."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +13,9 @@ from .events import Membership, PathTrie, collect, consistent
 _ABSENT = Cond(EXISTS, False)
 
 
-def alternative_matches(alt: Alternative, values: dict[Path, list[Any]],
-                        members: dict[Path, list[Membership]] | None) -> bool:
+def alternative_matches(
+    alt: Alternative, values: dict[Path, list[Any]], members: dict[Path, list[Membership]] | None
+) -> bool:
     """Does the AND-of-fields ``alt`` hold, given the leaves found at each referenced path?"""
     choices: list[list[Membership]] = []
     for path, conds in alt.items():

@@ -6,6 +6,7 @@ with their array membership: the position of the value in every array it sits in
 matching can insist that fields matched inside an array of objects come from the same element
 (event-ruler's rule for JSON events).
 """
+
 from __future__ import annotations
 
 from operator import itemgetter
@@ -226,8 +227,9 @@ def gather(event: dict[str, Any], root: TrieNode) -> tuple[dict[Any, list[Any]],
     return values, arrayed
 
 
-def _gather_obj(obj: dict[str, Any], node: TrieNode, values: dict[Any, list[Any]], arrayed: set[Any],
-                in_array: bool) -> None:
+def _gather_obj(
+    obj: dict[str, Any], node: TrieNode, values: dict[Any, list[Any]], arrayed: set[Any], in_array: bool
+) -> None:
     get = obj.get
     for seg, child in node.children.items():
         v = get(seg, _MISSING)

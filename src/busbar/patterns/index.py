@@ -10,6 +10,7 @@ list of boundaries whose gaps and points each carry the hit lists of the ranges 
 (one bisect per value). Only wildcards, CIDR blocks and anything-but, which no dict can answer,
 are tested one by one, and then once per distinct condition on the field rather than per rule.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,17 +48,17 @@ from .conditions import (
 
 Hit = int
 # ``PathIndex.fast`` codes: how the Matcher tests an index inline, as ``(code, a, b)``.
-FAST_EXACT = 0    # only exact strings: a = their dict, b = the same with codes bare (``exact_code``)
-FAST_ONE = 1      # one exact string: a = it, b = its hit list
-FAST_LOOKUP = 2   # anything else: a = the lookup function
-FAST_RANGE = 3    # one numeric range: a = (low, high), both inclusive; b = its hit list
-FAST_SUFFIX = 4   # one suffix: a = it, b = its hit list
-FAST_PREFIX = 5   # one prefix: a = it, b = its hit list
-FAST_AB_STR = 6   # one anything-but over strings: a = the refused strings, b = its hit list
-FAST_ABSENT = 7   # (used by the Matcher) a = the exists:false hit list, taken when no value
+FAST_EXACT = 0  # only exact strings: a = their dict, b = the same with codes bare (``exact_code``)
+FAST_ONE = 1  # one exact string: a = it, b = its hit list
+FAST_LOOKUP = 2  # anything else: a = the lookup function
+FAST_RANGE = 3  # one numeric range: a = (low, high), both inclusive; b = its hit list
+FAST_SUFFIX = 4  # one suffix: a = it, b = its hit list
+FAST_PREFIX = 5  # one prefix: a = it, b = its hit list
+FAST_AB_STR = 6  # one anything-but over strings: a = the refused strings, b = its hit list
+FAST_ABSENT = 7  # (used by the Matcher) a = the exists:false hit list, taken when no value
 # Several conditions of one shape, tested inline when the path holds one value (the usual case);
 # with more values the Matcher calls ``lookup``, kept as the third member ``c``: ``(code, a, b, c)``.
-FAST_EQ_IC = 8    # ignore-case strings, maybe exact ones: a = lower-cased -> hits, b = exact -> hits or None
+FAST_EQ_IC = 8  # ignore-case strings, maybe exact ones: a = lower-cased -> hits, b = exact -> hits or None
 FAST_PREFIXES = 9  # prefixes, maybe exact strings: a = their PrefixTables, b = exact or None
 FAST_RANGES = 10  # a few numeric ranges: a = ((low, high, hits), ...), both ends inclusive
 # (made by the Matcher from FAST_EQ_IC) ignore-case strings whose matches lead only to states that
@@ -127,15 +128,44 @@ def _bare(hits: HitList) -> Any:
 class PathIndex:
     """All conditions on one field path, across all rules of a Matcher."""
 
-    __slots__ = ("path", "hits", "exact_str", "exact_code", "exact_num", "exact_lit", "eq_ic", "prefix",
-                 "prefix_ic", "suffix", "suffix_ic", "prefix_lens", "prefix_ic_lens",
-                 "suffix_lens", "suffix_ic_lens", "prefix_tables", "numeric", "num_points", "num_slots",
-                 "num_dirty", "residual", "exists_true", "exists_false", "has_ic", "users",
-                 "ab_str", "ab_num", "ab_ic", "ab_prefix", "ab_suffix", "lookup", "fast")
+    __slots__ = (
+        "path",
+        "hits",
+        "exact_str",
+        "exact_code",
+        "exact_num",
+        "exact_lit",
+        "eq_ic",
+        "prefix",
+        "prefix_ic",
+        "suffix",
+        "suffix_ic",
+        "prefix_lens",
+        "prefix_ic_lens",
+        "suffix_lens",
+        "suffix_ic_lens",
+        "prefix_tables",
+        "numeric",
+        "num_points",
+        "num_slots",
+        "num_dirty",
+        "residual",
+        "exists_true",
+        "exists_false",
+        "has_ic",
+        "users",
+        "ab_str",
+        "ab_num",
+        "ab_ic",
+        "ab_prefix",
+        "ab_suffix",
+        "lookup",
+        "fast",
+    )
 
     def __init__(self, path: tuple[str, ...]) -> None:
         self.path = path
-        self.hits: dict[Cond, HitList] = {}          # every condition -> its hit list
+        self.hits: dict[Cond, HitList] = {}  # every condition -> its hit list
         # Tables start as one shared empty mapping (most indexes hold one or two kinds of
         # condition) and become the index's own on first use (``_own``).
         self.exact_str: Mapping[str, HitList] = _NONE
@@ -437,6 +467,7 @@ class PathIndex:
                         h = get_ic(v.lower())
                         if h is not None:
                             out.append(h)
+
             return eq_ic
         if self.prefix and not (self.eq_ic or self.suffix or self.prefix_ic or self.suffix_ic):
             lens = self.prefix_lens
@@ -452,6 +483,7 @@ class PathIndex:
                         if h is not None:
                             append(h)
                     _probe_affixes(v, lens, (), append)
+
             return prefix
         return None
 
@@ -512,6 +544,7 @@ class PathIndex:
                 for hits, holds in residual:
                     if holds(v):
                         append(hits)
+
         return text
 
     def _lookup_numeric(self, values: list[Any], out: list[HitList]) -> None:
@@ -613,8 +646,12 @@ class PathIndex:
                         append(hits)
 
 
-def _probe_affixes(text: str, prefix_lens: tuple[tuple[int, dict[str, HitList]], ...],
-                   suffix_lens: tuple[tuple[int, dict[str, HitList]], ...], append: Any) -> None:
+def _probe_affixes(
+    text: str,
+    prefix_lens: tuple[tuple[int, dict[str, HitList]], ...],
+    suffix_lens: tuple[tuple[int, dict[str, HitList]], ...],
+    append: Any,
+) -> None:
     """Append the hit lists of the prefixes and suffixes of ``text`` that rules name: one dict
     probe per distinct length (tables are sorted by length, so stop at the first too long)."""
     n = len(text)
@@ -627,7 +664,7 @@ def _probe_affixes(text: str, prefix_lens: tuple[tuple[int, dict[str, HitList]],
     for length, table in suffix_lens:
         if length > n:
             break
-        h = table.get(text[n - length:])
+        h = table.get(text[n - length :])
         if h is not None:
             append(h)
 
@@ -652,6 +689,7 @@ def closed_range(arg: tuple[float, bool, float, bool]) -> tuple[float, float] | 
 def ranges_lookup(table: tuple[tuple[float, float, HitList], ...]) -> Callable[[list[Any], list[HitList]], None]:
     """``lookup`` testing each value against inclusive ranges ``(low, high, hits)``, each hit
     list appended once."""
+
     def ranges(values: list[Any], out: list[HitList]) -> None:
         met: set[int] = set()
         for v in values:
@@ -668,6 +706,7 @@ def ranges_lookup(table: tuple[tuple[float, float, HitList], ...]) -> Callable[[
                 if low <= x <= high and j not in met:
                     met.add(j)
                     out.append(hits)
+
     ranges.table = table  # type: ignore[attr-defined]  # the Matcher's inline form reads it
     return ranges
 
@@ -689,6 +728,7 @@ def cidrs_lookup(blocks: tuple[tuple[int, int, int, HitList], ...]) -> Callable[
                         if v.startswith(lead) and j not in met:
                             met.add(j)
                             out.append(hits)
+
         return octets
 
     def cidrs(values: list[Any], out: list[HitList]) -> None:
@@ -704,6 +744,7 @@ def cidrs_lookup(blocks: tuple[tuple[int, int, int, HitList], ...]) -> Callable[
                 if block_version == version and low <= x <= high and j not in met:
                     met.add(j)
                     out.append(hits)
+
     return cidrs
 
 
@@ -737,6 +778,7 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
                     if type(v) is str and v.startswith(lead) and in_block(v) is not None:
                         out.append(hits)
                         return
+
             return octets
 
         def cidr(values: list[Any], out: list[HitList]) -> None:
@@ -746,13 +788,16 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
                     if ip is not None and ip[0] == version and low <= ip[1] <= high:
                         out.append(hits)
                         return
+
         return cidr
     if kind == AB_STR:
+
         def ab_str(values: list[Any], out: list[HitList]) -> None:
             for v in values:
                 if type(v) is not str or v not in arg:  # other types are never refused
                     out.append(hits)
                     return
+
         return ab_str
     pred = _STR_TESTS.get(kind)
     if pred is not None:
@@ -763,6 +808,7 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
                 if type(v) is str and test_one(v):
                     out.append(hits)
                     return
+
         return text
     if kind == WILDCARD:
         matches = arg.matches
@@ -772,6 +818,7 @@ def single_lookup(cond: Cond, hits: HitList) -> Callable[[list[Any], list[HitLis
                 if type(v) is str and matches(v):
                     out.append(hits)
                     return
+
         return wildcard
     return None
 
@@ -791,7 +838,6 @@ _STR_TESTS: dict[int, Callable[[Any], Callable[[str], bool]]] = {
 }
 
 _AFFIX_TABLES = {PREFIX: "prefix", PREFIX_IC: "prefix_ic", SUFFIX: "suffix", SUFFIX_IC: "suffix_ic"}
-_AB_KINDS = {AB_STR: "ab_str", AB_NUM: "ab_num", AB_IC: "ab_ic", AB_PREFIX: "ab_prefix",
-             AB_SUFFIX: "ab_suffix"}
+_AB_KINDS = {AB_STR: "ab_str", AB_NUM: "ab_num", AB_IC: "ab_ic", AB_PREFIX: "ab_prefix", AB_SUFFIX: "ab_suffix"}
 
 __all__ = ["PathIndex", "Hit", "HitList", "CIDR"]

@@ -23,6 +23,7 @@ event-ruler's rule that fields matched inside an array of objects come from the 
 Adding or removing a rule touches only the states along its own steps; they are compiled again
 before the next match.
 """
+
 from __future__ import annotations
 
 import sys
@@ -93,9 +94,11 @@ def steps_of(alt: Alternative, distinct: Callable[[Path], int]) -> tuple[Step, .
     (``source`` with hundreds of values before ``detail.state`` with three), so that rules
     sharing it share the state it leads to; then by path. (The order only has to be fixed
     per alternative: it is kept with it for removal.)"""
+
     def key(item: Step) -> tuple[int, int, Path]:
         rank = _anchor_rank(item[1])
         return rank, -distinct(item[0]) if rank == 0 else 0, item[0]
+
     return tuple(sorted(alt.items(), key=key))
 
 
@@ -116,8 +119,21 @@ class _Slot:
 class _State:
     """A state of the machine: the indexes of the steps leaving it, and where each step leads."""
 
-    __slots__ = ("indexes", "_fields", "_entries", "_order", "_unsorted", "children", "users", "pairable",
-                 "code", "fns", "parent", "step", "depth")
+    __slots__ = (
+        "indexes",
+        "_fields",
+        "_entries",
+        "_order",
+        "_unsorted",
+        "children",
+        "users",
+        "pairable",
+        "code",
+        "fns",
+        "parent",
+        "step",
+        "depth",
+    )
 
     def __init__(self, parent: _State | None = None, step: Step | None = None) -> None:
         self.parent = parent  # the state whose ``step`` leads here (None at the root)

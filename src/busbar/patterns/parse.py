@@ -5,6 +5,7 @@ processed in order, so a duplicated key is seen twice (the later one wins where 
 field). Python's ``json`` module does the parsing; only when it fails do we scan the text again to
 phrase the error the way Jackson does, because AWS returns Jackson's words.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,7 +91,7 @@ class _Scan:
             j = self.i
             while j < len(t) and (t[j].isalnum() or t[j] in "_$"):
                 j += 1
-            word = t[self.i:j]
+            word = t[self.i : j]
             if word in ("true", "false", "null"):
                 self.i = j
             else:
@@ -109,8 +110,10 @@ class _Scan:
                 i += 2
                 continue
             if ord(c) < 32:
-                self.fail(f"Illegal unquoted character ((CTRL-CHAR, code {ord(c)})): has to be "
-                          "escaped using backslash to be included in string value")
+                self.fail(
+                    f"Illegal unquoted character ((CTRL-CHAR, code {ord(c)})): has to be "
+                    "escaped using backslash to be included in string value"
+                )
             i += 1
         self.fail("Unexpected end-of-input: was expecting closing quote for a string value")
 
@@ -119,9 +122,9 @@ class _Scan:
         while j < len(t) and t[j] in "+-0123456789.eE":
             j += 1
         try:
-            float(t[self.i:j])
+            float(t[self.i : j])
         except ValueError:
-            self.fail(f"Malformed numeric value '{t[self.i:j]}'")
+            self.fail(f"Malformed numeric value '{t[self.i : j]}'")
         self.i = j
 
     def obj(self) -> None:

@@ -6,6 +6,7 @@ literal pieces left to right with ``str.find``; with only ``*`` (no single-chara
 taking the leftmost place for each piece is always right, so a match costs at most
 O(len(value) * len(pattern)) and never backtracks.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

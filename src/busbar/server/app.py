@@ -65,17 +65,24 @@ class BusbarApp:
         limits = PatternLimits(max_pattern_chars=settings.limits.max_pattern_chars)
         self.ctx = Context(settings=settings, store=self.store, rules=RuleIndex(limits))
         self.dispatcher = Dispatcher(
-            self.store, build_senders(self.store, settings), account=settings.account_id, region=settings.region,
+            self.store,
+            build_senders(self.store, settings),
+            account=settings.account_id,
+            region=settings.region,
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
-            concurrency=settings.delivery_concurrency, window=settings.delivery_window)
+            concurrency=settings.delivery_concurrency,
+            window=settings.delivery_window,
+        )
         self.router = Router(self.store, self.ctx.rules, self.dispatcher)
         self.retention = Retention(self.store, ROUTER, settings.event_retention_seconds)
         self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
-        self._plain = Starlette(routes=[
-            Route("/health", self._health, methods=["GET", "HEAD"]),
-            Route("/busbar/dead-letters/redrive", self._redrive, methods=["POST"]),
-        ])
+        self._plain = Starlette(
+            routes=[
+                Route("/health", self._health, methods=["GET", "HEAD"]),
+                Route("/busbar/dead-letters/redrive", self._redrive, methods=["POST"]),
+            ]
+        )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -111,9 +118,14 @@ class BusbarApp:
         await self.dispatcher.start()
         await self.router.start()
         await self.retention.start()
-        log.info("busbar started", extra={"data_dir": str(self.settings.data_dir),
-                                          "region": self.settings.region,
-                                          "account": self.settings.account_id})
+        log.info(
+            "busbar started",
+            extra={
+                "data_dir": str(self.settings.data_dir),
+                "region": self.settings.region,
+                "account": self.settings.account_id,
+            },
+        )
 
     async def shutdown(self) -> None:
         # Routing and sending stop first (what is unfinished stays pending in the
@@ -126,8 +138,7 @@ class BusbarApp:
 
     # -- routes --------------------------------------------------------------------
     async def _health(self, request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__,
-                             "deliveries_backlog": self.dispatcher.backlog})
+        return JSONResponse({"status": "ok", "version": __version__, "deliveries_backlog": self.dispatcher.backlog})
 
     async def _redrive(self, request: Request) -> JSONResponse:
         """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
@@ -143,8 +154,7 @@ class BusbarApp:
             if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
                 raise ValueError
         except (orjson.JSONDecodeError, ValueError):
-            return JSONResponse({"message": 'expected {"ids": [<delivery id>, ...]} or an empty body'},
-                                status_code=400)
+            return JSONResponse({"message": 'expected {"ids": [<delivery id>, ...]} or an empty body'}, status_code=400)
         revived = await self.store.redrive(ids)
         self.dispatcher.submit(delivery_of(stored) for stored in revived)
         return JSONResponse({"redriven": [stored.id for stored in revived]})
@@ -167,20 +177,34 @@ class BusbarApp:
             status, payload = error.status, _error_body(error)
         except Exception:  # noqa: BLE001 - never let a bug take the connection down
             log.exception("operation failed", extra={"target": target, "request_id": request_id})
-            error = InternalException("An internal error occurred. The request id is " + request_id)
-            status, payload = error.status, _error_body(error)
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", _CONTENT_TYPE),
-            (b"content-length", str(len(payload)).encode()),
-            (b"x-amzn-requestid", request_id.encode()),
-        ]})
+            internal = InternalException("An internal error occurred. The request id is " + request_id)
+            status, payload = internal.status, _error_body(internal)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", _CONTENT_TYPE),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-amzn-requestid", request_id.encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("request", extra={"target": target, "status": status, "request_id": request_id,
-                                        "ms": round((time.perf_counter() - started) * 1000, 3)})
+            log.debug(
+                "request",
+                extra={
+                    "target": target,
+                    "status": status,
+                    "request_id": request_id,
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
 
-    def _verify(self, method: str, path: str, query: bytes, raw_headers: list[tuple[bytes, bytes]],
-                body: bytes) -> None:
+    def _verify(
+        self, method: str, path: str, query: bytes, raw_headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
         assert self._verifier is not None
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
         self._verifier.verify(method, path, query.decode("latin-1"), headers, body)
@@ -204,8 +228,9 @@ class BusbarApp:
     async def _dispatch(self, target: str, raw: bytes) -> dict[str, Any]:
         if not target.startswith(_TARGET_PREFIX):
             raise UnknownOperationException(
-                f"The X-Amz-Target header {target!r} names no operation; expected AWSEvents.<Operation>.")
-        name = target[len(_TARGET_PREFIX):]
+                f"The X-Amz-Target header {target!r} names no operation; expected AWSEvents.<Operation>."
+            )
+        name = target[len(_TARGET_PREFIX) :]
         handler = OPERATIONS.get(name)
         if handler is None:
             if operation(name) is None:

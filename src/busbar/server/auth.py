@@ -64,8 +64,9 @@ class SigV4Verifier:
     def __init__(self, keys: dict[str, str]) -> None:
         self._keys = dict(keys)
 
-    def verify(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-               now: dt.datetime | None = None) -> str:
+    def verify(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, now: dt.datetime | None = None
+    ) -> str:
         """Return the caller's access key id, or raise the AWS error that says why not.
         *headers* has lower-case names."""
         authorization = headers.get("authorization")
@@ -79,7 +80,8 @@ class SigV4Verifier:
         except (KeyError, ValueError):
             raise IncompleteSignatureException(
                 "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
-                f"parameters with the {ALGORITHM} algorithm.") from None
+                f"parameters with the {ALGORITHM} algorithm."
+            ) from None
         secret = self._keys.get(key_id)
         if secret is None:
             raise UnrecognizedClientException("The security token included in the request is invalid.")
@@ -87,31 +89,37 @@ class SigV4Verifier:
         try:
             when = dt.datetime.strptime(stamp, _STAMP).replace(tzinfo=dt.UTC)
         except ValueError:
-            raise IncompleteSignatureException("Date must be in ISO-8601 'basic format'. Got "
-                                               f"'{stamp}'.") from None
+            raise IncompleteSignatureException(f"Date must be in ISO-8601 'basic format'. Got '{stamp}'.") from None
         now = now or dt.datetime.now(dt.UTC)
         if abs(now - when) > MAX_SKEW:
             raise InvalidSignatureException(
                 f"Signature expired: {stamp} is now earlier than {(now - MAX_SKEW).strftime(_STAMP)} "
-                f"({now.strftime(_STAMP)} - 15 min.)")
-        request = AWSRequest(method=method, url=f"http://{headers.get('host', '')}{quote(path)}"
-                             + (f"?{query}" if query else ""),
-                             data=body, headers={name: headers.get(name, "") for name in signed})
+                f"({now.strftime(_STAMP)} - 15 min.)"
+            )
+        request = AWSRequest(
+            method=method,
+            url=f"http://{headers.get('host', '')}{quote(path)}" + (f"?{query}" if query else ""),
+            data=body,
+            headers={name: headers.get(name, "") for name in signed},
+        )
         request.context["timestamp"] = stamp
         signer = SigV4Auth(Credentials(key_id, secret), service, region)
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if date != stamp[:8] or not hmac.compare_digest(expected, provided):
             raise InvalidSignatureException(
                 "The request signature we calculated does not match the signature you provided. Check your "
-                "AWS Secret Access Key and signing method. Consult the service documentation for details.")
+                "AWS Secret Access Key and signing method. Consult the service documentation for details."
+            )
         return key_id
 
 
 def _parse(authorization: str) -> dict[str, str]:
     algorithm, _, rest = authorization.partition(" ")
     if algorithm != ALGORITHM:
-        raise IncompleteSignatureException(f"Unsupported signing algorithm {algorithm!r}: busbar checks "
-                                           f"{ALGORITHM} (SigV4a is not supported with authentication on).")
+        raise IncompleteSignatureException(
+            f"Unsupported signing algorithm {algorithm!r}: busbar checks "
+            f"{ALGORITHM} (SigV4a is not supported with authentication on)."
+        )
     fields: dict[str, str] = {}
     for part in rest.split(","):
         name, _, value = part.strip().partition("=")

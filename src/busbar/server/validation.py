@@ -82,8 +82,7 @@ def _compile(shape: Shape) -> Check:
     if kind == "boolean":
         return _compile_type(shape, lambda v: isinstance(v, bool), "Boolean")
     if kind in ("double", "float"):
-        return _compile_type(shape, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-                             "Double")
+        return _compile_type(shape, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "Double")
     if kind == "timestamp":
         return _compile_type(shape, _is_timestamp, "Timestamp")
     if kind == "blob":
@@ -92,8 +91,10 @@ def _compile(shape: Shape) -> Check:
 
 
 def _compile_structure(shape: Shape, top: bool = False) -> Check:
-    members = [(name, lower_camel(name), _compile(member), name in shape.required_members)
-               for name, member in shape.members.items()]
+    members = [
+        (name, lower_camel(name), _compile(member), name in shape.required_members)
+        for name, member in shape.members.items()
+    ]
 
     def check(value: Any, path: str, failures: list[Failure]) -> None:
         if not isinstance(value, dict):
@@ -109,8 +110,9 @@ def _compile_structure(shape: Shape, top: bool = False) -> Check:
     return check
 
 
-def _check_length(value: str | list[Any], path: str, shape: Shape, low: int | None, high: int | None,
-                  failures: list[Failure]) -> None:
+def _check_length(
+    value: str | list[Any], path: str, shape: Shape, low: int | None, high: int | None, failures: list[Failure]
+) -> None:
     """The model's min/max length of a string or a list, in AWS's words."""
     if high is not None and len(value) > high:
         failures.append((path, value, shape, f"Member must have length less than or equal to {high}"))
@@ -160,11 +162,9 @@ def _compile_string(shape: Shape) -> Check:
             _wrong_type(value, path, "string")
         _check_length(value, path, shape, low, high, failures)
         if pattern is not None and pattern.fullmatch(value) is None:
-            failures.append((path, value, shape,
-                             f"Member must satisfy regular expression pattern: {meta['pattern']}"))
+            failures.append((path, value, shape, f"Member must satisfy regular expression pattern: {meta['pattern']}"))
         if enum and value not in enum:
-            failures.append((path, value, shape,
-                             f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+            failures.append((path, value, shape, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
 
     return check
 
@@ -219,7 +219,8 @@ def _wrong_type(value: Any, path: str, kind: str) -> None:
     shown = type(value).__name__.replace("dict", "object").replace("NoneType", "null")
     raise ValidationException(
         f"1 validation error detected: Value of type {shown} at '{path or 'request'}' failed to "
-        f"satisfy constraint: Member must be of type {kind}")
+        f"satisfy constraint: Member must be of type {kind}"
+    )
 
 
 def render(value: Any, shape: Shape | None = None) -> str:
@@ -233,8 +234,7 @@ def render(value: Any, shape: Shape | None = None) -> str:
         return "[" + ", ".join(render(item, item_shape) for item in value) + "]"
     if isinstance(value, dict):
         if shape is not None and shape.type_name == "structure":
-            parts = [f"{lower_camel(name)}={render(value.get(name), member)}"
-                     for name, member in shape.members.items()]
+            parts = [f"{lower_camel(name)}={render(value.get(name), member)}" for name, member in shape.members.items()]
             parts += [f"{name}=null" for name in _HIDDEN_MEMBERS.get(shape.name, ())]
             return f"{shape.name}({', '.join(parts)})"
         return "{" + ", ".join(f"{k}={render(v)}" for k, v in value.items()) + "}"
@@ -242,8 +242,10 @@ def render(value: Any, shape: Shape | None = None) -> str:
 
 
 def _to_exception(failures: list[Failure]) -> ValidationException:
-    parts = [f"Value {_quoted(value, shape)} at '{path}' failed to satisfy constraint: {constraint}"
-             for path, value, shape, constraint in failures]
+    parts = [
+        f"Value {_quoted(value, shape)} at '{path}' failed to satisfy constraint: {constraint}"
+        for path, value, shape, constraint in failures
+    ]
     count = len(parts)
     noun = "error" if count == 1 else "errors"
     return ValidationException(f"{count} validation {noun} detected: " + "; ".join(parts))

@@ -52,7 +52,7 @@ class NewEvent:
     time: float
     ingested_at: float
     trace_header: str | None = None
-    hops: int = 0             # how many bus-to-bus forwards brought it here (loop guard)
+    hops: int = 0  # how many bus-to-bus forwards brought it here (loop guard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ class StoredDelivery:
     hops: int
     attempts: int
     due_at: float
-    state: str                 # "pending" or "dead"
+    state: str  # "pending" or "dead"
     error_code: str | None
     error_message: str | None
     shaping_error: str | None = None
@@ -179,13 +179,15 @@ class Store(abc.ABC):
         """These deliveries succeeded: forget them."""
 
     @abc.abstractmethod
-    async def retry_delivery(self, delivery_id: int, attempts: int, due_at: float, error_code: str,
-                             error_message: str) -> None:
+    async def retry_delivery(
+        self, delivery_id: int, attempts: int, due_at: float, error_code: str, error_message: str
+    ) -> None:
         """Record a failed attempt and when to try again."""
 
     @abc.abstractmethod
-    async def dead_letter(self, delivery_id: int, attempts: int, error_code: str, error_message: str,
-                          forward: NewEvent | None) -> None:
+    async def dead_letter(
+        self, delivery_id: int, attempts: int, error_code: str, error_message: str, forward: NewEvent | None
+    ) -> None:
         """Give up on a delivery.  With *forward*, append that event (the dead letter,
         on the dead-letter bus) and forget the delivery, atomically; without, keep
         the delivery as dead for ``busbar dead-letters``."""

@@ -122,8 +122,7 @@ class SqliteStore(Store):
         self._consumers = dict(conn.execute("SELECT name, position FROM consumers"))
         self._last_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         self._notified_seq = self._last_seq
-        self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="busbar-store-writer",
-                                         daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="busbar-store-writer", daemon=True)
         self._writer.start()
         self._started = True
         log.debug("store opened", extra={"path": str(self.path), "last_seq": self._last_seq})
@@ -219,8 +218,9 @@ class SqliteStore(Store):
             appended, self._appended = self._appended, asyncio.Event()
             appended.set()
 
-    def _submit(self, op: _Op, after: Callable[[Any], None] | None = None,
-                may_fail: bool = False) -> asyncio.Future[Any]:
+    def _submit(
+        self, op: _Op, after: Callable[[Any], None] | None = None, may_fail: bool = False
+    ) -> asyncio.Future[Any]:
         if not self._started or self._loop is None:
             raise RuntimeError("the store is not open")
         future: asyncio.Future[Any] = self._loop.create_future()
@@ -255,12 +255,12 @@ class SqliteStore(Store):
 
     async def delete_resource(self, kind: str, key: str) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
-            return conn.execute("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0
+            return bool(conn.execute("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0)
 
         def forget(deleted: bool) -> None:
             self._resources.get(kind, {}).pop(key, None)
 
-        return await self._submit(delete, forget)
+        return bool(await self._submit(delete, forget))
 
     def _cache(self, kind: str, key: str, value: dict[str, Any]) -> None:
         self._resources.setdefault(kind, {})[key] = value
@@ -279,21 +279,44 @@ class SqliteStore(Store):
             # AUTOINCREMENT: deleted sequence numbers are never handed out again.
             return conn.execute(
                 "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? AND ingested_at < ?"
-                " ORDER BY seq LIMIT ?)", (up_to_seq, ingested_before, limit)).rowcount
+                " ORDER BY seq LIMIT ?)",
+                (up_to_seq, ingested_before, limit),
+            ).rowcount
 
-        return await self._submit(prune)
+        return int(await self._submit(prune))
 
     def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
-        rows = self._reader().execute(
-            "SELECT seq, event_id, bus, envelope, time, ingested_at, trace_header, hops FROM events"
-            " WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT seq, event_id, bus, envelope, time, ingested_at, trace_header, hops FROM events"
+                " WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            )
+            .fetchall()
+        )
         return [StoredEvent(*row) for row in rows]
 
     # -- deliveries ----------------------------------------------------------------
     async def record_deliveries(self, deliveries: Sequence[NewDelivery], consumer: str, seq: int) -> list[int]:
         now = time.time()
-        rows = [(d.event_id, d.bus, d.rule_name, d.rule_arn, orjson.dumps(d.target), d.envelope, d.payload,
-                 d.trace_header, d.ingested_at, d.hops, now, d.shaping_error) for d in deliveries]
+        rows = [
+            (
+                d.event_id,
+                d.bus,
+                d.rule_name,
+                d.rule_arn,
+                orjson.dumps(d.target),
+                d.envelope,
+                d.payload,
+                d.trace_header,
+                d.ingested_at,
+                d.hops,
+                now,
+                d.shaping_error,
+            )
+            for d in deliveries
+        ]
 
         def record(conn: sqlite3.Connection) -> int:
             last = 0
@@ -301,7 +324,9 @@ class SqliteStore(Store):
                 conn.executemany(
                     "INSERT INTO deliveries (event_id, bus, rule_name, rule_arn, target, envelope, payload,"
                     " trace_header, ingested_at, hops, due_at, shaping_error)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             _record_position(conn, consumer, seq)
             return last
@@ -314,20 +339,30 @@ class SqliteStore(Store):
 
     def pending_schedule(self, after: tuple[float, int] | None = None, limit: int = 1000) -> list[tuple[float, int]]:
         if after is None:
-            rows = self._reader().execute(
-                "SELECT due_at, id FROM deliveries WHERE state = 'pending' ORDER BY due_at, id LIMIT ?",
-                (limit,)).fetchall()
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT due_at, id FROM deliveries WHERE state = 'pending' ORDER BY due_at, id LIMIT ?", (limit,)
+                )
+                .fetchall()
+            )
         else:
             # A row value compared in the index's order: SQLite seeks to it instead of scanning.
-            rows = self._reader().execute(
-                "SELECT due_at, id FROM deliveries WHERE state = 'pending' AND (due_at, id) > (?, ?)"
-                " ORDER BY due_at, id LIMIT ?", (*after, limit)).fetchall()
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT due_at, id FROM deliveries WHERE state = 'pending' AND (due_at, id) > (?, ?)"
+                    " ORDER BY due_at, id LIMIT ?",
+                    (*after, limit),
+                )
+                .fetchall()
+            )
         return [(due_at, delivery_id) for due_at, delivery_id in rows]
 
     def pending_by_id(self, delivery_ids: Sequence[int]) -> list[StoredDelivery]:
         found: list[StoredDelivery] = []
         for start in range(0, len(delivery_ids), _IDS_PER_QUERY):
-            chunk = tuple(delivery_ids[start:start + _IDS_PER_QUERY])
+            chunk = tuple(delivery_ids[start : start + _IDS_PER_QUERY])
             marks = ",".join("?" * len(chunk))
             found.extend(self._deliveries(f"state = 'pending' AND id IN ({marks})", chunk))
         return found
@@ -336,31 +371,43 @@ class SqliteStore(Store):
         return self._deliveries("state = 'dead' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))
 
     def _deliveries(self, where: str, args: tuple[Any, ...]) -> list[StoredDelivery]:
-        rows = self._reader().execute(
-            "SELECT id, event_id, bus, rule_name, rule_arn, target, envelope, payload, trace_header, ingested_at,"
-            f" hops, attempts, due_at, state, error_code, error_message, shaping_error FROM deliveries"
-            f" WHERE {where}",
-            args).fetchall()
-        return [StoredDelivery(*row[:5], orjson.loads(row[5]), *row[6:]) for row in rows]
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT id, event_id, bus, rule_name, rule_arn, target, envelope, payload, trace_header, ingested_at,"
+                f" hops, attempts, due_at, state, error_code, error_message, shaping_error FROM deliveries"
+                f" WHERE {where}",
+                args,
+            )
+            .fetchall()
+        )
+        return [StoredDelivery(*row[:5], orjson.loads(row[5]), *row[6:]) for row in rows]  # type: ignore[call-arg]
 
     async def finish_deliveries(self, delivery_ids: Sequence[int]) -> None:
         rows = [(i,) for i in delivery_ids]
         await self._submit(lambda conn: conn.executemany("DELETE FROM deliveries WHERE id = ?", rows))
 
-    async def retry_delivery(self, delivery_id: int, attempts: int, due_at: float, error_code: str,
-                             error_message: str) -> None:
-        await self._submit(lambda conn: conn.execute(
-            "UPDATE deliveries SET attempts = ?, due_at = ?, error_code = ?, error_message = ? WHERE id = ?",
-            (attempts, due_at, error_code, error_message, delivery_id)))
+    async def retry_delivery(
+        self, delivery_id: int, attempts: int, due_at: float, error_code: str, error_message: str
+    ) -> None:
+        await self._submit(
+            lambda conn: conn.execute(
+                "UPDATE deliveries SET attempts = ?, due_at = ?, error_code = ?, error_message = ? WHERE id = ?",
+                (attempts, due_at, error_code, error_message, delivery_id),
+            )
+        )
 
-    async def dead_letter(self, delivery_id: int, attempts: int, error_code: str, error_message: str,
-                          forward: NewEvent | None) -> None:
+    async def dead_letter(
+        self, delivery_id: int, attempts: int, error_code: str, error_message: str, forward: NewEvent | None
+    ) -> None:
         def bury(conn: sqlite3.Connection) -> int:
             if forward is not None:
                 conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
                 return _insert_events(conn, [forward])
-            conn.execute("UPDATE deliveries SET state = 'dead', attempts = ?, error_code = ?, error_message = ?"
-                         " WHERE id = ?", (attempts, error_code, error_message, delivery_id))
+            conn.execute(
+                "UPDATE deliveries SET state = 'dead', attempts = ?, error_code = ?, error_message = ? WHERE id = ?",
+                (attempts, error_code, error_message, delivery_id),
+            )
             return 0
 
         await self._submit(bury, self._advance)
@@ -373,10 +420,16 @@ class SqliteStore(Store):
                 ids = [row[0] for row in conn.execute("SELECT id FROM deliveries WHERE state = 'dead'")]
             else:
                 marks = ",".join("?" * len(delivery_ids))
-                ids = [row[0] for row in conn.execute(
-                    f"SELECT id FROM deliveries WHERE state = 'dead' AND id IN ({marks})", tuple(delivery_ids))]
-            conn.executemany("UPDATE deliveries SET state = 'pending', attempts = 0, due_at = ?, ingested_at = ?"
-                             " WHERE id = ?", [(now, now, i) for i in ids])
+                ids = [
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT id FROM deliveries WHERE state = 'dead' AND id IN ({marks})", tuple(delivery_ids)
+                    )
+                ]
+            conn.executemany(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, due_at = ?, ingested_at = ? WHERE id = ?",
+                [(now, now, i) for i in ids],
+            )
             return ids
 
         ids = await self._submit(revive)
@@ -388,13 +441,14 @@ class SqliteStore(Store):
     def last_seq(self) -> int:
         if self._started:
             return self._last_seq
-        return self._reader().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        return int(self._reader().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30
+            )
             self._local.conn = conn
         return conn
 
@@ -403,8 +457,9 @@ class SqliteStore(Store):
         return self._consumers.get(consumer, 0)
 
     async def ack(self, consumer: str, seq: int) -> None:
-        await self._submit(lambda conn: _record_position(conn, consumer, seq),
-                           lambda _: self._remember_position(consumer, seq))
+        await self._submit(
+            lambda conn: _record_position(conn, consumer, seq), lambda _: self._remember_position(consumer, seq)
+        )
 
     def _remember_position(self, consumer: str, seq: int) -> None:
         self._consumers[consumer] = max(self._consumers.get(consumer, 0), seq)
@@ -424,12 +479,15 @@ def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> int:
     conn.executemany(
         "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, hops, envelope)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.hops, e.envelope) for e in events])
+        [(e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.hops, e.envelope) for e in events],
+    )
     # One writer: the rows of one executemany get consecutive numbers.
-    return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+    return int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
 
 
 def _record_position(conn: sqlite3.Connection, consumer: str, seq: int) -> None:
-    conn.execute("INSERT INTO consumers (name, position) VALUES (?, ?)"
-                 " ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)",
-                 (consumer, seq))
+    conn.execute(
+        "INSERT INTO consumers (name, position) VALUES (?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)",
+        (consumer, seq),
+    )

@@ -1,4 +1,5 @@
 """The two ways input shaping can fail: at ``PutTargets`` time, and at delivery time."""
+
 from __future__ import annotations
 
 

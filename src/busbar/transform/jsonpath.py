@@ -9,6 +9,7 @@ bracket notation. So a path is ``$`` followed by steps:
 Filters, slices, unions and recursive descent (``..``) are refused when the target is put,
 never at delivery. A path is parsed once (``compile_path``) and then only walked.
 """
+
 from __future__ import annotations
 
 import re

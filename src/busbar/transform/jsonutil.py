@@ -1,4 +1,5 @@
 """JSON serialisation for input shaping: compact, UTF-8, as bytes."""
+
 from __future__ import annotations
 
 import json

@@ -10,6 +10,7 @@ Four shapes, exactly one per target:
 - ``InputTransformer``: ``InputTemplate`` filled with the values ``InputPathsMap`` selects and
   the predefined ``aws.events.*`` variables.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,15 @@ class TargetInput:
     def __init__(self, target_id: str) -> None:
         self.target_id = target_id
 
-    def render(self, event: dict[str, Any], *, rule_arn: str, rule_name: str,
-               ingestion_time: str, event_json: bytes | None = None) -> bytes:
+    def render(
+        self,
+        event: dict[str, Any],
+        *,
+        rule_arn: str,
+        rule_name: str,
+        ingestion_time: str,
+        event_json: bytes | None = None,
+    ) -> bytes:
         """The body to send for ``event`` (the whole event here).
 
         ``event_json``, when given, is ``event`` already serialised; it is used unchanged
@@ -71,8 +79,15 @@ class _ConstantInput(TargetInput):
         super().__init__(target_id)
         self.body = text.encode()
 
-    def render(self, event: dict[str, Any], *, rule_arn: str, rule_name: str,
-               ingestion_time: str, event_json: bytes | None = None) -> bytes:
+    def render(
+        self,
+        event: dict[str, Any],
+        *,
+        rule_arn: str,
+        rule_name: str,
+        ingestion_time: str,
+        event_json: bytes | None = None,
+    ) -> bytes:
         return self.body
 
 
@@ -86,8 +101,15 @@ class _PathInput(TargetInput):
         super().__init__(target_id)
         self.path = path
 
-    def render(self, event: dict[str, Any], *, rule_arn: str, rule_name: str,
-               ingestion_time: str, event_json: bytes | None = None) -> bytes:
+    def render(
+        self,
+        event: dict[str, Any],
+        *,
+        rule_arn: str,
+        rule_name: str,
+        ingestion_time: str,
+        event_json: bytes | None = None,
+    ) -> bytes:
         if not self.path.steps:  # "$": the whole event, without serialising it again
             return event_json if event_json is not None else dumps(event)
         value = self.path.select(event)
@@ -95,8 +117,8 @@ class _PathInput(TargetInput):
             # AWS documents nothing for this case; sending null or {} could trigger the
             # target's action with no data, so the delivery fails visibly instead.
             raise InputRenderError(
-                f"InputPath {self.path.text} of target {self.target_id} selects nothing in "
-                f"event {event.get('id', '')}.")
+                f"InputPath {self.path.text} of target {self.target_id} selects nothing in event {event.get('id', '')}."
+            )
         return dumps(value)
 
 
@@ -112,8 +134,15 @@ class _TransformedInput(TargetInput):
         # Only the paths the template uses are evaluated per event.
         self.paths = {name: paths[name] for name in template.names if name in paths}
 
-    def render(self, event: dict[str, Any], *, rule_arn: str, rule_name: str,
-               ingestion_time: str, event_json: bytes | None = None) -> bytes:
+    def render(
+        self,
+        event: dict[str, Any],
+        *,
+        rule_arn: str,
+        rule_name: str,
+        ingestion_time: str,
+        event_json: bytes | None = None,
+    ) -> bytes:
         values: dict[str, Any] = {name: path.select(event) for name, path in self.paths.items()}
         for name in self.template.names:
             if name in values:
@@ -135,19 +164,18 @@ def event_envelope(event: Mapping[str, Any]) -> dict[str, Any]:
     """What ``<aws.events.event>`` gives: the event without ``detail``, with ``detail-type``
     named ``detailType`` (AWS: "the original event payload as JSON (without the detail
     field)"; the key name as recorded from AWS)."""
-    return {("detailType" if key == "detail-type" else key): value
-            for key, value in event.items() if key != "detail"}
+    return {("detailType" if key == "detail-type" else key): value for key, value in event.items() if key != "detail"}
 
 
 def compile_target_input(target: Mapping[str, Any]) -> TargetInput:
     """Compile a target as given to ``PutTargets`` (``Id``, ``Input``, ``InputPath``,
     ``InputTransformer``); raise ``InvalidTargetInput`` with AWS's message if it is refused."""
     target_id = str(target.get("Id", ""))
-    given = [key for key in ("Input", "InputPath", "InputTransformer")
-             if target.get(key) is not None]
+    given = [key for key in ("Input", "InputPath", "InputTransformer") if target.get(key) is not None]
     if len(given) > 1:
         raise InvalidTargetInput(
-            f"Only one of Input, InputPath, or InputTransformer must be provided for target {target_id}.")
+            f"Only one of Input, InputPath, or InputTransformer must be provided for target {target_id}."
+        )
     if not given:
         return TargetInput(target_id)
     if given[0] == "Input":
@@ -171,8 +199,7 @@ def _compile_input_path(target_id: str, text: Any) -> JsonPath:
     try:
         return compile_path(text)
     except PathSyntaxError as exc:
-        raise InvalidTargetInput(
-            f"InputPath for target {target_id} is not a valid JSON path: {exc}.") from None
+        raise InvalidTargetInput(f"InputPath for target {target_id} is not a valid JSON path: {exc}.") from None
 
 
 def _compile_transformer(target_id: str, transformer: Any) -> TargetInput:
@@ -183,23 +210,24 @@ def _compile_transformer(target_id: str, transformer: Any) -> TargetInput:
         raise InvalidTargetInput(f"InputPathsMap for target {target_id} must be a map of names to JSON paths.")
     if len(paths_map) > MAX_INPUT_PATHS:
         raise InvalidTargetInput(
-            f"InputPathsMap for target {target_id} has {len(paths_map)} entries; at most "
-            f"{MAX_INPUT_PATHS} are allowed.")
+            f"InputPathsMap for target {target_id} has {len(paths_map)} entries; at most {MAX_INPUT_PATHS} are allowed."
+        )
     paths: dict[str, JsonPath] = {}
     for name, text in paths_map.items():
         if name in RESERVED_PLACEHOLDERS:
             raise InvalidTargetInput(
                 f"InputPathsMap for target {target_id} uses the reserved name {name}; the "
-                "predefined aws.events.* variables cannot be redefined.")
+                "predefined aws.events.* variables cannot be redefined."
+            )
         if not isinstance(name, str) or not _PATHS_MAP_KEY.fullmatch(name):
             raise InvalidTargetInput(
-                f"InputPathsMap for target {target_id} has an invalid key {name}; keys must "
-                "match [A-Za-z0-9_-]+.")
+                f"InputPathsMap for target {target_id} has an invalid key {name}; keys must match [A-Za-z0-9_-]+."
+            )
         try:
             paths[name] = compile_path(text)
         except PathSyntaxError as exc:
             raise InvalidTargetInput(
-                f"InputPathsMap for target {target_id} has an invalid JSON path for {name}: "
-                f"{exc}.") from None
+                f"InputPathsMap for target {target_id} has an invalid JSON path for {name}: {exc}."
+            ) from None
     template = compile_template(transformer["InputTemplate"], target_id, paths)
     return _TransformedInput(target_id, template, paths)

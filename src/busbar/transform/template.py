@@ -15,6 +15,7 @@ Two kinds of template, as EventBridge has them:
 A path that matches nothing fills a string or text slot with nothing and a value slot with
 ``""`` (both recorded against AWS).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,7 @@ from .errors import InputRenderError, InvalidTargetInput
 from .jsonpath import MISSING
 from .jsonutil import RawJson, dumps
 
-__all__ = ["JSON_ONLY_PLACEHOLDERS", "RESERVED_PLACEHOLDERS", "SlotKind", "Template",
-           "compile_template"]
+__all__ = ["JSON_ONLY_PLACEHOLDERS", "RESERVED_PLACEHOLDERS", "SlotKind", "Template", "compile_template"]
 
 # The predefined variables; they cannot be InputPathsMap keys.
 RULE_ARN: Final = "aws.events.rule-arn"
@@ -51,9 +51,9 @@ _JSON_WHITESPACE = " \t\n\r"
 class SlotKind(Enum):
     """Where a placeholder sits, which decides how its value is written."""
 
-    VALUE = "value"    # a JSON value in a JSON template
+    VALUE = "value"  # a JSON value in a JSON template
     STRING = "string"  # inside a JSON string in a JSON template
-    TEXT = "text"      # anywhere in a text template
+    TEXT = "text"  # anywhere in a text template
 
 
 class _Slot:
@@ -85,7 +85,8 @@ class _Slot:
                     f"InputTemplate for target {self.target_id}: the value of <{self.name}> "
                     "contains a quote, backslash or control character and is placed inside a "
                     "JSON string, where EventBridge does not escape values; the result would "
-                    f"not be valid JSON. Place <{self.name}> as a JSON value instead.")
+                    f"not be valid JSON. Place <{self.name}> as a JSON value instead."
+                )
             return value.encode()
         if type(value) is RawJson:
             value = json.loads(value.data)
@@ -94,7 +95,8 @@ class _Slot:
                 raise InputRenderError(
                     f"InputTemplate for target {self.target_id}: the value of <{self.name}> is "
                     "a JSON object or array and is placed inside a JSON string; the result "
-                    f"would not be valid JSON. Place <{self.name}> as a JSON value instead.")
+                    f"would not be valid JSON. Place <{self.name}> as a JSON value instead."
+                )
             return dumps(value).replace(b'"', b"")
         return dumps(value)
 
@@ -112,8 +114,7 @@ class Template:
         self.text = text
         self.is_json = is_json
         self._ops = ops
-        self.names: tuple[str, ...] = tuple(dict.fromkeys(
-            slot.name for _, slot in ops if slot is not None))
+        self.names: tuple[str, ...] = tuple(dict.fromkeys(slot.name for _, slot in ops if slot is not None))
 
     def render(self, values: dict[str, Any]) -> bytes:
         """The body for one event; ``values`` maps each name in ``names`` to its value
@@ -134,7 +135,8 @@ def compile_template(text: str, target_id: str, defined: Iterable[str]) -> Templ
     for match in _PLACEHOLDER.finditer(text):
         if match.group(1) not in known:
             raise InvalidTargetInput(
-                f"InputTemplate for target {target_id} contains invalid placeholder {match.group(1)}.")
+                f"InputTemplate for target {target_id} contains invalid placeholder {match.group(1)}."
+            )
     if text.lstrip(_JSON_WHITESPACE).startswith("{"):
         ops = _split_json(text, target_id)
         _check_json_shape(ops, target_id)
@@ -151,7 +153,7 @@ def _split_text(text: str, target_id: str) -> list[tuple[bytes, _Slot | None]]:
         name = match.group(1)
         if name in JSON_ONLY_PLACEHOLDERS:
             raise _json_only(target_id, name)
-        ops.append((text[start:match.start()].encode(), _Slot(name, SlotKind.TEXT, target_id)))
+        ops.append((text[start : match.start()].encode(), _Slot(name, SlotKind.TEXT, target_id)))
         start = match.end()
     ops.append((text[start:].encode(), None))
     return ops
@@ -187,7 +189,7 @@ def _split_json(text: str, target_id: str) -> list[tuple[bytes, _Slot | None]]:
                 continue
         if in_string:
             if char == "\\" and i + 1 < end:
-                literal.append(text[i:i + 2])
+                literal.append(text[i : i + 2])
                 i += 2
                 continue
             if char == '"':
@@ -210,15 +212,16 @@ def _check_json_shape(ops: list[tuple[bytes, _Slot | None]], target_id: str) -> 
     """Refuse a JSON template that cannot be valid JSON whatever the values: fill value slots
     with ``0`` and string slots with nothing, and parse."""
     probe = b"".join(
-        literal + (b"0" if slot is not None and slot.kind is SlotKind.VALUE else b"")
-        for literal, slot in ops)
+        literal + (b"0" if slot is not None and slot.kind is SlotKind.VALUE else b"") for literal, slot in ops
+    )
     try:
         json.loads(probe)
     except ValueError as exc:
         raise InvalidTargetInput(
             f"InputTemplate for target {target_id} is not valid JSON: {exc.args[0]}. A "
             "template that starts with '{' must be a JSON object once its placeholders are "
-            "filled; write a text template without the braces otherwise.") from None
+            "filled; write a text template without the braces otherwise."
+        ) from None
 
 
 def _next_is_colon(text: str, i: int) -> bool:
@@ -231,10 +234,12 @@ def _next_is_colon(text: str, i: int) -> bool:
 def _as_key(target_id: str, name: str) -> InvalidTargetInput:
     return InvalidTargetInput(
         f"InputTemplate for target {target_id} uses placeholder <{name}> as an object key; "
-        "a placeholder cannot be used as an object key.")
+        "a placeholder cannot be used as an object key."
+    )
 
 
 def _json_only(target_id: str, name: str) -> InvalidTargetInput:
     return InvalidTargetInput(
         f"InputTemplate for target {target_id} uses <{name}> inside a string; <{name}> can "
-        "only be used as the value of a JSON field.")
+        "only be used as the value of a JSON field."
+    )
