@@ -1,8 +1,9 @@
 """Targets of rules: PutTargets, RemoveTargets, ListTargetsByRule.
 
 Every target is checked before any is stored: its ARN must be a kind busbar can
-deliver to (see :mod:`busbar.delivery.kinds`), and its input shaping must
-compile.  A request with a bad target changes nothing.
+deliver to (see :mod:`busbar.delivery.kinds`), with the parameters AWS requires
+(see :mod:`busbar.delivery.aws.params`), and its input shaping must compile.  A
+request with a bad target changes nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from busbar.api.context import Context
 from busbar.api.errors import LimitExceededException, ValidationException
 from busbar.api.paging import listing
 from busbar.api.rules import get_rule, save_rule
-from busbar.delivery.kinds import SUPPORTED, TargetKind, target_kind
+from busbar.delivery.aws.params import PARAMETERS, InvalidTarget, check_target
+from busbar.delivery.kinds import TargetKind, target_kind
 from busbar.transform import InvalidTargetInput, compile_target_input
 
-# Target members busbar delivers with; the rest (Kinesis, ECS, ...) belong to kinds it refuses.
+# Target members busbar keeps (the *Parameters of kinds it refuses never get stored).
 _KEPT = (
     "Id",
     "Arn",
@@ -26,6 +28,7 @@ _KEPT = (
     "InputPath",
     "InputTransformer",
     "HttpParameters",
+    *PARAMETERS,
     "DeadLetterConfig",
     "RetryPolicy",
 )
@@ -33,16 +36,12 @@ _SHAPING = ("Input", "InputPath", "InputTransformer")
 
 
 def _check_target(ctx: Context, target: dict[str, Any]) -> None:
-    target_id, arn = target["Id"], target["Arn"]
-    kind = target_kind(arn)
-    if kind is None:
-        raise ValidationException(f"Target {target_id}: busbar cannot deliver to {arn}. It delivers to {SUPPORTED}.")
-    region, account = kind[1], kind[2]
-    if (region, account) != (ctx.region, ctx.account):
-        raise ValidationException(
-            f"Target {target_id}: {arn} is not in this busbar's account {ctx.account} and region {ctx.region}."
-        )
-    if kind[0] is TargetKind.EVENT_BUS and any(target.get(key) is not None for key in _SHAPING):
+    target_id = target["Id"]
+    try:
+        kind = check_target(target, aws_targets=ctx.settings.aws_targets, account=ctx.account, region=ctx.region)
+    except InvalidTarget as error:
+        raise ValidationException(str(error)) from None
+    if kind is TargetKind.EVENT_BUS and any(target.get(key) is not None for key in _SHAPING):
         raise ValidationException(
             f"Target {target_id}: Input, InputPath and InputTransformer are not supported for event bus targets; "
             "the event is forwarded as it is."

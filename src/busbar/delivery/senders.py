@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from busbar.config import Settings
-from busbar.delivery.base import Sender
+from busbar.delivery.base import Delivery, Outcome, Sender
 from busbar.delivery.bus import BusSender
-from busbar.delivery.kinds import TargetKind
+from busbar.delivery.kinds import AWS_KINDS, TargetKind
 from busbar.delivery.loggroup import LogGroupSender
 from busbar.store.base import Store
 
@@ -13,8 +13,28 @@ from busbar.store.base import Store
 def build_senders(store: Store, settings: Settings) -> dict[TargetKind, Sender]:
     from busbar.delivery.http import HttpSender
 
-    return {
+    senders: dict[TargetKind, Sender] = {
         TargetKind.API_DESTINATION: HttpSender(store, settings),
         TargetKind.EVENT_BUS: BusSender(store),
         TargetKind.LOG_GROUP: LogGroupSender(settings.data_dir),
     }
+    if settings.aws_targets:
+        from busbar.delivery.aws.senders import build_aws_senders
+
+        senders.update(build_aws_senders(settings, senders[TargetKind.EVENT_BUS]))
+    else:
+        senders.update(dict.fromkeys(AWS_KINDS, _AwsTargetsOff()))
+    return senders
+
+
+class _AwsTargetsOff:
+    """AWS targets stored by a server that ran with --aws-targets, now running without
+    it: their deliveries wait (retried with their RetryPolicy) instead of being dropped."""
+
+    async def send(self, delivery: Delivery) -> Outcome:
+        return Outcome.retry(
+            "AwsTargetsOff", f"busbar runs without --aws-targets: it does not call AWS for {delivery.target['Arn']}."
+        )
+
+    async def close(self) -> None:
+        pass

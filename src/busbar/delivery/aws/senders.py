@@ -1,0 +1,34 @@
+"""The senders of AWS service targets, built for a server."""
+
+from __future__ import annotations
+
+from busbar.config import Settings
+from busbar.delivery.aws.clients import AwsClients
+from busbar.delivery.aws.eventbus import BusTargets, RemoteBusSender
+from busbar.delivery.aws.firehose import FirehoseSender
+from busbar.delivery.aws.functions import LambdaSender
+from busbar.delivery.aws.kinesis import KinesisSender
+from busbar.delivery.aws.logs import LogsSender
+from busbar.delivery.aws.sns import SnsSender
+from busbar.delivery.aws.sqs import SqsSender
+from busbar.delivery.aws.stepfunctions import StepFunctionsSender
+from busbar.delivery.base import Sender
+from busbar.delivery.kinds import TargetKind
+
+
+def build_aws_senders(settings: Settings, local_buses: Sender) -> dict[TargetKind, Sender]:
+    """The senders of every AWS kind, log groups (CloudWatch Logs) and event buses
+    (*local_buses* for busbar's own account and region, EventBridge for the others)."""
+    clients = AwsClients(assume_roles=settings.assume_target_roles)
+    return {
+        TargetKind.SQS_QUEUE: SqsSender(clients),
+        TargetKind.SNS_TOPIC: SnsSender(clients),
+        TargetKind.LAMBDA_FUNCTION: LambdaSender(clients),
+        TargetKind.KINESIS_STREAM: KinesisSender(clients),
+        TargetKind.FIREHOSE_STREAM: FirehoseSender(clients),
+        TargetKind.STATE_MACHINE: StepFunctionsSender(clients),
+        TargetKind.LOG_GROUP: LogsSender(clients),
+        TargetKind.EVENT_BUS: BusTargets(
+            local_buses, RemoteBusSender(clients), account=settings.account_id, region=settings.region
+        ),
+    }
