@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
+from botocore.config import Config
 
 from support import BusbarProcess, free_port
 
@@ -25,8 +27,8 @@ AWS_REGION = "us-east-1"
 class MotoServer:
     """``moto_server`` as a subprocess on a free port."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         moto = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
         self.log = open(workdir / "moto.log", "ab")
         self.proc = subprocess.Popen(
@@ -47,6 +49,17 @@ class MotoServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self, service: str, region: str = AWS_REGION) -> Any:
+        """A boto3 client of this server."""
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
 
     def stop(self) -> None:
         self.proc.terminate()

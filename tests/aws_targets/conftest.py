@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from aws_support import AWS_REGION, MotoServer, aws_environment
+from aws_support import MotoServer, aws_environment
 from lambdastub import LambdaStub
 from support import BusbarProcess
 
@@ -57,15 +55,4 @@ def events(aws_busbar: BusbarProcess) -> Any:
 @pytest.fixture(scope="session")
 def aws(moto: MotoServer) -> Any:
     """``aws("sqs")``: a boto3 client of moto's server."""
-
-    def client(service: str, region: str = AWS_REGION) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=moto.url,
-            region_name=region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"total_max_attempts": 1}),
-        )
-
-    return client
+    return moto.client
