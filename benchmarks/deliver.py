@@ -18,6 +18,15 @@ or sends; moto keeps everything in memory and calls the target inside PutEvents,
 without the event (its request has no body) and without auth or retries.  So
 for moto an event counts as delivered by the number of requests the sink got,
 and its latency is bounded by the PutEvents call that made the request.
+
+3. SQS (``--aws-targets``): busbar delivers to a queue of moto's server through
+   aiobotocore (``AWS_ENDPOINT_URL``).  Latency at a steady ``--sqs-rate`` events/s,
+   from the start of the PutEvents call to the message's receipt by two receivers
+   polling the queue (an upper bound: it includes the polling); then throughput
+   steps, a step being sustained when the queue holds every event of it within
+   1 s after the step ends.  moto's SQS is the other end of every call, so these
+   figures measure busbar and moto together.  ``--skip-api-destinations`` runs
+   only this part.
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -157,7 +168,9 @@ async def _paced(
 
 
 def paced(port: int, rate: int, seconds: float) -> tuple[dict[str, float], dict[str, float]]:
-    return asyncio.run(_paced(port, rate, seconds))
+    # Few connections at low rates: a connection idle for longer than the server's
+    # keep-alive timeout (5 s) would be closed under the load generator.
+    return asyncio.run(_paced(port, rate, seconds, connections=min(32, max(1, rate // 25))))
 
 
 def arrivals(sink: str, sent: dict[str, float], answered: dict[str, float]) -> dict[str, float]:
@@ -226,8 +239,25 @@ def main() -> int:
         default=[1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
         help="offered rates (events/s) of the throughput run",
     )
+    parser.add_argument("--sqs-rate", type=int, default=50, help="events/s of the SQS latency run")
+    parser.add_argument(
+        "--sqs-steps",
+        type=int,
+        nargs="+",
+        default=[25, 50, 75, 100, 150, 200, 300],
+        help="offered rates (events/s) of the SQS throughput run",
+    )
+    parser.add_argument("--skip-api-destinations", action="store_true", help="run only the SQS part")
+    parser.add_argument("--skip-sqs", action="store_true", help="run only the API destination part")
     args = parser.parse_args()
+    if not args.skip_api_destinations:
+        api_destinations(args)
+    if not args.skip_sqs:
+        sqs_run(args)
+    return 0
 
+
+def api_destinations(args: argparse.Namespace) -> None:
     sink_proc, sink = start_sink()
     starters: list[tuple[str, Callable[[], ServerProcess]]] = [("busbar", start_busbar), ("moto_server", start_moto)]
     rows = []
@@ -275,7 +305,158 @@ def main() -> int:
     moto_peak = next((row[7] for row in rows if row[0] == "moto_server"), 0.0)
     if busbar_peak and moto_peak:
         print(f"\nbusbar / moto, peak deliveries per second: {busbar_peak / moto_peak:.0f}x")
-    return 0
+
+
+def sqs_client(moto: ServerProcess) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=moto.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 3}, max_pool_connections=16),
+    )
+
+
+def configure_sqs(server: ServerProcess, queue_arn: str) -> None:
+    client = boto3.client(
+        "events",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    client.put_rule(Name="to-sqs", EventPattern=json.dumps({"source": [SOURCE]}))
+    client.put_targets(Rule="to-sqs", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+
+class Receiver:
+    """Receives (and deletes) messages from a queue on threads; records when each
+    event id arrived."""
+
+    def __init__(self, sqs: Any, url: str, threads: int = 2) -> None:
+        self.arrived: dict[str, float] = {}
+        self._sqs, self._url = sqs, url
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            got = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            messages = got.get("Messages", [])
+            now = time.time()
+            for message in messages:
+                self.arrived.setdefault(json.loads(message["Body"])["id"], now)
+            if messages:
+                self._sqs.delete_message_batch(
+                    QueueUrl=self._url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(5)
+
+
+def queued(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def direct_ceiling(sqs: Any, url: str, seconds: float, threads: int = 8) -> float:
+    """SendMessage calls per second moto's server takes from boto3 itself (*threads*
+    threads, no busbar): the ceiling of any sender to this SQS."""
+    body = json.dumps({"n": 0, "payload": "x" * 300})
+    sent = [0] * threads
+    until = time.time() + seconds
+
+    def send(index: int) -> None:
+        while time.time() < until:
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+            sent[index] += 1
+
+    workers = [threading.Thread(target=send, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    sqs.purge_queue(QueueUrl=url)
+    return sum(sent) / seconds
+
+
+def sqs_run(args: argparse.Namespace) -> None:
+    progress("starting moto_server (SQS) ...")
+    moto = start_moto()
+    sqs = sqs_client(moto)
+    url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+    progress("  moto's own ceiling: boto3 SendMessage from 8 threads ...")
+    ceiling = direct_ceiling(sqs, url, args.seconds / 2)
+    queue_arn = "arn:aws:sqs:us-east-1:123456789012:bench"
+    workdir = moto.workdir
+    env = {
+        "AWS_ENDPOINT_URL": moto.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_CONFIG_FILE": str(workdir / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    progress("starting busbar --aws-targets ...")
+    server = start_busbar("--aws-targets", env=env)
+    try:
+        configure_sqs(server, queue_arn)
+        progress(f"  latency at {args.sqs_rate:,} events/s for {args.seconds:g} s ...")
+        receiver = Receiver(sqs, url)
+        sent, _ = paced(server.port, args.sqs_rate, args.seconds)
+        deadline = time.time() + 60
+        while time.time() < deadline and not sent.keys() <= receiver.arrived.keys():
+            time.sleep(0.2)
+        receiver.stop()
+        latencies = sorted((receiver.arrived[i] - t) * 1000 for i, t in sent.items() if i in receiver.arrived)
+        steps = []
+        for rate in args.sqs_steps:
+            before = queued(sqs, url)  # (moto allows one PurgeQueue a minute: count what is added)
+            progress(f"    offering {rate:,} events/s for {args.seconds / 2:g} s ...")
+            begun = time.time()
+            step_sent, _ = paced(server.port, rate, args.seconds / 2)
+            ended = time.time()
+            while time.time() < ended + 1.0 and queued(sqs, url) - before < len(step_sent):
+                time.sleep(0.05)
+            in_time = min(queued(sqs, url) - before, len(step_sent))
+            achieved = len(step_sent) / max(ended - begun, 1e-9)
+            sustained = in_time == len(step_sent) and achieved >= rate * 0.9
+            steps.append(Step(rate, len(step_sent), in_time, sustained, in_time / max(ended - begun, 1e-9)))
+            progress(
+                f"    sent {len(step_sent):,}, in the queue within 1 s: {in_time:,}: "
+                f"{'sustained' if sustained else 'NOT sustained'}"
+            )
+            if not sustained:
+                break
+            drain = time.time() + 30
+            while time.time() < drain and queued(sqs, url) - before < len(step_sent):
+                time.sleep(0.2)
+    finally:
+        server.stop()
+        moto.stop()
+    best = max((s.offered for s in steps if s.sustained), default=0)
+    peak = max((s.delivered_per_second for s in steps), default=0.0)
+    print(
+        f"\nbusbar --aws-targets -> moto_server's SQS (SendMessage), {os.cpu_count()} CPUs shared by busbar, moto, "
+        f"receivers and load generator; latency at a steady {args.sqs_rate:,} events/s for {args.seconds:g} s\n"
+    )
+    print(
+        "| events put | received | p50 ms | p99 ms | max ms | highest sustained step | peak delivered/s "
+        "| moto's ceiling (boto3, 8 threads) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {len(sent):,} | {len(latencies):,} | {pct(latencies, 50):.1f} | {pct(latencies, 99):.1f} | "
+        f"{latencies[-1] if latencies else float('nan'):.1f} | {best:,} | {peak:,.0f} | {ceiling:,.0f}/s |"
+    )
 
 
 if __name__ == "__main__":
