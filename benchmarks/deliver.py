@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -84,16 +84,21 @@ def start_sink() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("sink did not start")
 
 
-def configure(server: ServerProcess, sink: str) -> None:
-    """One rule on the default bus, targeting an API destination at the sink."""
-    client = boto3.client(
-        "events",
-        endpoint_url=server.url,
+def client_of(url: str, service: str = "events", **config: Any) -> Any:
+    """A boto3 client of a local server (busbar, moto)."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
+        config=Config(**{"retries": {"total_max_attempts": 1}, **config}),
     )
+
+
+def configure(server: ServerProcess, sink: str) -> None:
+    """One rule on the default bus, targeting an API destination at the sink."""
+    client = client_of(server.url)
     connection = client.create_connection(
         Name="bench",
         AuthorizationType="API_KEY",
@@ -201,16 +206,46 @@ def latency_run(server: ServerProcess, sink: str, seconds: float) -> tuple[list[
     return latencies, len(sent), len(latencies)
 
 
-def throughput_run(server: ServerProcess, sink: str, steps: list[int], seconds: float) -> list[Step]:
+class Arrivals(Protocol):
+    """Where a throughput step counts the events that arrived."""
+
+    def begin(self) -> None:
+        """Forget (or set aside) what earlier steps delivered."""
+
+    def in_time(self, sent: dict[str, float], answered: dict[str, float], ended: float) -> int:
+        """How many of *sent* arrived by 1 s after *ended* (waiting until then at most)."""
+
+    def drain(self, sent: dict[str, float], answered: dict[str, float]) -> None:
+        """Let the tail of a step arrive before the next one."""
+
+
+class SinkArrivals:
+    """Events that reached the HTTP sink."""
+
+    def __init__(self, sink: str) -> None:
+        self.sink = sink
+
+    def begin(self) -> None:
+        httpx.post(self.sink + "/reset")
+
+    def in_time(self, sent: dict[str, float], answered: dict[str, float], ended: float) -> int:
+        got = wait_for(self.sink, sent, answered, ended + 1.0)
+        return sum(1 for i in sent if i in got and got[i] <= ended + 1.0)
+
+    def drain(self, sent: dict[str, float], answered: dict[str, float]) -> None:
+        wait_for(self.sink, sent, answered, time.time() + 10)
+
+
+def throughput_run(port: int, arrivals: Arrivals, steps: list[int], seconds: float) -> list[Step]:
+    """Offer each rate for *seconds*; stop at the first step not sustained."""
     results = []
     for rate in steps:
-        httpx.post(sink + "/reset")
+        arrivals.begin()
         progress(f"    offering {rate:,} events/s for {seconds:g} s ...")
         begun = time.time()
-        sent, answered = paced(server.port, rate, seconds)
+        sent, answered = paced(port, rate, seconds)
         ended = time.time()
-        got = wait_for(sink, sent, answered, ended + 1.0)
-        in_time = sum(1 for i in sent if i in got and got[i] <= ended + 1.0)
+        in_time = arrivals.in_time(sent, answered, ended)
         achieved = len(sent) / max(ended - begun, 1e-9)
         sustained = in_time == len(sent) and achieved >= rate * 0.9
         results.append(Step(rate, len(sent), in_time, sustained, in_time / max(ended - begun, 1e-9)))
@@ -220,8 +255,7 @@ def throughput_run(server: ServerProcess, sink: str, steps: list[int], seconds: 
         )
         if not sustained:
             break
-        # Let any tail drain before the next step.
-        wait_for(sink, sent, answered, time.time() + 10)
+        arrivals.drain(sent, answered)
     return results
 
 
@@ -272,7 +306,7 @@ def api_destinations(args: argparse.Namespace) -> None:
                 progress(f"  {name}: latency at 1,000 events/s for {args.seconds:g} s ...")
                 latencies, sent, delivered = latency_run(server, sink, args.seconds)
                 progress(f"  {name}: throughput steps ...")
-                steps = throughput_run(server, sink, args.steps, args.seconds / 2)
+                steps = throughput_run(server.port, SinkArrivals(sink), args.steps, args.seconds / 2)
                 best = max((s.offered for s in steps if s.sustained), default=0)
                 peak = max((s.delivered_per_second for s in steps), default=0.0)
                 rows.append(
@@ -307,26 +341,9 @@ def api_destinations(args: argparse.Namespace) -> None:
         print(f"\nbusbar / moto, peak deliveries per second: {busbar_peak / moto_peak:.0f}x")
 
 
-def sqs_client(moto: ServerProcess) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=moto.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 3}, max_pool_connections=16),
-    )
-
-
 def configure_sqs(server: ServerProcess, queue_arn: str) -> None:
-    client = boto3.client(
-        "events",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    """One rule on the default bus, targeting the SQS queue."""
+    client = client_of(server.url)
     client.put_rule(Name="to-sqs", EventPattern=json.dumps({"source": [SOURCE]}))
     client.put_targets(Rule="to-sqs", Targets=[{"Id": "queue", "Arn": queue_arn}])
 
@@ -362,9 +379,31 @@ class Receiver:
             thread.join(5)
 
 
-def queued(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+class QueueArrivals:
+    """Messages added to the queue (moto allows one PurgeQueue a minute, so each step
+    counts from what the queue held before it)."""
+
+    def __init__(self, sqs: Any, url: str) -> None:
+        self.sqs, self.url = sqs, url
+        self.before = 0
+
+    def queued(self) -> int:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"]) - self.before
+
+    def begin(self) -> None:
+        self.before = 0
+        self.before = self.queued()
+
+    def in_time(self, sent: dict[str, float], answered: dict[str, float], ended: float) -> int:
+        while time.time() < ended + 1.0 and self.queued() < len(sent):
+            time.sleep(0.05)
+        return min(self.queued(), len(sent))
+
+    def drain(self, sent: dict[str, float], answered: dict[str, float]) -> None:
+        until = time.time() + 30
+        while time.time() < until and self.queued() < len(sent):
+            time.sleep(0.2)
 
 
 def direct_ceiling(sqs: Any, url: str, seconds: float, threads: int = 8) -> float:
@@ -391,7 +430,7 @@ def direct_ceiling(sqs: Any, url: str, seconds: float, threads: int = 8) -> floa
 def sqs_run(args: argparse.Namespace) -> None:
     progress("starting moto_server (SQS) ...")
     moto = start_moto()
-    sqs = sqs_client(moto)
+    sqs = client_of(moto.url, "sqs", retries={"total_max_attempts": 3}, max_pool_connections=16)
     url = sqs.create_queue(QueueName="bench")["QueueUrl"]
     progress("  moto's own ceiling: boto3 SendMessage from 8 threads ...")
     ceiling = direct_ceiling(sqs, url, args.seconds / 2)
@@ -417,28 +456,7 @@ def sqs_run(args: argparse.Namespace) -> None:
             time.sleep(0.2)
         receiver.stop()
         latencies = sorted((receiver.arrived[i] - t) * 1000 for i, t in sent.items() if i in receiver.arrived)
-        steps = []
-        for rate in args.sqs_steps:
-            before = queued(sqs, url)  # (moto allows one PurgeQueue a minute: count what is added)
-            progress(f"    offering {rate:,} events/s for {args.seconds / 2:g} s ...")
-            begun = time.time()
-            step_sent, _ = paced(server.port, rate, args.seconds / 2)
-            ended = time.time()
-            while time.time() < ended + 1.0 and queued(sqs, url) - before < len(step_sent):
-                time.sleep(0.05)
-            in_time = min(queued(sqs, url) - before, len(step_sent))
-            achieved = len(step_sent) / max(ended - begun, 1e-9)
-            sustained = in_time == len(step_sent) and achieved >= rate * 0.9
-            steps.append(Step(rate, len(step_sent), in_time, sustained, in_time / max(ended - begun, 1e-9)))
-            progress(
-                f"    sent {len(step_sent):,}, in the queue within 1 s: {in_time:,}: "
-                f"{'sustained' if sustained else 'NOT sustained'}"
-            )
-            if not sustained:
-                break
-            drain = time.time() + 30
-            while time.time() < drain and queued(sqs, url) - before < len(step_sent):
-                time.sleep(0.2)
+        steps = throughput_run(server.port, QueueArrivals(sqs, url), args.sqs_steps, args.seconds / 2)
     finally:
         server.stop()
         moto.stop()

@@ -3,7 +3,6 @@ settings that point clients at it, and readers of what the services received."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from support import BusbarProcess, free_port
+from support import free_port
 
 # The account moto's server keeps its resources in.
 AWS_ACCOUNT = "123456789012"
@@ -121,19 +120,3 @@ def receive(sqs: Any, url: str, count: int, timeout: float = 20.0) -> list[dict[
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         messages.extend(got)
     return messages
-
-
-def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 20.0) -> list[dict[str, Any]]:
-    """Wait until ``busbar dead-letters list`` shows deliveries of *event_id*; return them."""
-
-    def read() -> list[dict[str, Any]]:
-        listed = subprocess.run(
-            [sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir", str(server.data_dir)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return [line for line in map(json.loads, listed.splitlines()) if line["event_id"] == event_id]
-
-    found: list[dict[str, Any]] = eventually(read, timeout)
-    return found

@@ -15,8 +15,8 @@ import pytest
 
 from busbar.delivery.aws.logs import log_stream_name
 
-from aws_support import AWS_ACCOUNT, arn, dead_letters_of, eventually, queue, receive
-from delivery_support import api_destination, put, rule_with_targets, unique
+from aws_support import AWS_ACCOUNT, arn, eventually, queue, receive
+from delivery_support import api_destination, dead_letters_of, put, rule_with_targets, unique
 from httptarget import HttpTarget
 from lambdastub import LambdaReply, LambdaStub
 from support import BusbarProcess, free_port

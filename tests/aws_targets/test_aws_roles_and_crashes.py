@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aws_support import AWS_ACCOUNT, MotoServer, arn, aws_environment, dead_letters_of, queue, receive
-from delivery_support import put, rule_with_targets, unique
+from aws_support import AWS_ACCOUNT, MotoServer, arn, aws_environment, queue, receive
+from delivery_support import dead_letters_of, put, rule_with_targets, unique
 from httptarget import HttpTarget, Reply
 from lambdastub import LambdaStub
 from support import BusbarProcess, free_port
