@@ -264,7 +264,43 @@ def test_cloudwatch_logs_stream_per_rule_target(events, aws, http_target):
 
     found = eventually(read)
     assert sorted(event["message"] for event in found) == sorted(w.body.decode() for w in witnessed)
+    times = {json.loads(w.body)["time"] for w in witnessed}
+    assert {event["timestamp"] for event in found} == {_epoch_ms(t) for t in times}  # the events' time
     assert [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]] == [stream]
+
+
+def test_cloudwatch_logs_takes_timestamp_and_message_from_the_documented_shape(events, aws):
+    logs = aws("logs")
+    group = f"/aws/events/{unique('group')}"
+    logs.create_log_group(logGroupName=group)
+    source = unique("shop")
+    stamp = int(time.time() * 1000) - 60_000  # CloudWatch Logs refuses events older than 14 days
+    shaped = {
+        "Id": "shaped",
+        "Arn": arn("logs", f"log-group:{group}"),
+        "InputTransformer": {
+            "InputPathsMap": {"kind": "$.detail-type", "order": "$.detail.order"},
+            "InputTemplate": f'{{"timestamp": {stamp}, "message": "<kind> <order>"}}',
+        },
+    }
+    name = rule_with_targets(events, {"source": [source]}, [shaped])
+    put(events, {"order": "A-11"}, source=source)
+    stream = log_stream_name(f"arn:aws:events:us-east-1:000000000000:rule/{name}", "shaped")
+
+    def read() -> list[dict[str, Any]]:
+        try:
+            return logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]  # type: ignore[no-any-return]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    [event] = eventually(read)
+    assert (event["timestamp"], event["message"]) == (stamp, "OrderPlaced A-11")
+
+
+def _epoch_ms(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def test_bus_in_another_region_gets_the_event(events, aws):
