@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from busbar.config import Settings
 from busbar.delivery.aws.clients import AwsClients
 from busbar.delivery.aws.eventbus import BusTargets, RemoteBusSender
@@ -15,11 +17,14 @@ from busbar.delivery.aws.stepfunctions import StepFunctionsSender
 from busbar.delivery.base import Sender
 from busbar.delivery.kinds import TargetKind
 
+log = logging.getLogger("busbar.delivery")
+
 
 def build_aws_senders(settings: Settings, local_buses: Sender) -> dict[TargetKind, Sender]:
     """The senders of every AWS kind, log groups (CloudWatch Logs) and event buses
     (*local_buses* for busbar's own account and region, EventBridge for the others)."""
     clients = AwsClients(assume_roles=settings.assume_target_roles)
+    log.info("delivering to AWS service targets", extra={"assume_target_roles": settings.assume_target_roles})
     return {
         TargetKind.SQS_QUEUE: SqsSender(clients),
         TargetKind.SNS_TOPIC: SnsSender(clients),
