@@ -69,7 +69,7 @@ def _wait_ready(server: ServerProcess, path: str, timeout: float = 60) -> Server
     raise RuntimeError(f"{server.name} did not start")
 
 
-def start_busbar(*extra: str) -> ServerProcess:
+def start_busbar(*extra: str, env: dict[str, str] | None = None) -> ServerProcess:
     workdir = Path(tempfile.mkdtemp(prefix="busbar-bench-"))
     port = free_port()
     proc = subprocess.Popen(
@@ -88,6 +88,7 @@ def start_busbar(*extra: str) -> ServerProcess:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     return _wait_ready(ServerProcess("busbar", port, proc, workdir), "/health")
 

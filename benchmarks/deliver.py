@@ -18,6 +18,15 @@ or sends; moto keeps everything in memory and calls the target inside PutEvents,
 without the event (its request has no body) and without auth or retries.  So
 for moto an event counts as delivered by the number of requests the sink got,
 and its latency is bounded by the PutEvents call that made the request.
+
+3. SQS (``--aws-targets``): busbar delivers to a queue of moto's server through
+   aiobotocore (``AWS_ENDPOINT_URL``).  Latency at a steady ``--sqs-rate`` events/s,
+   from the start of the PutEvents call to the message's receipt by two receivers
+   polling the queue (an upper bound: it includes the polling); then throughput
+   steps, a step being sustained when the queue holds every event of it within
+   1 s after the step ends.  moto's SQS is the other end of every call, so these
+   figures measure busbar and moto together.  ``--skip-api-destinations`` runs
+   only this part.
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,16 +84,21 @@ def start_sink() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("sink did not start")
 
 
-def configure(server: ServerProcess, sink: str) -> None:
-    """One rule on the default bus, targeting an API destination at the sink."""
-    client = boto3.client(
-        "events",
-        endpoint_url=server.url,
+def client_of(url: str, service: str = "events", **config: Any) -> Any:
+    """A boto3 client of a local server (busbar, moto)."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
+        config=Config(**{"retries": {"total_max_attempts": 1}, **config}),
     )
+
+
+def configure(server: ServerProcess, sink: str) -> None:
+    """One rule on the default bus, targeting an API destination at the sink."""
+    client = client_of(server.url)
     connection = client.create_connection(
         Name="bench",
         AuthorizationType="API_KEY",
@@ -157,7 +173,9 @@ async def _paced(
 
 
 def paced(port: int, rate: int, seconds: float) -> tuple[dict[str, float], dict[str, float]]:
-    return asyncio.run(_paced(port, rate, seconds))
+    # Few connections at low rates: a connection idle for longer than the server's
+    # keep-alive timeout (5 s) would be closed under the load generator.
+    return asyncio.run(_paced(port, rate, seconds, connections=min(32, max(1, rate // 25))))
 
 
 def arrivals(sink: str, sent: dict[str, float], answered: dict[str, float]) -> dict[str, float]:
@@ -188,16 +206,46 @@ def latency_run(server: ServerProcess, sink: str, seconds: float) -> tuple[list[
     return latencies, len(sent), len(latencies)
 
 
-def throughput_run(server: ServerProcess, sink: str, steps: list[int], seconds: float) -> list[Step]:
+class Arrivals(Protocol):
+    """Where a throughput step counts the events that arrived."""
+
+    def begin(self) -> None:
+        """Forget (or set aside) what earlier steps delivered."""
+
+    def in_time(self, sent: dict[str, float], answered: dict[str, float], ended: float) -> int:
+        """How many of *sent* arrived by 1 s after *ended* (waiting until then at most)."""
+
+    def drain(self, sent: dict[str, float], answered: dict[str, float]) -> None:
+        """Let the tail of a step arrive before the next one."""
+
+
+class SinkArrivals:
+    """Events that reached the HTTP sink."""
+
+    def __init__(self, sink: str) -> None:
+        self.sink = sink
+
+    def begin(self) -> None:
+        httpx.post(self.sink + "/reset")
+
+    def in_time(self, sent: dict[str, float], answered: dict[str, float], ended: float) -> int:
+        got = wait_for(self.sink, sent, answered, ended + 1.0)
+        return sum(1 for i in sent if i in got and got[i] <= ended + 1.0)
+
+    def drain(self, sent: dict[str, float], answered: dict[str, float]) -> None:
+        wait_for(self.sink, sent, answered, time.time() + 10)
+
+
+def throughput_run(port: int, arrivals: Arrivals, steps: list[int], seconds: float) -> list[Step]:
+    """Offer each rate for *seconds*; stop at the first step not sustained."""
     results = []
     for rate in steps:
-        httpx.post(sink + "/reset")
+        arrivals.begin()
         progress(f"    offering {rate:,} events/s for {seconds:g} s ...")
         begun = time.time()
-        sent, answered = paced(server.port, rate, seconds)
+        sent, answered = paced(port, rate, seconds)
         ended = time.time()
-        got = wait_for(sink, sent, answered, ended + 1.0)
-        in_time = sum(1 for i in sent if i in got and got[i] <= ended + 1.0)
+        in_time = arrivals.in_time(sent, answered, ended)
         achieved = len(sent) / max(ended - begun, 1e-9)
         sustained = in_time == len(sent) and achieved >= rate * 0.9
         results.append(Step(rate, len(sent), in_time, sustained, in_time / max(ended - begun, 1e-9)))
@@ -207,8 +255,7 @@ def throughput_run(server: ServerProcess, sink: str, steps: list[int], seconds: 
         )
         if not sustained:
             break
-        # Let any tail drain before the next step.
-        wait_for(sink, sent, answered, time.time() + 10)
+        arrivals.drain(sent, answered)
     return results
 
 
@@ -226,8 +273,25 @@ def main() -> int:
         default=[1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
         help="offered rates (events/s) of the throughput run",
     )
+    parser.add_argument("--sqs-rate", type=int, default=50, help="events/s of the SQS latency run")
+    parser.add_argument(
+        "--sqs-steps",
+        type=int,
+        nargs="+",
+        default=[25, 50, 75, 100, 150, 200, 300],
+        help="offered rates (events/s) of the SQS throughput run",
+    )
+    parser.add_argument("--skip-api-destinations", action="store_true", help="run only the SQS part")
+    parser.add_argument("--skip-sqs", action="store_true", help="run only the API destination part")
     args = parser.parse_args()
+    if not args.skip_api_destinations:
+        api_destinations(args)
+    if not args.skip_sqs:
+        sqs_run(args)
+    return 0
 
+
+def api_destinations(args: argparse.Namespace) -> None:
     sink_proc, sink = start_sink()
     starters: list[tuple[str, Callable[[], ServerProcess]]] = [("busbar", start_busbar), ("moto_server", start_moto)]
     rows = []
@@ -242,7 +306,7 @@ def main() -> int:
                 progress(f"  {name}: latency at 1,000 events/s for {args.seconds:g} s ...")
                 latencies, sent, delivered = latency_run(server, sink, args.seconds)
                 progress(f"  {name}: throughput steps ...")
-                steps = throughput_run(server, sink, args.steps, args.seconds / 2)
+                steps = throughput_run(server.port, SinkArrivals(sink), args.steps, args.seconds / 2)
                 best = max((s.offered for s in steps if s.sustained), default=0)
                 peak = max((s.delivered_per_second for s in steps), default=0.0)
                 rows.append(
@@ -275,7 +339,142 @@ def main() -> int:
     moto_peak = next((row[7] for row in rows if row[0] == "moto_server"), 0.0)
     if busbar_peak and moto_peak:
         print(f"\nbusbar / moto, peak deliveries per second: {busbar_peak / moto_peak:.0f}x")
-    return 0
+
+
+def configure_sqs(server: ServerProcess, queue_arn: str) -> None:
+    """One rule on the default bus, targeting the SQS queue."""
+    client = client_of(server.url)
+    client.put_rule(Name="to-sqs", EventPattern=json.dumps({"source": [SOURCE]}))
+    client.put_targets(Rule="to-sqs", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+
+class Receiver:
+    """Receives (and deletes) messages from a queue on threads; records when each
+    event id arrived."""
+
+    def __init__(self, sqs: Any, url: str, threads: int = 2) -> None:
+        self.arrived: dict[str, float] = {}
+        self._sqs, self._url = sqs, url
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            got = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            messages = got.get("Messages", [])
+            now = time.time()
+            for message in messages:
+                self.arrived.setdefault(json.loads(message["Body"])["id"], now)
+            if messages:
+                self._sqs.delete_message_batch(
+                    QueueUrl=self._url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(5)
+
+
+class QueueArrivals:
+    """Messages added to the queue (moto allows one PurgeQueue a minute, so each step
+    counts from what the queue held before it)."""
+
+    def __init__(self, sqs: Any, url: str) -> None:
+        self.sqs, self.url = sqs, url
+        self.before = 0
+
+    def queued(self) -> int:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"]) - self.before
+
+    def begin(self) -> None:
+        self.before = 0
+        self.before = self.queued()
+
+    def in_time(self, sent: dict[str, float], answered: dict[str, float], ended: float) -> int:
+        while time.time() < ended + 1.0 and self.queued() < len(sent):
+            time.sleep(0.05)
+        return min(self.queued(), len(sent))
+
+    def drain(self, sent: dict[str, float], answered: dict[str, float]) -> None:
+        until = time.time() + 30
+        while time.time() < until and self.queued() < len(sent):
+            time.sleep(0.2)
+
+
+def direct_ceiling(sqs: Any, url: str, seconds: float, threads: int = 8) -> float:
+    """SendMessage calls per second moto's server takes from boto3 itself (*threads*
+    threads, no busbar): the ceiling of any sender to this SQS."""
+    body = json.dumps({"n": 0, "payload": "x" * 300})
+    sent = [0] * threads
+    until = time.time() + seconds
+
+    def send(index: int) -> None:
+        while time.time() < until:
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+            sent[index] += 1
+
+    workers = [threading.Thread(target=send, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    sqs.purge_queue(QueueUrl=url)
+    return sum(sent) / seconds
+
+
+def sqs_run(args: argparse.Namespace) -> None:
+    progress("starting moto_server (SQS) ...")
+    moto = start_moto()
+    sqs = client_of(moto.url, "sqs", retries={"total_max_attempts": 3}, max_pool_connections=16)
+    url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+    progress("  moto's own ceiling: boto3 SendMessage from 8 threads ...")
+    ceiling = direct_ceiling(sqs, url, args.seconds / 2)
+    queue_arn = "arn:aws:sqs:us-east-1:123456789012:bench"
+    workdir = moto.workdir
+    env = {
+        "AWS_ENDPOINT_URL": moto.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_CONFIG_FILE": str(workdir / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    progress("starting busbar --aws-targets ...")
+    server = start_busbar("--aws-targets", env=env)
+    try:
+        configure_sqs(server, queue_arn)
+        progress(f"  latency at {args.sqs_rate:,} events/s for {args.seconds:g} s ...")
+        receiver = Receiver(sqs, url)
+        sent, _ = paced(server.port, args.sqs_rate, args.seconds)
+        deadline = time.time() + 60
+        while time.time() < deadline and not sent.keys() <= receiver.arrived.keys():
+            time.sleep(0.2)
+        receiver.stop()
+        latencies = sorted((receiver.arrived[i] - t) * 1000 for i, t in sent.items() if i in receiver.arrived)
+        steps = throughput_run(server.port, QueueArrivals(sqs, url), args.sqs_steps, args.seconds / 2)
+    finally:
+        server.stop()
+        moto.stop()
+    best = max((s.offered for s in steps if s.sustained), default=0)
+    peak = max((s.delivered_per_second for s in steps), default=0.0)
+    print(
+        f"\nbusbar --aws-targets -> moto_server's SQS (SendMessage), {os.cpu_count()} CPUs shared by busbar, moto, "
+        f"receivers and load generator; latency at a steady {args.sqs_rate:,} events/s for {args.seconds:g} s\n"
+    )
+    print(
+        "| events put | received | p50 ms | p99 ms | max ms | highest sustained step | peak delivered/s "
+        "| moto's ceiling (boto3, 8 threads) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {len(sent):,} | {len(latencies):,} | {pct(latencies, 50):.1f} | {pct(latencies, 99):.1f} | "
+        f"{latencies[-1] if latencies else float('nan'):.1f} | {best:,} | {peak:,.0f} | {ceiling:,.0f}/s |"
+    )
 
 
 if __name__ == "__main__":

@@ -4,13 +4,15 @@ rules with targets, and reading log-group files."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from busbar.delivery.loggroup import log_group_path
 
-from support import ACCOUNT, REGION, unique
+from support import ACCOUNT, REGION, BusbarProcess, unique
 
 
 def api_destination(
@@ -77,3 +79,19 @@ def put(client: Any, detail: dict[str, Any], source: str = "shop.orders", bus: s
     )
     assert answer["FailedEntryCount"] == 0, answer
     return answer["Entries"][0]["EventId"]
+
+
+def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Wait until ``busbar dead-letters list`` shows deliveries of *event_id*; return them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = subprocess.run(
+            [sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir", str(server.data_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        dead = [line for line in map(json.loads, listed.splitlines()) if line["event_id"] == event_id]
+        if dead or time.monotonic() > deadline:
+            return dead
+        time.sleep(0.1)

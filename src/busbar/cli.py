@@ -127,6 +127,23 @@ def _serve_parser(sub: Any) -> None:
         "('ACCESS_KEY_ID SECRET_ACCESS_KEY' per line) [BUSBAR_AUTH_KEYS_FILE] "
         "(default: none, any signature is accepted)",
     )
+    p.add_argument(
+        "--aws-targets",
+        action="store_true",
+        default=None,
+        help="deliver to AWS service targets (SQS, SNS, Lambda, Kinesis, Firehose, Step Functions, CloudWatch "
+        "Logs, buses of other accounts or regions) through their APIs, with the standard AWS SDK configuration "
+        "(credential chain, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>, profiles) [BUSBAR_AWS_TARGETS] "
+        "(default: off; such targets are refused and log groups are local files)",
+    )
+    p.add_argument(
+        "--assume-target-roles",
+        action="store_true",
+        default=None,
+        help="call each AWS target as its RoleArn (STS AssumeRole, cached until near expiry) instead of as "
+        "busbar's own credentials; needs --aws-targets [BUSBAR_ASSUME_TARGET_ROLES] (default: off, RoleArn is "
+        "checked but not used)",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -155,6 +172,8 @@ def _serve(args: argparse.Namespace) -> int:
             "delivery_window",
             "event_retention_seconds",
             "auth_keys_file",
+            "aws_targets",
+            "assume_target_roles",
         )
     }
     try:

@@ -65,6 +65,14 @@ class Settings:
     # A file of "ACCESS_KEY_ID SECRET_ACCESS_KEY" lines: when given, every API call must be
     # signed (SigV4) with one of these keys.  None: any signature is accepted.
     auth_keys_file: Path | None = None
+    # Deliver to AWS service targets (SQS, SNS, Lambda, Kinesis, Firehose, Step Functions,
+    # CloudWatch Logs, buses of other accounts or regions) through their APIs, configured
+    # as every AWS SDK is (credential chain, AWS_ENDPOINT_URL*, profiles).  Off: such
+    # targets are refused and log groups stay local files.
+    aws_targets: bool = False
+    # Call AWS as a target's RoleArn (STS AssumeRole, cached until near expiry) instead
+    # of as busbar's own credentials.
+    assume_target_roles: bool = False
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -123,6 +131,8 @@ class Settings:
             raise ValueError("max event descendants must be 0 (no bus-to-bus forwards) or more")
         if self.delivery_window < 1:
             raise ValueError("delivery window must be at least 1")
+        if self.assume_target_roles and not self.aws_targets:
+            raise ValueError("--assume-target-roles needs --aws-targets (roles are only used to call AWS services)")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")
 

@@ -14,6 +14,7 @@ import pytest
 from delivery_support import (
     api_destination,
     bus_arn,
+    dead_letters_of,
     log_group_arn,
     put,
     read_log_group,
@@ -37,22 +38,6 @@ def bus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusbarProce
 @pytest.fixture
 def client(bus_server: BusbarProcess):  # noqa: ANN201
     return bus_server.client()
-
-
-def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0) -> list[dict]:
-    """Wait until ``busbar dead-letters list`` shows deliveries of *event_id*; return them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = subprocess.run(
-            [sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir", str(server.data_dir)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        dead = [json.loads(line) for line in listed.splitlines() if json.loads(line)["event_id"] == event_id]
-        if dead or time.monotonic() > deadline:
-            return dead
-        time.sleep(0.1)
 
 
 def test_matching_events_reach_the_target_as_envelopes(client, target):

@@ -1,10 +1,11 @@
 """Targets of rules: PutTargets, RemoveTargets, ListTargetsByRule.
 
 Every target is checked before any is stored: its ARN must have AWS's form and name
-a kind busbar delivers to (:class:`busbar.model.arns.TargetKind`), and its input
-shaping must compile.  A request with a bad target changes nothing.  The rule's
-targets change in one compare-and-set, so concurrent calls never lose a target and
-the quota of targets per rule holds.
+a kind busbar delivers to, with the parameters AWS requires
+(:mod:`busbar.api.target_checks`), and its input shaping must compile.  A request
+with a bad target changes nothing.  The rule's targets change in one
+compare-and-set, so concurrent calls never lose a target and the quota of targets
+per rule holds.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from busbar.api.context import Context
 from busbar.api.errors import LimitExceededException, ValidationException
 from busbar.api.paging import listing
 from busbar.api.rules import LIMIT_EXCEEDED, change_rule, get_rule
+from busbar.api.target_checks import PARAMETERS, InvalidTarget, check_target
 from busbar.model import arns
 from busbar.model.arns import TargetKind
 from busbar.transform import InvalidTargetInput, compile_target_input
 
-# Target members busbar delivers with; the rest (Kinesis, ECS, ...) belong to kinds it refuses.
+# Target members busbar keeps (the *Parameters of kinds it refuses never get stored).
 _KEPT = (
     "Id",
     "Arn",
@@ -28,34 +30,20 @@ _KEPT = (
     "InputPath",
     "InputTransformer",
     "HttpParameters",
+    *PARAMETERS,
     "DeadLetterConfig",
     "RetryPolicy",
 )
 _SHAPING = ("Input", "InputPath", "InputTransformer")
-# The kinds busbar delivers to, and how its refusal names them.
-DELIVERED = frozenset({TargetKind.API_DESTINATION, TargetKind.EVENT_BUS, TargetKind.LOG_GROUP})
-SUPPORTED = "API destinations, event buses and CloudWatch log groups"
-
-
-def arn_not_valid(arn: str) -> ValidationException:
-    return ValidationException(f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format.")
 
 
 def _check_target(ctx: Context, target: dict[str, Any]) -> None:
-    target_id, arn = target["Id"], target["Arn"]
-    parsed = arns.parse_target(arn)
-    if parsed is None:
-        generic = arns.parse(arn)
-        if generic is None or generic.service == "logs":  # a log group's name is part of its ARN's format
-            raise arn_not_valid(arn)
-        raise ValidationException(f"Target {target_id}: busbar cannot deliver to {arn}. It delivers to {SUPPORTED}.")
-    if parsed.kind not in DELIVERED:
-        raise ValidationException(f"Target {target_id}: busbar cannot deliver to {arn}. It delivers to {SUPPORTED}.")
-    if (parsed.region, parsed.account) != (ctx.region, ctx.account):
-        raise ValidationException(
-            f"Target {target_id}: {arn} is not in this busbar's account {ctx.account} and region {ctx.region}."
-        )
-    if parsed.kind is TargetKind.EVENT_BUS and any(target.get(key) is not None for key in _SHAPING):
+    target_id = target["Id"]
+    try:
+        kind = check_target(target, aws_targets=ctx.settings.aws_targets, account=ctx.account, region=ctx.region)
+    except InvalidTarget as error:
+        raise ValidationException(str(error)) from None
+    if kind is TargetKind.EVENT_BUS and any(target.get(key) is not None for key in _SHAPING):
         raise ValidationException(
             f"Target {target_id}: Input, InputPath and InputTransformer are not supported for event bus targets; "
             "the event is forwarded as it is."

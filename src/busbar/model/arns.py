@@ -180,6 +180,20 @@ class TargetKind(StrEnum):
     SSM = "ssm"
 
 
+# Kinds that exist only as AWS services (log groups and event buses are busbar's own, or
+# CloudWatch Logs' and another account's or region's EventBridge with --aws-targets).
+AWS_SERVICE_KINDS = frozenset(
+    {
+        TargetKind.SQS,
+        TargetKind.SNS,
+        TargetKind.LAMBDA,
+        TargetKind.KINESIS,
+        TargetKind.FIREHOSE,
+        TargetKind.STEP_FUNCTIONS,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TargetArn:
     """A target's ARN, parsed once: its kind, where it lives and what it names.
