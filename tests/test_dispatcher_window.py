@@ -118,7 +118,7 @@ def run(tmp_path: Path, target: HttpTarget, body: Callable[[Rig], Awaitable[None
     async def main() -> None:
         rig = Rig(tmp_path / "data", target)
         await rig.store.start()
-        rig.sender = HttpSender(rig.store, rig.ctx.settings, timeout=5.0)
+        rig.sender = HttpSender(rig.store, rig.ctx.settings, secrets=rig.ctx.secrets, timeout=5.0)
         try:
             await body(rig)
         finally:

@@ -62,6 +62,8 @@ class Settings:
     # A file of "ACCESS_KEY_ID SECRET_ACCESS_KEY" lines: when given, every API call must be
     # signed (SigV4) with one of these keys.  None: any signature is accepted.
     auth_keys_file: Path | None = None
+    # The keys that seal connection secrets at rest (busbar.secretbox); None: <data_dir>/secrets.key.
+    secrets_key_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -90,7 +92,7 @@ class Settings:
                 limit_values[name] = value
             else:
                 values[name] = value
-        for name in ("data_dir", "auth_keys_file"):
+        for name in ("data_dir", "auth_keys_file", "secrets_key_file"):
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         settings = cls(limits=Limits(**limit_values), **values)

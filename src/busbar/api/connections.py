@@ -10,8 +10,9 @@ bearer token at the authorization endpoint), plus ``InvocationHttpParameters``
 Secrets
     AWS keeps the credentials in a Secrets Manager secret and answers only its
     ARN.  busbar has no Secrets Manager: the credentials live in the connection's
-    document in the store (under the data directory), and ``SecretArn`` is a name
-    in AWS's format that points nowhere.  Password, API key value, client secret
+    document in the store, sealed with the server's secrets key
+    (:mod:`busbar.secretbox`; only the HTTP sender opens them), and ``SecretArn``
+    is a name in AWS's format that points nowhere.  Password, API key value, client secret
     and the values of parameters marked ``IsValueSecret`` are never answered by
     Describe/List (answers are built from a whitelist, see :func:`public_auth`)
     and never logged.
@@ -289,7 +290,7 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         "AuthorizationType": auth_type,
         "ConnectionState": state,
         "SecretArn": f"arn:aws:secretsmanager:{ctx.region}:{ctx.account}:secret:events!connection/{name}/{unique}",
-        "AuthParameters": auth,
+        "AuthParameters": ctx.secrets.seal_auth(auth),  # busbar.secretbox hook: only sealed secrets are stored
         "CreationTime": now,
         "LastModifiedTime": now,
         "Generation": 1,
@@ -363,10 +364,11 @@ async def update_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         )
     credentials_changed = auth_type != stored_type or any(member in given for member in _AUTH_MEMBER.values())
     if given or auth_type != stored_type:
-        auth = _merge_auth(connection.get("AuthParameters", {}), stored_type, auth_type, given)
+        stored_auth = ctx.secrets.open_auth(connection.get("AuthParameters", {}))  # busbar.secretbox hook
+        auth = _merge_auth(stored_auth, stored_type, auth_type, given)
         if credentials_changed or connection["ConnectionState"] != DEAUTHORIZED:
             _check_auth(auth_type, auth)
-        connection["AuthParameters"] = auth
+        connection["AuthParameters"] = ctx.secrets.seal_auth(auth)  # busbar.secretbox hook
     connection["AuthorizationType"] = auth_type
     for key in ("Description", "KmsKeyIdentifier"):
         if body.get(key) is not None:
@@ -381,12 +383,15 @@ async def update_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         if connection["ConnectionState"] == AUTHORIZED:
             connection["LastAuthorizedTime"] = now
     await ctx.store.put_resource(CONNECTION, connection["Name"], connection)
+    if credentials_changed:
+        await ctx.store.scrub()  # busbar.store.datadir hook: the old secrets leave the store's files
     return _summary(connection)
 
 
 async def delete_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     connection = get_connection(ctx, body["Name"])
     await ctx.store.delete_resource(CONNECTION, connection["Name"])
+    await ctx.store.scrub()  # busbar.store.datadir hook: the secrets leave the store's files
     # AWS deletes asynchronously and answers DELETING; busbar's delete is done, the answer is AWS's.
     return _summary(connection, DELETING)
 
@@ -415,5 +420,6 @@ async def deauthorize_connection(ctx: Context, body: dict[str, Any]) -> dict[str
     connection["LastModifiedTime"] = time.time()
     connection["Generation"] = connection.get("Generation", 0) + 1
     await ctx.store.put_resource(CONNECTION, connection["Name"], connection)
+    await ctx.store.scrub()  # busbar.store.datadir hook: the secrets leave the store's files
     # AWS answers DEAUTHORIZING while it removes the secret; here it is gone already.
     return _summary(connection, DEAUTHORIZING)

@@ -9,6 +9,7 @@ from busbar.config import Settings
 from busbar.model.entries import Clock
 from busbar.ratelimit import TokenBucket
 from busbar.ruleindex import RuleIndex
+from busbar.secretbox import SecretBox
 from busbar.store.base import Store
 
 
@@ -20,6 +21,8 @@ class Context:
     store: Store
     rules: RuleIndex
     clock: Clock = field(default_factory=Clock)
+    # Seals connection secrets before they reach the store (a server passes the one its key file opens).
+    secrets: SecretBox = field(default_factory=SecretBox.ephemeral)
 
     @cached_property
     def put_events_bucket(self) -> TokenBucket | None:

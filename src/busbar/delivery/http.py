@@ -75,6 +75,7 @@ from busbar.api.destinations import find_api_destination
 from busbar.api.resources import CONNECTION
 from busbar.config import Settings
 from busbar.delivery.base import Delivery, Outcome
+from busbar.secretbox import SecretBox
 from busbar.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -137,13 +138,17 @@ class _Refused(Exception):
 class HttpSender:
     """Delivers to targets whose ``Arn`` is an API destination ARN.
 
-    One per server: ``HttpSender(store, settings)``; ``await send(delivery)`` for
-    each attempt (safe to call concurrently), ``await close()`` at shutdown.
+    One per server: ``HttpSender(store, settings, secrets=box)``, where *box* opens the
+    connections' sealed secrets; ``await send(delivery)`` for each attempt (safe to call
+    concurrently), ``await close()`` at shutdown.
     """
 
-    def __init__(self, store: Store, settings: Settings | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, store: Store, settings: Settings | None = None, *, secrets: SecretBox, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self._store = store
         self._settings = settings
+        self._secrets = secrets
         self._timeout = timeout
         # Created on first use: an aiohttp session belongs to the running event loop.
         # aiohttp rather than httpx: measured here, httpx's pool managed ~500 requests/s
@@ -185,6 +190,7 @@ class HttpSender:
             )
         if connection["ConnectionState"] == DEAUTHORIZED:
             return _deauthorized(connection)
+        connection = self._secrets.opened(connection)  # busbar.secretbox hook: secrets opened for the request only
         request = self._request(destination, connection, delivery)
         try:
             return await self._invoke(request, destination, connection)

@@ -7,14 +7,15 @@ from busbar.delivery.base import Sender
 from busbar.delivery.bus import BusSender
 from busbar.delivery.kinds import TargetKind
 from busbar.delivery.loggroup import LogGroupSender
+from busbar.secretbox import SecretBox
 from busbar.store.base import Store
 
 
-def build_senders(store: Store, settings: Settings) -> dict[TargetKind, Sender]:
+def build_senders(store: Store, settings: Settings, secrets: SecretBox) -> dict[TargetKind, Sender]:
     from busbar.delivery.http import HttpSender
 
     return {
-        TargetKind.API_DESTINATION: HttpSender(store, settings),
+        TargetKind.API_DESTINATION: HttpSender(store, settings, secrets=secrets),
         TargetKind.EVENT_BUS: BusSender(store),
         TargetKind.LOG_GROUP: LogGroupSender(settings.data_dir),
     }

@@ -222,3 +222,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Finish the writes in flight, then release the store."""
+
+    # -- health and erasure (busbar.store.datadir; not abstract: a backend without files has neither) --
+    def write_problem(self) -> str | None:
+        """Why the store cannot write now (its file deleted or replaced, the last commit
+        failed), or None when it can.  ``/health`` reports it."""
+        return None
+
+    async def scrub(self) -> None:
+        """Make what was overwritten or deleted so far unrecoverable from the store's files
+        (called after connection secrets are replaced or removed)."""
+        return None

@@ -33,6 +33,7 @@ from busbar.store.base import (
     StoredDelivery,
     StoredEvent,
 )
+from busbar.store.datadir import StoreLost, WriterGuard, sqlite_uri, truncate_wal
 
 log = logging.getLogger("busbar.store")
 
@@ -107,6 +108,7 @@ class SqliteStore(Store):
         self._appended: asyncio.Event | None = None
         self._local = threading.local()
         self._started = False
+        self._guard: WriterGuard | None = None  # busbar.store.datadir hook
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -122,6 +124,7 @@ class SqliteStore(Store):
         self._consumers = dict(conn.execute("SELECT name, position FROM consumers"))
         self._last_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         self._notified_seq = self._last_seq
+        self._guard = WriterGuard(self.path)  # busbar.store.datadir hook: remember the files the writer has open
         self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="busbar-store-writer", daemon=True)
         self._writer.start()
         self._started = True
@@ -143,6 +146,8 @@ class SqliteStore(Store):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._sync}")
+        # busbar.store.datadir hook: deleted rows (old connection secrets) are overwritten with zeros.
+        conn.execute("PRAGMA secure_delete = ON")
         return conn
 
     # -- the writer ----------------------------------------------------------------
@@ -168,7 +173,10 @@ class SqliteStore(Store):
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         outcomes: list[tuple[asyncio.Future[Any] | None, Any, BaseException | None]] = []
         afters: list[tuple[Callable[[Any], None], Any]] = []
+        guard = self._guard
         try:
+            if guard is not None:  # busbar.store.datadir hook: never commit into a file that is gone
+                guard.check()
             conn.execute("BEGIN IMMEDIATE")
             for op, after, future, may_fail in batch:
                 if not may_fail:
@@ -190,8 +198,14 @@ class SqliteStore(Store):
                     if after is not None:
                         afters.append((after, result))
             conn.execute("COMMIT")
+            if guard is not None:  # busbar.store.datadir hook: committed to the file at our path?
+                guard.check()
+                guard.succeeded()
         except Exception as exc:  # noqa: BLE001 - the whole batch failed to commit
-            log.exception("store commit failed")
+            if guard is not None:  # busbar.store.datadir hook
+                guard.failed(exc)
+            if not isinstance(exc, StoreLost):  # the guard said that once
+                log.exception("store commit failed")
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
@@ -446,11 +460,22 @@ class SqliteStore(Store):
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30
+            conn = sqlite3.connect(  # busbar.store.datadir hook: any directory name, quoted
+                sqlite_uri(self.path, read_only=True),
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
             )
             self._local.conn = conn
         return conn
+
+    # -- health and erasure (busbar.store.datadir hooks) -----------------------------
+    def write_problem(self) -> str | None:
+        return self._guard.problem() if self._guard is not None and self._started else None
+
+    async def scrub(self) -> None:
+        await asyncio.to_thread(truncate_wal, self.path)
 
     # -- consumers -----------------------------------------------------------------
     def position(self, consumer: str) -> int:
