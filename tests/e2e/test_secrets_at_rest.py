@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -52,8 +53,6 @@ def assert_no_plain_secret(data_dir: Path) -> None:
 
 def sealed_values(data_dir: Path, name: str) -> list[str]:
     """The sealed secret values of connection *name*, as stored now."""
-    import sqlite3
-
     conn = sqlite3.connect(f"file:{data_dir / 'busbar.db'}?mode=ro", uri=True)
     try:
         row = conn.execute("SELECT value FROM resources WHERE kind = 'connection' AND key = ?", (name,)).fetchone()
@@ -236,3 +235,26 @@ def test_rotating_the_key(fresh_server, target):
     client = fresh_server.start().client()
     assert delivered_password(client, target, "rotated") == PASSWORD
     assert fresh_server.stop() == 0
+
+
+def test_plain_secrets_left_by_an_older_busbar_are_sealed_at_start(fresh_server, target):
+    client = fresh_server.start().client()
+    basic_destination(client, target, "older", "placeholder")
+    assert fresh_server.stop() == 0
+    # What a busbar before sealing stored: the password in plain in the connection's document.
+    db = sqlite3.connect(fresh_server.data_dir / "busbar.db", isolation_level=None)
+    (value,) = db.execute("SELECT value FROM resources WHERE kind = 'connection' AND key = 'older'").fetchone()
+    document = json.loads(value)
+    document["AuthParameters"]["BasicAuthParameters"]["Password"] = PASSWORD
+    db.execute(
+        "UPDATE resources SET value = ? WHERE kind = 'connection' AND key = 'older'", (json.dumps(document).encode(),)
+    )
+    db.close()
+    assert PASSWORD.encode() in raw_store(fresh_server.data_dir)
+
+    client = fresh_server.start().client()
+    assert "connection secrets sealed with the newest key" in fresh_server.log()
+    assert_no_plain_secret(fresh_server.data_dir)
+    assert delivered_password(client, target, "older") == PASSWORD
+    assert fresh_server.stop() == 0
+    assert_no_plain_secret(fresh_server.data_dir)
