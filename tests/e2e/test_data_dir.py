@@ -44,6 +44,22 @@ def fill(client, requests: int, detail_bytes: int) -> None:
         assert client.put_events(Entries=entries)["FailedEntryCount"] == 0
 
 
+def route_to_log_group(client, group: str) -> Path:
+    """A rule sending source ``shop`` to log group *group*; answers the group's file, relative to the data dir."""
+    client.put_rule(Name=f"to-{group}", EventPattern=json.dumps({"source": ["shop"]}))
+    client.put_targets(
+        Rule=f"to-{group}", Targets=[{"Id": "log", "Arn": f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"}]
+    )
+    return Path("log-groups") / f"{group}.jsonl"
+
+
+def wait_for_file(path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.exists(), f"{path} never appeared"
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
 
@@ -172,15 +188,9 @@ def test_a_data_dir_named_with_uri_characters_works(tmp_path):
     server = BusbarProcess(data_dir).start()
     try:
         client = server.client()
-        client.put_rule(Name="all-shop", EventPattern=json.dumps({"source": ["shop"]}))
-        client.put_targets(
-            Rule="all-shop", Targets=[{"Id": "log", "Arn": "arn:aws:logs:us-east-1:000000000000:log-group:shop"}]
-        )
+        log_file = data_dir / route_to_log_group(client, "shop")
         assert client.put_events(Entries=[ENTRY])["FailedEntryCount"] == 0
-        log_file = data_dir / "log-groups" / "shop.jsonl"
-        deadline = time.monotonic() + 30
-        while not log_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_file(log_file)
         assert json.loads(log_file.read_text())["source"] == "shop"
         listed = busbar("events", "--data-dir", str(data_dir))
         assert listed.returncode == 0, listed.stderr
@@ -200,13 +210,9 @@ def test_the_data_dir_and_its_files_are_private(fresh_server):
         AuthorizationType="BASIC",
         AuthParameters={"BasicAuthParameters": {"Username": "u", "Password": "p"}},
     )
-    client.put_rule(Name="r", EventPattern=json.dumps({"source": ["shop"]}))
-    client.put_targets(Rule="r", Targets=[{"Id": "log", "Arn": "arn:aws:logs:us-east-1:000000000000:log-group:g"}])
+    wait_for = fresh_server.data_dir / route_to_log_group(client, "g")
     assert client.put_events(Entries=[ENTRY])["FailedEntryCount"] == 0
-    log_file = fresh_server.data_dir / "log-groups" / "g.jsonl"
-    deadline = time.monotonic() + 30
-    while not log_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_file(wait_for)
     _assert_private(fresh_server.data_dir, expect=["busbar.db", "busbar.db-wal", "log-groups/g.jsonl"])
     assert fresh_server.stop() == 0
     _assert_private(fresh_server.data_dir, expect=["busbar.db", "log-groups/g.jsonl"])

@@ -11,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,3 +259,28 @@ def test_plain_secrets_left_by_an_older_busbar_are_sealed_at_start(fresh_server,
     assert delivered_password(client, target, "older") == PASSWORD
     assert fresh_server.stop() == 0
     assert_no_plain_secret(fresh_server.data_dir)
+
+
+def test_a_reader_on_an_old_snapshot_delays_the_erasure_but_does_not_prevent_it(fresh_server):
+    client = fresh_server.start().client()
+    data_dir = fresh_server.data_dir
+    client.create_connection(
+        Name="held",
+        AuthorizationType="API_KEY",
+        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": API_KEY}},
+    )
+    old = sealed_values(data_dir, "held")
+    # A reader in the middle of a long read (what `busbar backup` does) pins the WAL.
+    reader = sqlite3.connect(f"file:{data_dir / 'busbar.db'}?mode=ro", uri=True, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM resources").fetchone()
+    client.delete_connection(Name="held")  # answers; the erasure waits for the reader
+    assert client.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])["FailedEntryCount"] == 0
+    reader.execute("COMMIT")
+    reader.close()
+    deadline = time.monotonic() + 30
+    while "the WAL file is emptied" not in fresh_server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "the WAL file cannot be emptied yet" in fresh_server.log()
+    assert_gone(data_dir, old)
+    assert fresh_server.stop() == 0

@@ -20,6 +20,8 @@ its database is sound when busbar starts and stays the file busbar writes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -27,6 +29,7 @@ import socket
 import sqlite3
 import stat
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -217,19 +220,53 @@ class WriterGuard:
         return self._failure
 
 
-def truncate_wal(db: Path, attempts: int = 5) -> bool:
+def truncate_wal(conn: sqlite3.Connection) -> bool:
     """Copy the WAL into the database and empty it (``wal_checkpoint(TRUNCATE)``), so that
-    pages overwritten or deleted since (old secrets, with ``secure_delete`` on) are no
-    longer in the ``-wal`` file.  A reader holding an old snapshot delays it; after
-    *attempts* it gives up and says so (the next checkpoint will do it)."""
-    conn = sqlite3.connect(sqlite_uri(db), uri=True, isolation_level=None, timeout=30)
+    pages overwritten or deleted since (old secrets, zeroed by ``secure_delete``) are no
+    longer in the ``-wal`` file.  Run it on the writer's connection between transactions:
+    it then never waits for a writer, and it does not wait for readers either (a reader on
+    an old snapshot, say a long ``busbar backup``, would hold up every commit) — it answers
+    False instead, to be tried again."""
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
     try:
-        for _ in range(attempts):
-            busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if not busy:
-                return True
-            time.sleep(0.1)
+        busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:  # "database is locked": the same as busy
+        busy = 1
     finally:
-        conn.close()
-    log.warning("could not empty the WAL file: a reader holds an old snapshot", extra={"path": f"{db}-wal"})
-    return False
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    return not busy
+
+
+class WalScrubber:
+    """Empties the WAL (:func:`truncate_wal`) when secrets were replaced or removed.
+
+    *between_transactions* runs a function on the writer's connection between two
+    transactions and answers its result.  :meth:`scrub` tries for about a second; while a
+    reader holds an old snapshot (a long ``busbar backup``) it goes on trying in the
+    background, so that neither the API call nor the commits wait for that reader.
+    """
+
+    def __init__(self, between_transactions: Callable[[Callable[[sqlite3.Connection], bool]], Awaitable[bool]]) -> None:
+        self._run = between_transactions
+        self._retrying: asyncio.Task[None] | None = None
+
+    async def scrub(self) -> None:
+        for _ in range(10):
+            if await self._run(truncate_wal):
+                return
+            await asyncio.sleep(0.1)
+        if self._retrying is None or self._retrying.done():
+            log.warning("the WAL file cannot be emptied yet: a reader holds an old snapshot; trying again")
+            self._retrying = asyncio.create_task(self._keep_trying(), name="busbar-wal-scrubber")
+
+    async def _keep_trying(self) -> None:
+        while not await self._run(truncate_wal):
+            await asyncio.sleep(1.0)
+        log.info("the WAL file is emptied")
+
+    async def close(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrying

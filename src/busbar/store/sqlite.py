@@ -33,7 +33,7 @@ from busbar.store.base import (
     StoredDelivery,
     StoredEvent,
 )
-from busbar.store.datadir import StoreLost, WriterGuard, sqlite_uri, truncate_wal
+from busbar.store.datadir import StoreLost, WalScrubber, WriterGuard, sqlite_uri
 
 log = logging.getLogger("busbar.store")
 
@@ -109,6 +109,7 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._started = False
         self._guard: WriterGuard | None = None  # busbar.store.datadir hook
+        self._scrubber = WalScrubber(self._between_transactions)  # busbar.store.datadir hook
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -133,6 +134,7 @@ class SqliteStore(Store):
     async def close(self) -> None:
         if not self._started:
             return
+        await self._scrubber.close()  # busbar.store.datadir hook
         self._started = False
         self._jobs.put(None)
         assert self._writer is not None
@@ -475,7 +477,13 @@ class SqliteStore(Store):
         return self._guard.problem() if self._guard is not None and self._started else None
 
     async def scrub(self) -> None:
-        await asyncio.to_thread(truncate_wal, self.path)
+        await self._scrubber.scrub()
+
+    async def _between_transactions(self, run: Callable[[sqlite3.Connection], bool]) -> bool:
+        """*run* on the writer's connection right after a commit (an "after" runs outside the transaction)."""
+        outcome: list[bool] = []
+        await self._submit(lambda conn: conn, lambda conn: outcome.append(run(conn)))
+        return outcome == [True]
 
     # -- consumers -----------------------------------------------------------------
     def position(self, consumer: str) -> int:
