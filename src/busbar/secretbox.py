@@ -230,8 +230,10 @@ async def unlock(box: SecretBox, key_file: Path, store: Store, kind: str) -> int
                 f"the store holds connection secrets sealed with a key, but there is no key file at {key_file}; "
                 "give the key they were sealed with (--secrets-key-file or BUSBAR_SECRETS_KEY_FILE)"
             )
-        key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_key_file(key_file, [Fernet.generate_key()])
+        try:
+            write_key_file(key_file, [Fernet.generate_key()])
+        except OSError as error:
+            raise SecretsKeyError(f"cannot make the secrets key file {key_file}: {error.strerror}") from None
         log.info("made a new secrets key", extra={"path": str(key_file)})
     box.use(read_key_file(key_file))
     resealed = 0
