@@ -1,4 +1,4 @@
-"""busbar.secretbox: which values of a connection are sealed, that sealing and opening
+"""busbar.resources.secretbox: which values of a connection are sealed, that sealing and opening
 round-trip under a keyring, and the key file."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from busbar.secretbox import SEALED_PREFIX, SecretBox, SecretsKeyError, read_key_file, rotate_key_file
+from busbar.resources.secretbox import SEALED_PREFIX, SecretBox, SecretsKeyError, read_key_file, rotate_key_file
 
 AUTH = {
     "BasicAuthParameters": {"Username": "ann", "Password": "pw"},

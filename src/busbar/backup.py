@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from busbar.secretbox import KEY_FILE_NAME
+from busbar.resources.secretbox import KEY_FILE_NAME
 from busbar.store.datadir import DB_NAME, sqlite_uri
 
 # Pages copied per step (4 MiB with SQLite's default 4 KiB pages).

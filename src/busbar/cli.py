@@ -262,7 +262,7 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 def _key_file(args: argparse.Namespace) -> Path:
     """--secrets-key-file, else BUSBAR_SECRETS_KEY_FILE, else the data directory's: what ``serve`` would use."""
-    from busbar.secretbox import KEY_FILE_NAME
+    from busbar.resources.secretbox import KEY_FILE_NAME
 
     given = args.secrets_key_file or os.environ.get("BUSBAR_SECRETS_KEY_FILE")
     return Path(given) if given else _data_dir(args) / KEY_FILE_NAME
@@ -505,7 +505,7 @@ def _secrets_parser(sub: Any) -> None:
 
 
 def _secrets_rotate(args: argparse.Namespace) -> int:
-    from busbar.secretbox import SecretsKeyError, rotate_key_file
+    from busbar.resources.secretbox import SecretsKeyError, rotate_key_file
 
     path = _key_file(args)
     try:

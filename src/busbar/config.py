@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from busbar.model.arns import is_account, is_region
 from busbar.model.size import DEFAULT_MAX_REQUEST_BYTES
 
 
@@ -62,7 +63,7 @@ class Settings:
     # A file of "ACCESS_KEY_ID SECRET_ACCESS_KEY" lines: when given, every API call must be
     # signed (SigV4) with one of these keys.  None: any signature is accepted.
     auth_keys_file: Path | None = None
-    # The keys that seal connection secrets at rest (busbar.secretbox); None: <data_dir>/secrets.key.
+    # The keys that seal connection secrets at rest (busbar.resources.secretbox); None: <data_dir>/secrets.key.
     secrets_key_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
 
@@ -101,8 +102,13 @@ class Settings:
 
     def check(self) -> None:
         """Refuse settings that cannot work, with a message saying what to change."""
-        if not (len(self.account_id) == 12 and self.account_id.isdigit()):
+        if not is_account(self.account_id):
             raise ValueError(f"account id must be 12 digits, got {self.account_id!r}")
+        if not is_region(self.region):
+            raise ValueError(
+                f"region must be an AWS region name such as us-east-1 or eu-central-2, got {self.region!r} "
+                "(AWS's API refuses ARNs with other regions, so busbar could not accept its own)"
+            )
         if self.sync not in ("full", "normal"):
             raise ValueError(f"sync must be 'full' or 'normal', got {self.sync!r}")
         if self.retry_base_delay <= 0 or self.retry_max_delay < self.retry_base_delay:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from httptarget import HttpTarget
+from support import ACCOUNT, REGION
 
 PASSWORD = "MARKER-password-0f3a"
 API_KEY = "MARKER-apikey-77c1"
@@ -56,7 +57,9 @@ def sealed_values(data_dir: Path, name: str) -> list[str]:
     """The sealed secret values of connection *name*, as stored now."""
     conn = sqlite3.connect(f"file:{data_dir / 'busbar.db'}?mode=ro", uri=True)
     try:
-        row = conn.execute("SELECT value FROM resources WHERE kind = 'connection' AND key = ?", (name,)).fetchone()
+        row = conn.execute(
+            "SELECT value FROM resources WHERE kind = 'connection' AND key = ?", (f"{ACCOUNT}/{REGION}/{name}",)
+        ).fetchone()
     finally:
         conn.close()
     found: list[str] = []
@@ -244,11 +247,12 @@ def test_plain_secrets_left_by_an_older_busbar_are_sealed_at_start(fresh_server,
     assert fresh_server.stop() == 0
     # What a busbar before sealing stored: the password in plain in the connection's document.
     db = sqlite3.connect(fresh_server.data_dir / "busbar.db", isolation_level=None)
-    (value,) = db.execute("SELECT value FROM resources WHERE kind = 'connection' AND key = 'older'").fetchone()
+    key = f"{ACCOUNT}/{REGION}/older"
+    (value,) = db.execute("SELECT value FROM resources WHERE kind = 'connection' AND key = ?", (key,)).fetchone()
     document = json.loads(value)
     document["AuthParameters"]["BasicAuthParameters"]["Password"] = PASSWORD
     db.execute(
-        "UPDATE resources SET value = ? WHERE kind = 'connection' AND key = 'older'", (json.dumps(document).encode(),)
+        "UPDATE resources SET value = ? WHERE kind = 'connection' AND key = ?", (json.dumps(document).encode(), key)
     )
     db.close()
     assert PASSWORD.encode() in raw_store(fresh_server.data_dir)

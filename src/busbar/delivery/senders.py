@@ -5,17 +5,17 @@ from __future__ import annotations
 from busbar.config import Settings
 from busbar.delivery.base import Sender
 from busbar.delivery.bus import BusSender
-from busbar.delivery.kinds import TargetKind
+from busbar.delivery.http import HttpSender
 from busbar.delivery.loggroup import LogGroupSender
-from busbar.secretbox import SecretBox
+from busbar.model.arns import TargetKind
+from busbar.resources.scope import Scope
+from busbar.resources.secretbox import SecretBox
 from busbar.store.base import Store
 
 
 def build_senders(store: Store, settings: Settings, secrets: SecretBox) -> dict[TargetKind, Sender]:
-    from busbar.delivery.http import HttpSender
-
     return {
         TargetKind.API_DESTINATION: HttpSender(store, settings, secrets=secrets),
         TargetKind.EVENT_BUS: BusSender(store),
-        TargetKind.LOG_GROUP: LogGroupSender(settings.data_dir),
+        TargetKind.LOG_GROUP: LogGroupSender(settings.data_dir, Scope(settings.account_id, settings.region)),
     }

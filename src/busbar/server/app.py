@@ -34,18 +34,19 @@ from busbar.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
-from busbar.api.resources import CONNECTION, RULE
 from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
+from busbar.resources.kinds import CONNECTION
+from busbar.resources.scope import Scope as ResourceScope
+from busbar.resources.secretbox import KEY_FILE_NAME, SecretBox, SecretsKeyError, unlock
 from busbar.retention import Retention
 from busbar.router import CONSUMER as ROUTER
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
-from busbar.secretbox import KEY_FILE_NAME, SecretBox, SecretsKeyError, unlock
 from busbar.server.auth import SigV4Verifier, load_keys
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
@@ -74,12 +75,16 @@ class BusbarApp:
         # Opened at startup, once the store can say whether secrets were sealed before.
         self.secrets = SecretBox()
         limits = PatternLimits(max_pattern_chars=settings.limits.max_pattern_chars)
-        self.ctx = Context(settings=settings, store=self.store, rules=RuleIndex(limits), secrets=self.secrets)
+        self.ctx = Context(
+            settings=settings,
+            store=self.store,
+            rules=RuleIndex(limits),
+            scope=ResourceScope(settings.account_id, settings.region),
+            secrets=self.secrets,
+        )
         self.dispatcher = Dispatcher(
             self.store,
             build_senders(self.store, settings, self.secrets),
-            account=settings.account_id,
-            region=settings.region,
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             concurrency=settings.delivery_concurrency,
             window=settings.delivery_window,
@@ -129,8 +134,8 @@ class BusbarApp:
     async def startup(self) -> None:
         await self.store.start()
         await unlock(self.secrets, self._key_file(), self.store, CONNECTION)
-        await ensure_default_bus(self.ctx)
-        self.ctx.rules.load(rule for _, rule in self.store.list_resources(RULE))
+        await ensure_default_bus(self.store, self.ctx.scope, self.settings.limits.max_event_buses)
+        self.ctx.rules.follow(self.store)
         await self.dispatcher.start()
         await self.router.start()
         await self.retention.start()

@@ -40,13 +40,13 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from busbar.resources.connections import SECRET_MEMBERS
 from busbar.store.base import Store
 
 log = logging.getLogger("busbar.secrets")
 
 SEALED_PREFIX = "busbar-sealed:"
 KEY_FILE_NAME = "secrets.key"
-_SECRET_MEMBERS = ("Password", "ApiKeyValue", "ClientSecret")
 _HTTP_LISTS = ("HeaderParameters", "QueryStringParameters", "BodyParameters")
 
 
@@ -148,7 +148,7 @@ def map_secrets(auth: dict[str, Any], change: Callable[[str], str]) -> dict[str,
 
     def members(params: dict[str, Any]) -> dict[str, Any]:
         changed = {
-            key: change(value) if key in _SECRET_MEMBERS and isinstance(value, str) else value
+            key: change(value) if key in SECRET_MEMBERS and isinstance(value, str) else value
             for key, value in params.items()
         }
         if isinstance(params.get("ClientParameters"), dict):
