@@ -78,6 +78,13 @@ def _serve_parser(sub: Any) -> None:
         f"(default {Limits().max_put_events_request_bytes})",
     )
     p.add_argument(
+        "--max-event-descendants",
+        type=int,
+        default=None,
+        help="events that may descend from one event through bus-to-bus forwards; copies beyond it are "
+        f"dead-lettered (LoopDetected) [BUSBAR_MAX_EVENT_DESCENDANTS] (default {Limits().max_event_descendants})",
+    )
+    p.add_argument(
         "--put-events-per-second",
         type=int,
         default=None,
@@ -156,6 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
             "log_level",
             "sync",
             "max_put_events_request_bytes",
+            "max_event_descendants",
             "put_events_per_second",
             "retry_base_delay",
             "retry_max_delay",
@@ -320,6 +328,8 @@ def _events_parser(sub: Any) -> None:
 
 
 def _events(args: argparse.Namespace) -> int:
+    from busbar.resources.scope import name_of_key
+
     store = _open_store("events", args)
     if store is None:
         return 2
@@ -330,7 +340,8 @@ def _events(args: argparse.Namespace) -> int:
             if not batch:
                 return 0
             for event in batch:
-                if args.bus and event.bus != args.bus:
+                bus = name_of_key(event.bus)  # the store keys buses by account/region/name
+                if args.bus and args.bus not in (bus, event.bus):
                     after = event.seq
                     continue
                 if args.limit is not None and printed >= args.limit:
@@ -342,7 +353,7 @@ def _events(args: argparse.Namespace) -> int:
                     )
                     return 0
                 after = event.seq
-                line = {"seq": event.seq, "bus": event.bus, "event": orjson.loads(event.envelope)}
+                line = {"seq": event.seq, "bus": bus, "event": orjson.loads(event.envelope)}
                 sys.stdout.write(orjson.dumps(line).decode() + "\n")
                 printed += 1
     return 0

@@ -35,7 +35,7 @@ from busbar.api.errors import (
     ValidationException,
 )
 from busbar.config import Settings
-from busbar.delivery.dispatcher import Dispatcher, delivery_of
+from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
 from busbar.model.entries import new_event_ids
@@ -44,7 +44,6 @@ from busbar.resources.kinds import CONNECTION
 from busbar.resources.scope import Scope as ResourceScope
 from busbar.resources.secretbox import KEY_FILE_NAME, SecretBox, SecretsKeyError, unlock
 from busbar.retention import Retention
-from busbar.router import CONSUMER as ROUTER
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
 from busbar.server.auth import SigV4Verifier, load_keys
@@ -89,8 +88,10 @@ class BusbarApp:
             concurrency=settings.delivery_concurrency,
             window=settings.delivery_window,
         )
-        self.router = Router(self.store, self.ctx.rules, self.dispatcher)
-        self.retention = Retention(self.store, ROUTER, settings.event_retention_seconds)
+        self.router = Router(
+            self.store, self.ctx.rules, self.dispatcher, max_descendants=settings.limits.max_event_descendants
+        )
+        self.retention = Retention(self.store, settings.event_retention_seconds)
         self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
         self._plain = Starlette(
@@ -166,7 +167,7 @@ class BusbarApp:
         """200 and status ok while the store can write; 503 with the reason when it cannot
         (its file deleted or replaced, its last commit failed): see busbar.store.datadir."""
         answer: dict[str, Any] = {"status": "ok", "version": __version__, "deliveries_backlog": self.dispatcher.backlog}
-        problem = self.store.write_problem()
+        problem = self.store.health()
         if problem is None:
             return JSONResponse(answer)
         answer.update(status="unavailable", reason=problem)
@@ -187,9 +188,7 @@ class BusbarApp:
                 raise ValueError
         except (orjson.JSONDecodeError, ValueError):
             return JSONResponse({"message": 'expected {"ids": [<delivery id>, ...]} or an empty body'}, status_code=400)
-        revived = await self.store.redrive(ids)
-        self.dispatcher.submit(delivery_of(stored) for stored in revived)
-        return JSONResponse({"redriven": [stored.id for stored in revived]})
+        return JSONResponse({"redriven": await self.store.redrive(ids)})
 
     async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
