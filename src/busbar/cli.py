@@ -4,9 +4,13 @@
     busbar test-pattern   check an event against an event pattern, offline
     busbar events         read the events stored in a data directory
     busbar dead-letters   list or redrive deliveries that could not be delivered
+    busbar backup         copy a data directory's store, online, consistently
+    busbar secrets        rotate the key that seals connection secrets
 
 Every ``serve`` flag can also be set with a ``BUSBAR_*`` environment variable;
-a flag wins over the environment.
+a flag wins over the environment.  The commands that read a data directory
+(``events``, ``dead-letters list``, ``backup``) work beside a running server and
+honour ``BUSBAR_DATA_DIR`` too; what writes to the store goes through the server.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -144,6 +149,13 @@ def _serve_parser(sub: Any) -> None:
         "busbar's own credentials; needs --aws-targets [BUSBAR_ASSUME_TARGET_ROLES] (default: off, RoleArn is "
         "checked but not used)",
     )
+    p.add_argument(
+        "--secrets-key-file",
+        type=Path,
+        default=None,
+        help="the keys that seal connection secrets at rest, newest first; made (0600) on first start "
+        "[BUSBAR_SECRETS_KEY_FILE] (default: secrets.key in the data directory)",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -152,7 +164,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from busbar import logs
     from busbar.server.app import BusbarApp
+    from busbar.store.datadir import DataDirError
 
+    # Whatever busbar writes (the store and its -wal and -shm, log groups, the key) is for
+    # its own user only.
+    os.umask(0o077)
     overrides = {
         key: getattr(args, key)
         for key in (
@@ -174,6 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
             "auth_keys_file",
             "aws_targets",
             "assume_target_roles",
+            "secrets_key_file",
         )
     }
     try:
@@ -184,7 +201,7 @@ def _serve(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     try:
         app = BusbarApp(settings)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, DataDirError) as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
     config = uvicorn.Config(
@@ -254,43 +271,110 @@ def _test_pattern(args: argparse.Namespace) -> int:
     return 0 if matched else 1
 
 
+def _data_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the server's data directory [BUSBAR_DATA_DIR] (default ./{Settings().data_dir})",
+    )
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    """--data-dir, else BUSBAR_DATA_DIR, else the default: what ``serve`` would use."""
+    if args.data_dir is not None:
+        return Path(args.data_dir)
+    return Path(os.environ.get("BUSBAR_DATA_DIR") or Settings().data_dir)
+
+
+def _key_file(args: argparse.Namespace) -> Path:
+    """--secrets-key-file, else BUSBAR_SECRETS_KEY_FILE, else the data directory's: what ``serve`` would use."""
+    from busbar.resources.secretbox import KEY_FILE_NAME
+
+    given = args.secrets_key_file or os.environ.get("BUSBAR_SECRETS_KEY_FILE")
+    return Path(given) if given else _data_dir(args) / KEY_FILE_NAME
+
+
+def _key_file_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--secrets-key-file",
+        type=Path,
+        default=None,
+        help="the server's secrets key file [BUSBAR_SECRETS_KEY_FILE] (default: secrets.key in the data directory)",
+    )
+
+
+def _open_store(command: str, args: argparse.Namespace) -> Any:
+    """A SqliteStore to read the data directory with (no lock: the server may be running), or None."""
+    from busbar.store.sqlite import SqliteStore
+
+    store = SqliteStore(_data_dir(args))
+    if not store.path.exists():
+        print(f"busbar {command}: no store at {store.path}", file=sys.stderr)
+        return None
+    return store
+
+
+@contextlib.contextmanager
+def _quiet_broken_pipe() -> Iterator[None]:
+    """``busbar events | head`` stops reading early: that is not an error."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _events_parser(sub: Any) -> None:
     p = sub.add_parser(
         "events",
         help="print events stored in a data directory",
         description="Print the stored events of a data directory as JSON lines, oldest first "
-        "(the server may be running). Each line is {seq, bus, event}.",
+        "(the server may be running). Each line is {seq, bus, event}. Routed events are kept "
+        "for --event-retention-seconds of the server (a day by default).",
     )
-    p.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
+    _data_dir_option(p)
     p.add_argument("--bus", default=None, help="only events of this bus")
     p.add_argument("--after", type=int, default=0, help="only events with a sequence number above this")
-    p.add_argument("--limit", type=int, default=100, help="print at most this many events")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="print at most this many events, and say on stderr when there were more "
+        "(default: print every event, streamed)",
+    )
     p.set_defaults(func=_events)
 
 
 def _events(args: argparse.Namespace) -> int:
     from busbar.resources.scope import name_of_key
-    from busbar.store.sqlite import SqliteStore
 
-    store = SqliteStore(args.data_dir)
-    if not store.path.exists():
-        print(f"busbar events: no store at {store.path}", file=sys.stderr)
+    store = _open_store("events", args)
+    if store is None:
         return 2
     printed, after = 0, args.after
-    while printed < args.limit:
-        batch = store.read_events(after, limit=1000)
-        if not batch:
-            break
-        for event in batch:
-            after = event.seq
-            bus = name_of_key(event.bus)  # the store keys buses by account/region/name
-            if args.bus and args.bus not in (bus, event.bus):
-                continue
-            line = {"seq": event.seq, "bus": bus, "event": orjson.loads(event.envelope)}
-            sys.stdout.write(orjson.dumps(line).decode() + "\n")
-            printed += 1
-            if printed >= args.limit:
-                break
+    with _quiet_broken_pipe():
+        while True:
+            batch = store.read_events(after, limit=1000)
+            if not batch:
+                return 0
+            for event in batch:
+                bus = name_of_key(event.bus)  # the store keys buses by account/region/name
+                if args.bus and args.bus not in (bus, event.bus):
+                    after = event.seq
+                    continue
+                if args.limit is not None and printed >= args.limit:
+                    sys.stdout.flush()
+                    print(
+                        f"busbar events: stopped after {printed} events (--limit {args.limit}); there are more "
+                        f"(next: --after {after})",
+                        file=sys.stderr,
+                    )
+                    return 0
+                after = event.seq
+                line = {"seq": event.seq, "bus": bus, "event": orjson.loads(event.envelope)}
+                sys.stdout.write(orjson.dumps(line).decode() + "\n")
+                printed += 1
     return 0
 
 
@@ -304,8 +388,8 @@ def _dead_letters_parser(sub: Any) -> None:
     )
     dead = p.add_subparsers(title="actions", metavar="ACTION")
     show = dead.add_parser("list", help="print dead deliveries as JSON lines (works with the server up or down)")
-    show.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
-    show.add_argument("--limit", type=int, default=100, help="print at most this many")
+    _data_dir_option(show)
+    show.add_argument("--limit", type=int, default=None, help="print at most this many (default: all)")
     show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
     show.set_defaults(func=_dead_letters_list)
     redrive = dead.add_parser("redrive", help="send dead deliveries again (asks the running server)")
@@ -318,27 +402,32 @@ def _dead_letters_parser(sub: Any) -> None:
 
 
 def _dead_letters_list(args: argparse.Namespace) -> int:
-    from busbar.store.sqlite import SqliteStore
-
-    store = SqliteStore(args.data_dir)
-    if not store.path.exists():
-        print(f"busbar dead-letters: no store at {store.path}", file=sys.stderr)
+    store = _open_store("dead-letters", args)
+    if store is None:
         return 2
-    for dead in store.dead_deliveries(0, args.limit):
-        line: dict[str, Any] = {
-            "id": dead.id,
-            "event_id": dead.event_id,
-            "bus": dead.bus,
-            "rule_arn": dead.rule_arn,
-            "target_id": dead.target["Id"],
-            "target_arn": dead.target["Arn"],
-            "attempts": dead.attempts,
-            "error_code": dead.error_code,
-            "error_message": dead.error_message,
-        }
-        if args.with_event:
-            line["event"] = orjson.loads(dead.envelope)
-        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    printed, after = 0, 0
+    with _quiet_broken_pipe():
+        while args.limit is None or printed < args.limit:
+            page = store.dead_deliveries(after, 1000 if args.limit is None else min(1000, args.limit - printed))
+            if not page:
+                break
+            for dead in page:
+                after = dead.id
+                line: dict[str, Any] = {
+                    "id": dead.id,
+                    "event_id": dead.event_id,
+                    "bus": dead.bus,
+                    "rule_arn": dead.rule_arn,
+                    "target_id": dead.target["Id"],
+                    "target_arn": dead.target["Arn"],
+                    "attempts": dead.attempts,
+                    "error_code": dead.error_code,
+                    "error_message": dead.error_message,
+                }
+                if args.with_event:
+                    line["event"] = orjson.loads(dead.envelope)
+                sys.stdout.write(orjson.dumps(line).decode() + "\n")
+                printed += 1
     return 0
 
 
@@ -377,6 +466,90 @@ def _signed_headers(url: str, body: bytes) -> dict[str, str]:
     return dict(request.headers.items())
 
 
+def _backup_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "backup",
+        help="copy a data directory's store, consistently, while the server runs",
+        description="Copy the store of a data directory into DEST, a new directory that is itself a data "
+        "directory ('busbar serve --data-dir DEST' starts from it). The copy is consistent: every event "
+        "acknowledged before the backup started, taken while the server keeps running; progress (pages "
+        "copied) goes to stderr. The secrets key is left out unless --with-secrets-key: keep it apart.",
+    )
+    p.add_argument("dest", metavar="DEST", type=Path, help="a new (or empty) directory for the copy")
+    _data_dir_option(p)
+    p.add_argument(
+        "--with-secrets-key",
+        action="store_true",
+        help="copy the secrets key file into DEST too (without it, the copy's connection secrets open "
+        "only with the key kept elsewhere)",
+    )
+    _key_file_option(p)
+    p.set_defaults(func=_backup)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from busbar.backup import BackupError, backup
+
+    shown = -1
+
+    def progress(copied: int, total: int) -> None:
+        nonlocal shown
+        tenth = copied * 10 // max(total, 1)
+        if tenth != shown:  # a line per tenth: a long backup says how far it is, a short one stays short
+            shown = tenth
+            print(f"busbar backup: {copied} of {total} pages copied", file=sys.stderr, flush=True)
+
+    key = _key_file(args) if args.with_secrets_key else None
+    try:
+        pages = backup(_data_dir(args), args.dest, with_key=key, progress=progress)
+    except (BackupError, OSError) as error:
+        print(f"busbar backup: {error}", file=sys.stderr)
+        return 2
+    print(f"busbar backup: {args.dest} holds a consistent copy ({pages} pages, quick_check ok)", file=sys.stderr)
+    if key is None:
+        print(
+            f"busbar backup: the secrets key was not copied; keep {_key_file(args)} apart, or use --with-secrets-key",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _secrets_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "secrets",
+        help="rotate the key that seals connection secrets",
+        description="Connection secrets are sealed in the store with the first key of the secrets key file.",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    rotate = actions.add_parser(
+        "rotate",
+        help="put a new key first in the key file",
+        description="Put a new key first in the secrets key file (made 0600 if missing), keeping the old ones "
+        "after it. Then restart the server: it seals every stored secret again with the new key and logs "
+        "'connection secrets sealed with the newest key'. After that the old keys can be deleted from the file.",
+    )
+    _data_dir_option(rotate)
+    _key_file_option(rotate)
+    rotate.set_defaults(func=_secrets_rotate)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _secrets_rotate(args: argparse.Namespace) -> int:
+    from busbar.resources.secretbox import SecretsKeyError, rotate_key_file
+
+    path = _key_file(args)
+    try:
+        count = rotate_key_file(path)
+    except (SecretsKeyError, OSError) as error:
+        print(f"busbar secrets rotate: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"a new key is first in {path} ({count} keys). Restart busbar to seal the stored secrets with it; "
+        "once it logs 'connection secrets sealed with the newest key', the older keys can be deleted."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="busbar",
@@ -390,6 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     _test_pattern_parser(sub)
     _events_parser(sub)
     _dead_letters_parser(sub)
+    _backup_parser(sub)
+    _secrets_parser(sub)
     return parser
 
 

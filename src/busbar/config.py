@@ -73,6 +73,8 @@ class Settings:
     # Call AWS as a target's RoleArn (STS AssumeRole, cached until near expiry) instead
     # of as busbar's own credentials.
     assume_target_roles: bool = False
+    # The keys that seal connection secrets at rest (busbar.resources.secretbox); None: <data_dir>/secrets.key.
+    secrets_key_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -101,7 +103,7 @@ class Settings:
                 limit_values[name] = value
             else:
                 values[name] = value
-        for name in ("data_dir", "auth_keys_file"):
+        for name in ("data_dir", "auth_keys_file", "secrets_key_file"):
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         settings = cls(limits=Limits(**limit_values), **values)

@@ -5,12 +5,17 @@ JSON object body; the answer is JSON with an ``x-amzn-RequestId`` header; errors
 are ``{"__type": code, "message": text}`` with HTTP 400 (500 for
 ``InternalException``).  The hot path is plain ASGI; the few other routes
 (``GET /health``) are a small Starlette app.
+
+The app owns its data directory (:mod:`busbar.store.datadir`): building it locks the
+directory, makes it private and checks its database; a second server on the same
+directory fails there, before anything listens.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -35,7 +40,9 @@ from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
+from busbar.resources.kinds import CONNECTION
 from busbar.resources.scope import Scope as ResourceScope
+from busbar.resources.secretbox import KEY_FILE_NAME, SecretBox, SecretsKeyError, unlock
 from busbar.retention import Retention
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
@@ -43,6 +50,7 @@ from busbar.server.auth import SigV4Verifier, load_keys
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
 from busbar.store.base import Store
+from busbar.store.datadir import DataDir
 from busbar.store.sqlite import SqliteStore
 
 log = logging.getLogger("busbar.server")
@@ -60,17 +68,22 @@ class BusbarApp:
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
+        # Raises busbar.store.datadir.DataDirError: in use by another server, damaged, not ours.
+        self.data_dir = DataDir.open(settings.data_dir)
         self.store = store or SqliteStore(settings.data_dir, settings.sync)
+        # Opened at startup, once the store can say whether secrets were sealed before.
+        self.secrets = SecretBox()
         limits = PatternLimits(max_pattern_chars=settings.limits.max_pattern_chars)
         self.ctx = Context(
             settings=settings,
             store=self.store,
             rules=RuleIndex(limits),
             scope=ResourceScope(settings.account_id, settings.region),
+            secrets=self.secrets,
         )
         self.dispatcher = Dispatcher(
             self.store,
-            build_senders(self.store, settings),
+            build_senders(self.store, settings, self.secrets),
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             concurrency=settings.delivery_concurrency,
             window=settings.delivery_window,
@@ -105,6 +118,10 @@ class BusbarApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
+                except SecretsKeyError as error:  # the message says what to do; a traceback would hide it
+                    log.error("busbar could not start: %s", error)
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 except Exception as error:  # noqa: BLE001 - reported to the server
                     log.exception("busbar could not start")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
@@ -117,6 +134,7 @@ class BusbarApp:
 
     async def startup(self) -> None:
         await self.store.start()
+        await unlock(self.secrets, self._key_file(), self.store, CONNECTION)
         await ensure_default_bus(self.store, self.ctx.scope, self.settings.limits.max_event_buses)
         self.ctx.rules.follow(self.store)
         await self.dispatcher.start()
@@ -138,11 +156,22 @@ class BusbarApp:
         await self.router.stop()
         await self.dispatcher.stop()
         await self.store.close()
+        self.data_dir.close()
         log.info("busbar stopped")
+
+    def _key_file(self) -> Path:
+        return self.settings.secrets_key_file or self.settings.data_dir / KEY_FILE_NAME
 
     # -- routes --------------------------------------------------------------------
     async def _health(self, request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__, "deliveries_backlog": self.dispatcher.backlog})
+        """200 and status ok while the store can write; 503 with the reason when it cannot
+        (its file deleted or replaced, its last commit failed): see busbar.store.datadir."""
+        answer: dict[str, Any] = {"status": "ok", "version": __version__, "deliveries_backlog": self.dispatcher.backlog}
+        problem = self.store.health()
+        if problem is None:
+            return JSONResponse(answer)
+        answer.update(status="unavailable", reason=problem)
+        return JSONResponse(answer, status_code=503)
 
     async def _redrive(self, request: Request) -> JSONResponse:
         """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
