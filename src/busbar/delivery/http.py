@@ -47,9 +47,10 @@ messages start as AWS's do, "Unable to invoke ApiDestination endpoint: ...")
     * a destination or connection that does not exist -> no retry, ``NO_RESOURCE``.
 
 Rate limits
-    Each destination has a token bucket of ``InvocationRateLimitPerSecond`` (bursts
-    of one second's worth).  A send waits for its token, in arrival order: throttled
-    invocations are delayed, never dropped.
+    :meth:`HttpSender.rate_of` tells the dispatcher each destination's
+    ``InvocationRateLimitPerSecond``; the dispatcher paces the destination's lane with
+    a token bucket (bursts of one second's worth, see :mod:`busbar.delivery.lanes`):
+    throttled invocations are delayed, never dropped, and the sender never waits.
 
 Credentials never reach a log or an outcome message: logs and messages name the
 destination and the status, never headers, query strings or bodies.
