@@ -33,6 +33,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
+from busbar.store.base import Unavailable
+
 log = logging.getLogger("busbar.store")
 
 LOCK_NAME = "busbar.lock"
@@ -53,7 +55,7 @@ class DatabaseDamaged(DataDirError):
     """``busbar.db`` failed SQLite's integrity check."""
 
 
-class StoreLost(Exception):
+class StoreLost(Unavailable):
     """The database file busbar writes is no longer the file at its path."""
 
 

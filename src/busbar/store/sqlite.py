@@ -48,7 +48,7 @@ from busbar.store.base import (
     StoredEvent,
     Versioned,
 )
-from busbar.store.datadir import StoreLost, WalScrubber, WriterGuard
+from busbar.store.datadir import StoreLost, WalScrubber, WriterGuard, sqlite_uri
 
 log = logging.getLogger("busbar.store")
 
@@ -645,9 +645,13 @@ class SqliteStore(Store):
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            # A file URI, percent-encoded: a path may hold '#', '?' or '%'.
-            uri = self.path.resolve().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(
+                sqlite_uri(self.path, read_only=True),
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+            )
             self._local.conn = conn
         return conn
 
