@@ -27,10 +27,14 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"model", "config"},
     "resources": {"model", "store"},
     "ruleindex": {"model", "patterns", "transform", "resources", "store"},
-    "delivery": {"model", "transform", "resources", "store", "config", "ratelimit", "logs"},
-    "router": {"model", "patterns", "transform", "resources", "store", "ruleindex", "delivery", "config"},
+    # Metrics, failure logs and event bus logs: told by the rooms above what happened.
+    "observe": {"model", "resources", "store", "config", "ratelimit", "logs"},
+    "delivery": {"model", "transform", "resources", "store", "config", "ratelimit", "logs", "observe"},
+    "router": {"model", "patterns", "transform", "resources", "store", "ruleindex", "delivery", "config", "observe"},
     "retention": {"store"},
-    "api": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs"},
+    "api": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs", "observe"},
+    # The web console: beside the server (which mounts it), never imported by the rooms below.
+    "console": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs", "observe", "api"},
     "client": {"model"},
 }
 

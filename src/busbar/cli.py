@@ -2,8 +2,10 @@
 
     busbar serve          run the server (EventBridge API on http://HOST:PORT)
     busbar test-pattern   check an event against an event pattern, offline
-    busbar events         read the events stored in a data directory
+    busbar events         read the events stored in a data directory (--follow: tail them)
+    busbar deliveries     list the deliveries waiting to be sent, with their last error
     busbar dead-letters   list or redrive deliveries that could not be delivered
+    busbar bus-logs       print an event bus's log records (its LogConfig)
     busbar backup         copy a data directory's store, online, consistently
     busbar secrets        rotate the key that seals connection secrets
 
@@ -156,7 +158,78 @@ def _serve_parser(sub: Any) -> None:
         help="the keys that seal connection secrets at rest, newest first; made (0600) on first start "
         "[BUSBAR_SECRETS_KEY_FILE] (default: secrets.key in the data directory)",
     )
+    _observe_options(p)
     p.set_defaults(func=_serve)
+
+
+# The serve options of busbar.observe and busbar.console (metrics, the console, library logs).
+_OBSERVE_SETTINGS = (
+    "metrics",
+    "metrics_host",
+    "metrics_port",
+    "console",
+    "log_libraries",
+    "failure_log_burst",
+    "failure_log_per_minute",
+)
+
+
+def _observe_options(p: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    p.add_argument(
+        "--metrics",
+        choices=["on", "off"],
+        default=None,
+        help="count EventBridge's CloudWatch metrics for GET /metrics (Prometheus) [BUSBAR_METRICS] (default on)",
+    )
+    p.add_argument(
+        "--metrics-host",
+        default=None,
+        help="address of a listener that serves only /metrics; with --auth-keys-file, /metrics is served there "
+        f"only [BUSBAR_METRICS_HOST] (default {defaults.metrics_host})",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="port of that listener; 0 starts none [BUSBAR_METRICS_PORT] (default 0)",
+    )
+    p.add_argument(
+        "--console",
+        choices=["on", "off"],
+        default=None,
+        help="serve the web console at /console/ on the API's listener; with --auth-keys-file it asks for an "
+        "access key pair [BUSBAR_CONSOLE] (default on)",
+    )
+    p.add_argument(
+        "--log-libraries",
+        default=None,
+        choices=["debug", "info", "warning", "error"],
+        help="log level of the libraries busbar uses (aiohttp, botocore, asyncio, ...); busbar's own lines follow "
+        f"--log-level [BUSBAR_LOG_LIBRARIES] (default {defaults.log_libraries})",
+    )
+    p.add_argument(
+        "--failure-log-burst",
+        type=int,
+        default=None,
+        help="failed delivery attempts and dead letters logged at once per target before rationing "
+        f"[BUSBAR_FAILURE_LOG_BURST] (default {defaults.failure_log_burst})",
+    )
+    p.add_argument(
+        "--failure-log-per-minute",
+        type=float,
+        default=None,
+        help="then at most this many lines a minute per target; the next line says how many were suppressed "
+        f"[BUSBAR_FAILURE_LOG_PER_MINUTE] (default {defaults.failure_log_per_minute:g})",
+    )
+
+
+def _observe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    values = {key: getattr(args, key) for key in _OBSERVE_SETTINGS}
+    for key in ("metrics", "console"):
+        if values[key] is not None:
+            values[key] = values[key] == "on"
+    return values
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -193,12 +266,13 @@ def _serve(args: argparse.Namespace) -> int:
             "secrets_key_file",
         )
     }
+    overrides.update(_observe_overrides(args))  # busbar.observe / busbar.console options
     try:
         settings = Settings.from_env(overrides)
     except ValueError as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_libraries)
     try:
         app = BusbarApp(settings)
     except (ValueError, OSError, DataDirError) as error:
@@ -216,6 +290,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=30,
     )
     server = _graceful_server_class()(config)
+    app.observer.gauge("open_connections", "Open HTTP connections.", lambda: len(server.server_state.connections))
     logging.getLogger("busbar").info(
         "busbar listening", extra={"url": f"http://{settings.host}:{settings.port}", "version": __version__}
     )
@@ -335,7 +410,7 @@ def _events_parser(sub: Any) -> None:
     )
     _data_dir_option(p)
     p.add_argument("--bus", default=None, help="only events of this bus")
-    p.add_argument("--after", type=int, default=0, help="only events with a sequence number above this")
+    p.add_argument("--after", type=int, default=None, help="only events with a sequence number above this (default 0)")
     p.add_argument(
         "--limit",
         type=int,
@@ -343,24 +418,47 @@ def _events_parser(sub: Any) -> None:
         help="print at most this many events, and say on stderr when there were more "
         "(default: print every event, streamed)",
     )
+    p.add_argument(
+        "--pattern",
+        default=None,
+        help="only events this event pattern matches: JSON text or @FILE (exit 2 with AWS's message if invalid)",
+    )
+    p.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="print events as they are committed, until interrupted; starts at the newest event unless --after "
+        "is given",
+    )
     p.set_defaults(func=_events)
 
 
 def _events(args: argparse.Namespace) -> int:
+    import time
+
     from busbar.resources.scope import name_of_key
 
+    matches = _pattern_filter("events", args.pattern)
+    if matches is False:
+        return 2
     store = _open_store("events", args)
     if store is None:
         return 2
-    printed, after = 0, args.after
-    with _quiet_broken_pipe():
+    printed = 0
+    after = args.after if args.after is not None else (store.last_seq() if args.follow else 0)
+    with _quiet_broken_pipe(), contextlib.suppress(KeyboardInterrupt):
         while True:
             batch = store.read_events(after, limit=1000)
             if not batch:
-                return 0
+                if not args.follow:
+                    return 0
+                sys.stdout.flush()
+                time.sleep(0.2)
+                continue
             for event in batch:
                 bus = name_of_key(event.bus)  # the store keys buses by account/region/name
-                if args.bus and args.bus not in (bus, event.bus):
+                envelope = orjson.loads(event.envelope)
+                if (args.bus and args.bus not in (bus, event.bus)) or (matches is not None and not matches(envelope)):
                     after = event.seq
                     continue
                 if args.limit is not None and printed >= args.limit:
@@ -372,7 +470,79 @@ def _events(args: argparse.Namespace) -> int:
                     )
                     return 0
                 after = event.seq
-                line = {"seq": event.seq, "bus": bus, "event": orjson.loads(event.envelope)}
+                line = {"seq": event.seq, "bus": bus, "event": envelope}
+                sys.stdout.write(orjson.dumps(line).decode() + "\n")
+                printed += 1
+    return 0
+
+
+def _pattern_filter(command: str, given: str | None) -> Any:
+    """A function telling whether an event matches the pattern *given* (None without one;
+    False, after saying why, when the pattern is invalid)."""
+    if given is None:
+        return None
+    from busbar.patterns import InvalidEventPattern, pattern_matches, validate
+
+    try:
+        compiled = validate(_read_arg(given))
+    except InvalidEventPattern as error:
+        print(f"busbar {command}: {error}", file=sys.stderr)
+        return False
+    return lambda event: pattern_matches(compiled, event)
+
+
+def _deliveries_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "deliveries",
+        help="list the deliveries waiting to be sent",
+        description="Deliveries busbar has not finished: due now, or waiting for their next attempt after a "
+        "failure. 'list' prints them as JSON lines (works with the server up or down); dead ones are listed by "
+        "'busbar dead-letters list'.",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    show = actions.add_parser("list", help="print pending deliveries as JSON lines, oldest first")
+    _data_dir_option(show)
+    show.add_argument("--limit", type=int, default=None, help="print at most this many (default: all)")
+    show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
+    show.set_defaults(func=_deliveries_list)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _deliveries_list(args: argparse.Namespace) -> int:
+    store = _open_store("deliveries", args)
+    if store is None:
+        return 2
+    return _print_deliveries(store.pending_deliveries, args)
+
+
+def _print_deliveries(read: Any, args: argparse.Namespace) -> int:
+    """Page through *read* (``pending_deliveries`` or ``dead_deliveries``), one JSON line each."""
+    import time
+
+    printed, after = 0, 0
+    with _quiet_broken_pipe():
+        while args.limit is None or printed < args.limit:
+            page = read(after, 1000 if args.limit is None else min(1000, args.limit - printed))
+            if not page:
+                break
+            for delivery in page:
+                after = delivery.id
+                line: dict[str, Any] = {
+                    "id": delivery.id,
+                    "event_id": delivery.event_id,
+                    "bus": delivery.bus,
+                    "rule_arn": delivery.rule_arn,
+                    "target_id": delivery.target["Id"],
+                    "target_arn": delivery.target["Arn"],
+                    "attempts": delivery.attempts,
+                    "error_code": delivery.error_code,
+                    "error_message": delivery.error_message,
+                }
+                if delivery.state == "pending":
+                    due = time.gmtime(delivery.due_at)
+                    line["next_attempt_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", due)
+                if args.with_event:
+                    line["event"] = orjson.loads(delivery.envelope)
                 sys.stdout.write(orjson.dumps(line).decode() + "\n")
                 printed += 1
     return 0
@@ -405,30 +575,7 @@ def _dead_letters_list(args: argparse.Namespace) -> int:
     store = _open_store("dead-letters", args)
     if store is None:
         return 2
-    printed, after = 0, 0
-    with _quiet_broken_pipe():
-        while args.limit is None or printed < args.limit:
-            page = store.dead_deliveries(after, 1000 if args.limit is None else min(1000, args.limit - printed))
-            if not page:
-                break
-            for dead in page:
-                after = dead.id
-                line: dict[str, Any] = {
-                    "id": dead.id,
-                    "event_id": dead.event_id,
-                    "bus": dead.bus,
-                    "rule_arn": dead.rule_arn,
-                    "target_id": dead.target["Id"],
-                    "target_arn": dead.target["Arn"],
-                    "attempts": dead.attempts,
-                    "error_code": dead.error_code,
-                    "error_message": dead.error_message,
-                }
-                if args.with_event:
-                    line["event"] = orjson.loads(dead.envelope)
-                sys.stdout.write(orjson.dumps(line).decode() + "\n")
-                printed += 1
-    return 0
+    return _print_deliveries(store.dead_deliveries, args)
 
 
 def _dead_letters_redrive(args: argparse.Namespace) -> int:
@@ -464,6 +611,48 @@ def _signed_headers(url: str, body: bytes) -> dict[str, str]:
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
     SigV4Auth(credentials, "events", session.get_config_variable("region") or "us-east-1").add_auth(request)
     return dict(request.headers.items())
+
+
+def _bus_logs_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "bus-logs",
+        help="print an event bus's log records",
+        description="Print the records event bus logging wrote for BUS (set with CreateEventBus/UpdateEventBus "
+        "LogConfig: Level OFF, ERROR, INFO or TRACE; IncludeDetail FULL or NONE), one JSON object per line, "
+        "oldest first. They are kept in the log group /aws/vendedlogs/events/event-bus/BUS of the data "
+        "directory.",
+    )
+    p.add_argument("bus", metavar="BUS", help="the event bus's name")
+    _data_dir_option(p)
+    p.add_argument("--account-id", default=None, help="the bus's account [BUSBAR_ACCOUNT_ID] (default: the server's)")
+    p.add_argument("--region", default=None, help="the bus's region [BUSBAR_REGION] (default: the server's)")
+    p.add_argument("--follow", "-f", action="store_true", help="print records as they are written, until interrupted")
+    p.set_defaults(func=_bus_logs)
+
+
+def _bus_logs(args: argparse.Namespace) -> int:
+    import time
+
+    from busbar.observe.buslogs import bus_log_path, read_records
+    from busbar.resources.scope import Scope
+
+    home = Settings.from_env()
+    scope = Scope(args.account_id or home.account_id, args.region or home.region)
+    path = bus_log_path(_data_dir(args), scope.key(args.bus), Scope(home.account_id, home.region))
+    if not path.exists() and not args.follow:
+        print(f"busbar bus-logs: no records for bus {args.bus} (is its LogConfig Level OFF?)", file=sys.stderr)
+        return 0
+    offset = 0
+    with _quiet_broken_pipe(), contextlib.suppress(KeyboardInterrupt):
+        while True:
+            records, offset = read_records(path, offset)
+            for record in records:
+                sys.stdout.write(orjson.dumps(record).decode() + "\n")
+            if not args.follow:
+                return 0
+            sys.stdout.flush()
+            time.sleep(0.2)
+    return 0
 
 
 def _backup_parser(sub: Any) -> None:
@@ -562,7 +751,9 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _test_pattern_parser(sub)
     _events_parser(sub)
+    _deliveries_parser(sub)
     _dead_letters_parser(sub)
+    _bus_logs_parser(sub)
     _backup_parser(sub)
     _secrets_parser(sub)
     return parser

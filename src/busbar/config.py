@@ -75,6 +75,21 @@ class Settings:
     assume_target_roles: bool = False
     # The keys that seal connection secrets at rest (busbar.resources.secretbox); None: <data_dir>/secrets.key.
     secrets_key_file: Path | None = None
+    # -- observability (busbar.observe, busbar.console) --
+    # Count EventBridge's CloudWatch metrics for GET /metrics ("off" saves the counting).
+    metrics: bool = True
+    # A second listener that serves only /metrics (0: none).  With --auth-keys-file, /metrics
+    # is served there only, never on the API's listener.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    # Serve the web console at /console/ (with --auth-keys-file, behind a sign-in).
+    console: bool = True
+    # Level of other libraries' logs (aiohttp, botocore, ...); busbar's own follow log_level.
+    log_libraries: str = "warning"
+    # Failed delivery attempts and dead letters are logged at most this many at once per
+    # target, then failure_log_per_minute a minute (the rest are counted, and said).
+    failure_log_burst: int = 10
+    failure_log_per_minute: float = 6.0
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -137,6 +152,14 @@ class Settings:
             raise ValueError("--assume-target-roles needs --aws-targets (roles are only used to call AWS services)")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics port must be between 0 (none) and 65535, got {self.metrics_port}")
+        if self.failure_log_burst < 1 or self.failure_log_per_minute <= 0:
+            raise ValueError("the failure log needs a burst of at least 1 line and a positive rate per minute")
+        if self.log_libraries not in ("debug", "info", "warning", "error"):
+            raise ValueError(
+                f"the libraries' log level must be debug, info, warning or error, got {self.log_libraries!r}"
+            )
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:

@@ -1,7 +1,9 @@
 """Structured logs: one JSON object per line on stderr, quiet by default.
 
-At ``info`` busbar logs its start, its stop and problems; every request is logged
-at ``debug``.  Fields passed with ``extra=`` become keys of the JSON object.
+At ``info`` busbar logs its start, its stop, problems and every failed delivery
+attempt (rationed per target, see busbar.observe.failures); every request is
+logged at ``debug``.  Other libraries log at ``warning`` unless asked
+(``--log-libraries``).  Fields passed with ``extra=`` become keys of the JSON object.
 Secrets never reach a log: handlers log names and ids, never credentials.
 """
 
@@ -34,15 +36,19 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure(level: str = "info") -> None:
-    """Send busbar's logs (and uvicorn's warnings) to stderr as JSON lines."""
+def configure(level: str = "info", libraries: str = "warning") -> None:
+    """Send busbar's logs at *level*, and other libraries' at *libraries*, to stderr as JSON
+    lines: ``--log-level debug`` shows busbar's debug lines without aiohttp's, botocore's
+    and asyncio's (``--log-libraries debug`` adds those)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     numeric = getattr(logging, level.upper(), logging.INFO)
-    root.setLevel(numeric)
-    # uvicorn repeats at info what busbar already says; keep it to warnings unless debugging.
-    uvicorn_level = numeric if numeric <= logging.DEBUG else logging.WARNING
+    others = getattr(logging, libraries.upper(), logging.WARNING)
+    root.setLevel(others)
+    logging.getLogger("busbar").setLevel(numeric)
+    # uvicorn repeats at info what busbar already says; keep it to warnings unless debugging it.
+    uvicorn_level = others if others <= logging.DEBUG else logging.WARNING
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).setLevel(uvicorn_level)

@@ -28,6 +28,7 @@ import orjson
 
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.model.arns import TargetKind
+from busbar.observe import Observer
 from busbar.ruleindex import RuleIndex
 from busbar.store.base import NewDelivery, Store, StoredEvent
 from busbar.transform import InputRenderError
@@ -43,9 +44,15 @@ class Router:
     """Consumes the event log for the dispatcher."""
 
     def __init__(
-        self, store: Store, rules: RuleIndex, dispatcher: Dispatcher, max_descendants: int = DEFAULT_DESCENDANTS
+        self,
+        store: Store,
+        rules: RuleIndex,
+        dispatcher: Dispatcher,
+        max_descendants: int = DEFAULT_DESCENDANTS,
+        observer: Observer | None = None,
     ) -> None:
         self._store = store
+        self._observer = observer or Observer()  # busbar.observe: MatchedEvents, TriggeredRules, bus logs
         self._rules = rules
         self._dispatcher = dispatcher
         self._max_descendants = max_descendants
@@ -82,6 +89,7 @@ class Router:
                 except Exception:  # noqa: BLE001 - keep routing; the same events are tried again
                     log.exception("routing failed; retrying", extra={"first_seq": events[0].seq})
                     await asyncio.sleep(1.0)
+            self._observer.routed(events, found, ids)  # busbar.observe hook
             if handoff and found:
                 await self._dispatcher.submit(delivery_of(d, i) for i, d in zip(ids, found, strict=True))
 

@@ -253,6 +253,39 @@ def test_dead_letters_are_kept_or_forwarded_and_redriven(backend):
     run(main())
 
 
+def test_pending_deliveries_and_counts_are_listed_leased_or_not(backend):
+    async def main() -> None:
+        async with backend() as store:
+            ids = await recorded(store, [delivery(1), delivery(2), delivery(3, OTHER_LANE), delivery(4)])
+            await store.take(LANE, 1)  # leased deliveries are still pending
+            await store.retry_delivery(ids[1], 3, time.time() + 60, "E", "down")
+            await store.take(LANE, 10)
+            await store.dead_letter(ids[3], 2, "X", "gone", None)
+            listed = store.pending_deliveries()
+            assert [d.id for d in listed] == ids[:3]
+            assert (listed[1].attempts, listed[1].error_code, listed[1].error_message) == (3, "E", "down")
+            assert [d.id for d in store.pending_deliveries(after_id=ids[0], limit=1)] == [ids[1]]
+            assert store.delivery_counts() == {("pending", LANE): 2, ("pending", OTHER_LANE): 1, ("dead", LANE): 1}
+            await store.finish_deliveries([ids[0]])
+            assert store.delivery_counts()[("pending", LANE)] == 1
+
+    run(main())
+
+
+def test_commit_latencies_are_told_to_an_observer(backend):
+    async def main() -> None:
+        async with backend() as store:
+            seconds: list[float] = []
+            store.observe_commits(seconds.append)
+            await store.append_events([event(1)])
+            if backend.kind == "sqlite":
+                assert len(seconds) >= 1 and all(s >= 0 for s in seconds)
+            else:
+                assert seconds == []  # nothing to commit in memory
+
+    run(main())
+
+
 def test_after_a_restart_every_pending_delivery_is_taken_again(backend):
     if not backend.durable:
         pytest.skip("the backend keeps nothing across a restart")

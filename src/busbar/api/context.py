@@ -8,6 +8,7 @@ from functools import cached_property
 
 from busbar.config import Settings
 from busbar.model.entries import Clock
+from busbar.observe import Observer
 from busbar.ratelimit import TokenBucket
 from busbar.resources.scope import Scope
 from busbar.resources.secretbox import SecretBox
@@ -26,6 +27,8 @@ class Context:
     clock: Clock = field(default_factory=Clock)
     # Seals connection secrets before they reach the store (a server passes the one its key file opens).
     secrets: SecretBox = field(default_factory=SecretBox.ephemeral)
+    # Told what PutEvents answered (metrics, event bus logs); a server passes its own.
+    observer: Observer = field(default_factory=Observer)
     _scoped: dict[Scope, Context] = field(default_factory=dict, repr=False)
 
     @cached_property

@@ -8,6 +8,7 @@ request fails as a whole only for the model's constraints and the total size.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from busbar.api.context import Context
@@ -27,9 +28,11 @@ STORE_FAILED = {"ErrorCode": "InternalFailure", "ErrorMessage": "The event could
 
 
 async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()  # busbar.observe: PutEventsLatency
     request_entries: list[dict[str, Any]] = body["Entries"]
     limits = ctx.settings.limits
     if sum(entry_size(entry) for entry in request_entries) >= limits.max_put_events_request_bytes:
+        ctx.observer.put_events(ctx.scope, request_entries, None, started)  # busbar.observe hook
         raise ValidationException(TOO_LARGE)
 
     now, now_text = ctx.clock.now()
@@ -58,6 +61,7 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             results = [STORE_FAILED if "EventId" in result else result for result in results]
             accepted = []
     failed = len(request_entries) - len(accepted)
+    ctx.observer.put_events(ctx.scope, request_entries, results, started)  # busbar.observe hook
     return {"FailedEntryCount": failed, "Entries": results}
 
 

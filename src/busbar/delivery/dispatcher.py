@@ -31,6 +31,8 @@ from busbar.delivery.lanes import MIN_LOAD, FairScheduler, Lane, Lanes
 from busbar.delivery.outcomes import Outcomes
 from busbar.delivery.retry import Backoff
 from busbar.model.arns import TargetKind, parse_target
+from busbar.observe import Observer
+from busbar.observe.shapes import delivery_fields
 from busbar.ratelimit import TokenBucket
 from busbar.store.base import NewDelivery, Store, StoredDelivery
 
@@ -79,12 +81,15 @@ class Dispatcher:
         backoff: Backoff | None = None,
         concurrency: int = 256,
         window: int = 50_000,
+        observer: Observer | None = None,
     ) -> None:
         self._store = store
         self._senders = dict(senders)
         self.lanes = Lanes(window)
         self._scheduler = FairScheduler(concurrency)
-        self._outcomes = Outcomes(store, backoff or Backoff(), self._forget, self._resend)
+        self._outcomes = Outcomes(store, backoff or Backoff(), self._forget, self._resend, observer)
+        if observer is not None:  # busbar.observe hook: ThrottledRules
+            self._scheduler.on_throttled = observer.throttled
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
 
@@ -244,15 +249,16 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a bug must not kill the worker; the delivery stays pending
-                log.exception("delivery failed unexpectedly", extra={"delivery": delivery.id, "target": lane.key})
+                log.exception("delivery failed unexpectedly", extra=delivery_fields(delivery))
                 await self._store.release([delivery.id])
                 self._resend([delivery])
             finally:
                 self._scheduler.done(lane)
 
     async def _attempt(self, lane: Lane, delivery: Delivery) -> None:
+        started = time.time()
         outcome = await self._send(delivery)
-        due_at = await self._outcomes.record(delivery, outcome)
+        due_at = await self._outcomes.record(delivery, outcome, started)
         if due_at is not None:
             # The retry waits in the store; the lane's loader takes it again when due.
             self.lanes.release(lane, delivery.id)
@@ -270,7 +276,7 @@ class Dispatcher:
         try:
             return await sender.send(delivery)
         except Exception as error:  # noqa: BLE001 - a sender bug is a retryable failure, not a loss
-            log.exception("sender raised", extra={"event_id": delivery.event_id, "target": delivery.target["Arn"]})
+            log.exception("sender raised", extra=delivery_fields(delivery))
             return Outcome.retry("InternalError", f"busbar failed to send: {type(error).__name__}")
 
     # -- outcomes told back --------------------------------------------------------

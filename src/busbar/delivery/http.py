@@ -74,6 +74,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from busbar.config import Settings
 from busbar.delivery.base import Delivery, Outcome
 from busbar.model.arns import parse_events
+from busbar.observe.shapes import delivery_fields
 from busbar.resources.connections import API_KEY, AUTHORIZED, BASIC, DEAUTHORIZED, OAUTH
 from busbar.resources.kinds import CONNECTION
 from busbar.resources.lookup import find_api_destination, find_connection
@@ -196,9 +197,13 @@ class HttpSender:
         connection = self._secrets.opened(connection)  # secretbox hook: secrets opened for the request only
         request = self._request(destination, connection, delivery)
         try:
-            return await self._invoke(request, destination, connection)
+            outcome = await self._invoke(request, destination, connection)
         except _Refused as refused:
-            return refused.outcome
+            outcome = refused.outcome
+        if log.isEnabledFor(logging.DEBUG):
+            fields = delivery_fields(delivery)
+            log.debug("api destination invoked", extra={**fields, "ok": outcome.ok, "error": outcome.error_message})
+        return outcome
 
     async def _invoke(self, request: _Request, destination: dict[str, Any], connection: dict[str, Any]) -> Outcome:
         auth_type = connection["AuthorizationType"]
@@ -222,8 +227,6 @@ class HttpSender:
                 f"The endpoint of API destination {destination['Name']} refused the "
                 f"connection's credentials with HTTP status {response.status}.",
             )
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("api destination invoked", extra={"destination": destination["Name"], "status": response.status})
         return outcome
 
     async def _send(self, request: _Request) -> _Response | Outcome:

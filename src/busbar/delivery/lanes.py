@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from busbar.delivery.base import Delivery
@@ -163,6 +163,8 @@ class FairScheduler:
         self._tickets: asyncio.Queue[None] = asyncio.Queue()  # one per entry of _turns: wakes one worker
         self._busy: set[Lane] = set()
         self.in_flight = 0
+        # busbar.observe hook: told of each delivery that waits for its lane's token bucket.
+        self.on_throttled: Callable[[Delivery], None] | None = None
 
     def cap(self) -> int:
         """The most sends one lane may have in flight now.  Sends already in flight are
@@ -215,6 +217,8 @@ class FairScheduler:
         """Wait for *lane*'s token bucket, holding no worker, then offer it again."""
         assert lane.bucket is not None
         lane.parked = True
+        if self.on_throttled is not None:  # busbar.observe hook: ThrottledRules
+            self.on_throttled(lane.ready[0])
 
         def unpark() -> None:
             lane.parked = False

@@ -10,23 +10,17 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from urllib.parse import quote
 
 import orjson
 
 from busbar.delivery.base import Delivery, Outcome
+from busbar.observe.shapes import delivery_fields
+from busbar.resources.loggroups import log_group_path
 from busbar.resources.scope import Scope
 
+__all__ = ["LogGroupSender", "log_group_path"]
+
 log = logging.getLogger("busbar.delivery")
-
-
-def log_group_path(data_dir: Path, name: str, scope: Scope | None = None, home: Scope | None = None) -> Path:
-    """Where a log group's lines go (the name is quoted: it may contain '/'); log groups of
-    a *scope* other than the server's *home* one live in a directory of their scope's."""
-    folder = Path(data_dir) / "log-groups"
-    if scope is not None and scope != home:
-        folder = folder / scope.account / scope.region
-    return folder / f"{quote(name, safe='')}.jsonl"
 
 
 class LogGroupSender:
@@ -50,7 +44,8 @@ class LogGroupSender:
             await asyncio.to_thread(self._append, path, line + b"\n")
         except OSError as error:
             # The message names the log group, never a path of the server's machine.
-            log.warning("log group write failed", extra={"log_group": name, "path": str(path), "error": str(error)})
+            fields = {**delivery_fields(delivery), "log_group": name, "path": str(path), "error": str(error)}
+            log.warning("log group write failed", extra=fields)
             return Outcome.retry("LogGroupWriteFailed", f"Could not write to log group {name}: {error.strerror}")
         return Outcome.success()
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from busbar.delivery import deadletter
 from busbar.delivery.base import Delivery, Outcome
 from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
+from busbar.observe import Observer
 from busbar.resources.lookup import find_bus_by_arn
 from busbar.store.base import Store
 
@@ -40,18 +41,22 @@ class Outcomes:
         backoff: Backoff,
         forget: Callable[[Sequence[Delivery]], None],
         resend: Callable[[Sequence[Delivery]], None],
+        observer: Observer | None = None,
     ) -> None:
         self._store = store
+        self._observer = observer or Observer()  # busbar.observe: invocation metrics, failure logs, bus logs
         self._backoff = backoff
         self._forget = forget
         self._resend = resend
         self._finished: list[Delivery] = []
         self._flushing: asyncio.Task[None] | None = None
 
-    async def record(self, delivery: Delivery, outcome: Outcome) -> float | None:
-        """Record *outcome*; answer when a retry is due (None: finished or dead)."""
+    async def record(self, delivery: Delivery, outcome: Outcome, started: float | None = None) -> float | None:
+        """Record *outcome* of the attempt begun at *started* (epoch seconds); answer when a
+        retry is due (None: finished or dead)."""
         if outcome.ok:
             self._finish(delivery)
+            self._observer.succeeded(delivery, started)  # busbar.observe hook
             return None
         attempts = delivery.attempts + 1
         condition = None
@@ -64,8 +69,9 @@ class Outcomes:
                 await self._store.retry_delivery(
                     delivery.id, attempts, due_at, outcome.error_code, outcome.error_message
                 )
+                self._observer.retrying(delivery, outcome, attempts, due_at, started)  # busbar.observe hook
                 return due_at
-        await self._dead_letter(delivery, attempts, outcome, condition)
+        await self._dead_letter(delivery, attempts, outcome, condition, started)
         return None
 
     def _finish(self, delivery: Delivery) -> None:
@@ -80,7 +86,10 @@ class Outcomes:
             try:
                 await self._store.finish_deliveries(ids)
             except Exception:  # noqa: BLE001 - still pending in the store: they will be sent again
-                log.exception("recording finished deliveries failed", extra={"count": len(batch)})
+                log.exception(
+                    "recording finished deliveries failed",
+                    extra={"count": len(batch), "event_ids": [d.event_id for d in batch[:10]]},
+                )
                 await self._store.release(ids)
                 self._resend(batch)
                 continue
@@ -93,7 +102,9 @@ class Outcomes:
         if self._finished:
             await self._flush()
 
-    async def _dead_letter(self, delivery: Delivery, attempts: int, outcome: Outcome, condition: str | None) -> None:
+    async def _dead_letter(
+        self, delivery: Delivery, attempts: int, outcome: Outcome, condition: str | None, started: float | None
+    ) -> None:
         attrs = deadletter.attributes(delivery, attempts - 1, outcome.error_code, outcome.error_message, condition)
         forward = None
         arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
@@ -104,16 +115,6 @@ class Outcomes:
                 forward = deadletter.dead_letter_event(delivery, found[0], attrs, arn)
             else:
                 message = f"{message} (dead-letter bus {arn} does not exist)"
-        log.warning(
-            "delivery dead-lettered",
-            extra={
-                "event_id": delivery.event_id,
-                "rule": delivery.rule_arn,
-                "target": delivery.target["Arn"],
-                "error_code": outcome.error_code,
-                "attempts": attempts,
-                "condition": condition,
-                "to": "bus" if forward else "store",
-            },
-        )
         await self._store.dead_letter(delivery.id, attempts, outcome.error_code, message, forward)
+        # busbar.observe hook: logs the dead letter (rationed per target) and counts it.
+        self._observer.dead_lettered(delivery, outcome, attempts, condition, started, dlq=arn, sent=bool(forward))

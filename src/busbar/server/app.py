@@ -39,6 +39,7 @@ from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
 from busbar.model.entries import new_event_ids
+from busbar.observe import Observer
 from busbar.patterns import PatternLimits
 from busbar.resources.kinds import CONNECTION
 from busbar.resources.scope import Scope as ResourceScope
@@ -47,6 +48,7 @@ from busbar.retention import Retention
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
 from busbar.server.auth import SigV4Verifier, load_keys
+from busbar.server.insight import Insight
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
 from busbar.store.base import Store
@@ -73,6 +75,7 @@ class BusbarApp:
         self.store = store or SqliteStore(settings.data_dir, settings.sync)
         # Opened at startup, once the store can say whether secrets were sealed before.
         self.secrets = SecretBox()
+        self.observer = Observer.for_server(settings, self.store)  # busbar.observe: metrics, failure logs, bus logs
         limits = PatternLimits(max_pattern_chars=settings.limits.max_pattern_chars)
         self.ctx = Context(
             settings=settings,
@@ -80,6 +83,7 @@ class BusbarApp:
             rules=RuleIndex(limits),
             scope=ResourceScope(settings.account_id, settings.region),
             secrets=self.secrets,
+            observer=self.observer,
         )
         self.dispatcher = Dispatcher(
             self.store,
@@ -87,17 +91,26 @@ class BusbarApp:
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             concurrency=settings.delivery_concurrency,
             window=settings.delivery_window,
+            observer=self.observer,
         )
         self.router = Router(
-            self.store, self.ctx.rules, self.dispatcher, max_descendants=settings.limits.max_event_descendants
+            self.store,
+            self.ctx.rules,
+            self.dispatcher,
+            max_descendants=settings.limits.max_event_descendants,
+            observer=self.observer,
         )
+        self.observer.gauge("deliveries_in_memory", "Deliveries held in memory.", lambda: self.dispatcher.held)
         self.retention = Retention(self.store, settings.event_retention_seconds)
-        self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None
+        keys = load_keys(settings.auth_keys_file) if settings.auth_keys_file else None
+        self._verifier = SigV4Verifier(keys) if keys is not None else None
+        self.insight = Insight(self, keys)  # busbar.server.insight: /metrics, its listener, /console/
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
         self._plain = Starlette(
             routes=[
                 Route("/health", self._health, methods=["GET", "HEAD"]),
                 Route("/busbar/dead-letters/redrive", self._redrive, methods=["POST"]),
+                *self.insight.routes(),  # busbar.server.insight
             ]
         )
 
@@ -137,6 +150,8 @@ class BusbarApp:
         await unlock(self.secrets, self._key_file(), self.store, CONNECTION)
         await ensure_default_bus(self.store, self.ctx.scope, self.settings.limits.max_event_buses)
         self.ctx.rules.follow(self.store)
+        await self.observer.start(self.store)  # busbar.observe: bus logs follow LogConfig; charts sample
+        await self.insight.start()  # busbar.server.insight: the metrics listener
         await self.dispatcher.start()
         await self.router.start()
         await self.retention.start()
@@ -155,6 +170,8 @@ class BusbarApp:
         await self.retention.stop()
         await self.router.stop()
         await self.dispatcher.stop()
+        await self.insight.stop()  # busbar.server.insight
+        await self.observer.stop()  # busbar.observe: the last bus log records are written
         await self.store.close()
         self.data_dir.close()
         log.info("busbar stopped")

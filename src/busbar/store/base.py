@@ -353,6 +353,16 @@ class Store(abc.ABC):
         """How many deliveries are pending (for health and metrics)."""
 
     @abc.abstractmethod
+    def pending_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
+        """Pending deliveries with ids above *after_id*, oldest first, leased or not (for
+        ``busbar deliveries list`` and the console; thread-safe and blocking)."""
+
+    @abc.abstractmethod
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """How many deliveries each (state, lane) holds, for ``/metrics`` (thread-safe and
+        blocking; states are "pending" and "dead")."""
+
+    @abc.abstractmethod
     async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[int]:
         """Make dead deliveries (all, or those ids) pending again with fresh attempts, due
         now; answer their ids (the lanes hear of them through :meth:`on_lane_work`)."""
@@ -369,6 +379,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Finish the writes in flight, then release the store."""
+
+    def observe_commits(self, listener: Callable[[float], None]) -> None:  # noqa: B027 - optional
+        """Call *listener* with the seconds each commit took (a backend without commits of its
+        own calls nothing); ``/metrics`` reports them (busbar.observe)."""
 
     # -- health and erasure (busbar.store.datadir; not abstract: a backend without files has neither) --
     def health(self) -> str | None:

@@ -291,6 +291,16 @@ class MemoryStore(Store):
     def pending_count(self) -> int:
         return sum(1 for d in self._deliveries.values() if d.state == "pending")
 
+    def pending_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
+        pending = sorted(d.id for d in self._deliveries.values() if d.state == "pending" and d.id > after_id)
+        return [self._deliveries[i] for i in pending[:limit]]
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for d in list(self._deliveries.values()):
+            counts[(d.state, d.lane)] = counts.get((d.state, d.lane), 0) + 1
+        return counts
+
     async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[int]:
         await asyncio.sleep(0)
         now = time.time()

@@ -153,6 +153,7 @@ class SqliteStore(Store):
         self._started = False
         self._guard: WriterGuard | None = None  # busbar.store.datadir hook
         self._scrubber = WalScrubber(self._between_transactions)  # busbar.store.datadir hook
+        self._on_commit: Callable[[float], None] | None = None  # busbar.observe hook: commit latency
 
     @property
     def capabilities(self) -> Capabilities:
@@ -223,6 +224,7 @@ class SqliteStore(Store):
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        started = time.perf_counter()  # busbar.observe hook: commit latency
         try:
             outcomes, afters = self._transaction(conn, batch)
         except Exception as exc:  # noqa: BLE001 - the batch failed to commit: nothing of it is stored
@@ -238,6 +240,8 @@ class SqliteStore(Store):
                 for job in batch:
                     self._run_batch(conn, [job])
                 return
+        if self._on_commit is not None:  # busbar.observe hook: commit latency
+            self._on_commit(time.perf_counter() - started)
         # Only what is durable reaches the caches and the callers.
         for after, result in afters:
             after(result)
@@ -565,6 +569,16 @@ class SqliteStore(Store):
 
     def pending_count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'").fetchone()[0])
+
+    def pending_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
+        return self._deliveries("state = 'pending' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._reader().execute("SELECT state, lane, COUNT(*) FROM deliveries GROUP BY state, lane")
+        return {(str(state), str(lane)): int(count) for state, lane, count in rows}
+
+    def observe_commits(self, listener: Callable[[float], None]) -> None:
+        self._on_commit = listener
 
     def _deliveries(self, where: str, args: tuple[Any, ...]) -> list[StoredDelivery]:
         rows = self._reader().execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE {where}", args).fetchall()
