@@ -17,7 +17,7 @@ def busbar(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ((), ["serve", "test-pattern", "events", "dead-letters", "backup", "secrets"]),
+        ((), ["serve", "test-pattern", "events", "deliveries", "dead-letters", "bus-logs", "backup", "secrets"]),
         (
             ("serve",),
             [
@@ -34,7 +34,22 @@ def busbar(*args: str) -> subprocess.CompletedProcess[str]:
             ],
         ),
         (("test-pattern",), ["PATTERN", "EVENT", "exit 0"]),
-        (("events",), ["--data-dir", "--bus", "--limit"]),
+        (("events",), ["--data-dir", "--bus", "--limit", "--follow", "--pattern"]),
+        (("deliveries", "list"), ["--data-dir", "--limit", "--with-event"]),
+        (("bus-logs",), ["BUS", "--follow", "LogConfig", "/aws/vendedlogs/events/event-bus/BUS"]),
+        (
+            ("serve",),
+            [
+                "--metrics",
+                "--metrics-host",
+                "--metrics-port",
+                "BUSBAR_METRICS_PORT",
+                "--console",
+                "--log-libraries",
+                "--failure-log-burst",
+                "--failure-log-per-minute",
+            ],
+        ),
         (("dead-letters",), ["list", "redrive"]),
         (("backup",), ["DEST", "--data-dir", "--with-secrets-key", "BUSBAR_DATA_DIR"]),
         (("secrets", "rotate"), ["--data-dir", "--secrets-key-file"]),

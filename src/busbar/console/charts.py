@@ -31,7 +31,7 @@ def svg(series: Series, now: float | None = None) -> str:
     line = " ".join(f"{x(at):.1f},{y(value):.1f}" for at, value in points)
     title = escape(series.title)
     return (
-        f'<svg class="chart" role="img" aria-label="{title}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg class="chart" role="img" aria-label="{title}" data-max="{top:.6f}" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
         f'<text x="{LEFT}" y="14" class="chart-title">{title} '
         f'<tspan class="chart-unit">({escape(series.unit)})</tspan></text>'
