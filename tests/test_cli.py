@@ -70,3 +70,32 @@ def test_bad_settings_are_refused(tmp_path):
 def test_events_on_missing_store(tmp_path):
     done = busbar("events", "--data-dir", str(tmp_path / "nothing"))
     assert done.returncode == 2 and "no store" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "said"),
+    [
+        ('{"source": ["shop"]}', '{"source":', "busbar test-pattern: the event is not valid JSON: "),
+        ('{"source": ["shop"]}', "[1, 2]", "busbar test-pattern: the event must be a JSON object"),
+        ('{"source": ["shop"]}', "@{missing}", "busbar test-pattern: cannot read {missing}: "),
+        ("@{missing}", "{}", "busbar test-pattern: cannot read {missing}: "),
+        ("@{directory}", "{}", "busbar test-pattern: cannot read {directory}: "),
+        ('{"source": ["shop"]}', "@{binary}", "busbar test-pattern: cannot read {binary}: "),
+        ('{"source": ["shop"]', "{}", "Event pattern is not valid. Reason: "),
+    ],
+)
+def test_test_pattern_bad_input_is_one_line_and_exit_2(tmp_path, pattern, event, said):
+    names = {"missing": tmp_path / "missing.json", "directory": tmp_path, "binary": tmp_path / "binary.json"}
+    names["binary"].write_bytes(b"\xff\xfe\x00{")
+
+    def fill(text: str) -> str:
+        for name, path in names.items():
+            text = text.replace("{" + name + "}", str(path))
+        return text
+
+    done = busbar("test-pattern", fill(pattern), fill(event))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(fill(said))

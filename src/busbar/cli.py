@@ -210,19 +210,41 @@ def _test_pattern_parser(sub: Any) -> None:
     p.set_defaults(func=_test_pattern)
 
 
+class _BadInput(Exception):
+    """An argument of a command that cannot be used; the message is shown as is."""
+
+
 def _read_arg(value: str) -> str:
-    return Path(value[1:]).read_text() if value.startswith("@") else value
+    """JSON text as given, or the text of the file ``@path`` names."""
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise _BadInput(f"cannot read {value[1:]}: {reason}") from None
 
 
 def _test_pattern(args: argparse.Namespace) -> int:
     from busbar.patterns import InvalidEventPattern, pattern_matches, validate
+    from busbar.patterns.events import EventNotObject, parse_event
 
     try:
         compiled = validate(_read_arg(args.pattern))
+        try:
+            event = parse_event(_read_arg(args.event))
+        except EventNotObject:
+            raise _BadInput("the event must be a JSON object") from None
+        except (ValueError, RecursionError) as error:
+            raise _BadInput(f"the event is not valid JSON: {error}") from None
     except InvalidEventPattern as error:
         print(str(error), file=sys.stderr)
         return 2
-    matched = pattern_matches(compiled, _read_arg(args.event))
+    except _BadInput as error:
+        # Exit 1 means "no match": a command that could not run says so with 2.
+        print(f"busbar test-pattern: {error}", file=sys.stderr)
+        return 2
+    matched = pattern_matches(compiled, event)
     print("true" if matched else "false")
     return 0 if matched else 1
 
