@@ -117,8 +117,46 @@ def _serve_parser(sub: Any) -> None:
         type=Path,
         default=None,
         help="require SigV4-signed requests made with one of the access keys in this file "
-        "('ACCESS_KEY_ID SECRET_ACCESS_KEY' per line) [BUSBAR_AUTH_KEYS_FILE] "
+        "('ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]' per line; a request acts in its key's account, "
+        "by default --account-id, and in the region it is signed for) [BUSBAR_AUTH_KEYS_FILE] "
         "(default: none, any signature is accepted)",
+    )
+    p.add_argument(
+        "--max-request-body-bytes",
+        type=int,
+        default=None,
+        help="largest request body read; larger ones are refused unread; 0 is four times "
+        "--max-put-events-request-bytes, at least 1 MiB [BUSBAR_MAX_REQUEST_BODY_BYTES] (default 0)",
+    )
+    p.add_argument(
+        "--http-max-header-bytes",
+        type=int,
+        default=None,
+        help="most bytes of request line and headers one request may send; more is answered 431 "
+        f"[BUSBAR_HTTP_MAX_HEADER_BYTES] (default {defaults.http_max_header_bytes})",
+    )
+    p.add_argument(
+        "--http-request-timeout",
+        type=int,
+        default=None,
+        help="seconds a client has to send a whole request (headers and body) once it has begun; "
+        f"slower ones get 408 and are disconnected [BUSBAR_HTTP_REQUEST_TIMEOUT] "
+        f"(default {defaults.http_request_timeout})",
+    )
+    p.add_argument(
+        "--http-keep-alive-timeout",
+        type=int,
+        default=None,
+        help="seconds a connection may sit idle before its first request or between requests "
+        f"[BUSBAR_HTTP_KEEP_ALIVE_TIMEOUT] (default {defaults.http_keep_alive_timeout})",
+    )
+    p.add_argument(
+        "--http-max-connections",
+        type=int,
+        default=None,
+        help="most client connections open at once (fewer if the open-file limit, raised to its hard "
+        "limit at start, is lower); beyond it the longest-idle connection is closed, or the new one "
+        f"answered 503 if all are busy [BUSBAR_HTTP_MAX_CONNECTIONS] (default {defaults.http_max_connections})",
     )
     p.set_defaults(func=_serve)
 
@@ -128,6 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from busbar import logs
     from busbar.server.app import BusbarApp
+    from busbar.server.protocol import HttpLimits, connection_cap, guarded_protocol, raise_open_file_limit
 
     overrides = {
         key: getattr(args, key)
@@ -147,6 +186,11 @@ def _serve(args: argparse.Namespace) -> int:
             "delivery_window",
             "event_retention_seconds",
             "auth_keys_file",
+            "max_request_body_bytes",
+            "http_max_header_bytes",
+            "http_request_timeout",
+            "http_keep_alive_timeout",
+            "http_max_connections",
         )
     }
     try:
@@ -160,6 +204,14 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
+    open_files = raise_open_file_limit()
+    max_connections = connection_cap(settings.http_max_connections, open_files)
+    if max_connections < settings.http_max_connections:
+        logging.getLogger("busbar").warning(
+            "the open-file limit caps client connections",
+            extra={"open_file_limit": open_files, "max_connections": max_connections},
+        )
+    limits = HttpLimits(settings.http_max_header_bytes, settings.http_request_timeout, max_connections)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -168,7 +220,8 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(limits),
+        timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=30,
     )
     server = _graceful_server_class()(config)

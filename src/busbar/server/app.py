@@ -51,8 +51,6 @@ log = logging.getLogger("busbar.server")
 
 _TARGET_PREFIX = "AWSEvents."
 _CONTENT_TYPE = b"application/x-amz-json-1.1"
-# No EventBridge request comes near this; bigger bodies are refused unread.
-_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 # Delivery ids are SQLite rowids: 1 .. 2**63-1.
 MAX_DELIVERY_ID = 2**63 - 1
@@ -84,7 +82,7 @@ class BusbarApp:
         self._verifier = (
             SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id)) if settings.auth_keys_file else None
         )
-        self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
+        self._max_body = settings.limits.request_body_bytes
         self._plain = Starlette(
             routes=[
                 Route("/health", self._health, methods=["GET", "HEAD"]),
@@ -159,6 +157,8 @@ class BusbarApp:
             ids = redrive_ids(raw)
         except AwsError as error:
             return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
+        except _Disconnected:
+            return JSONResponse({}, status_code=400)  # nobody is listening; nothing was done
         revived = await self.store.redrive(ids)
         self.dispatcher.submit(delivery_of(stored) for stored in revived)
         return JSONResponse({"redriven": [stored.id for stored in revived]})
@@ -176,6 +176,8 @@ class BusbarApp:
             caller = self._caller(scope["method"], scope["path"], scope["query_string"], headers, body)
             answer = await self._dispatch(target, body, caller)
             status, payload = 200, orjson.dumps(answer)
+        except _Disconnected:
+            return
         except AwsError as error:
             status, payload = error.status, _error_body(error)
         except Exception:  # noqa: BLE001 - never let a bug take the connection down
@@ -212,12 +214,15 @@ class BusbarApp:
         return self._verifier.verify(method, path, query.decode("latin-1"), headers, body)
 
     async def _read_body(self, receive: Any) -> bytes:
+        """The whole request body, refused as soon as it grows over the cap; a client
+        that goes away (or is cut off by the request timeout) before its body is
+        complete raises _Disconnected: a partial body is never acted on."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
@@ -255,6 +260,10 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SerializationException("The request body must be a JSON object.")
     return body
+
+
+class _Disconnected(Exception):
+    """The client went away before its request was complete."""
 
 
 def redrive_ids(raw: bytes) -> list[int] | None:
