@@ -8,9 +8,10 @@ connection forever: slowloris), none for a connection that never sends anything,
 and no cap on connections (past the open-file limit, ``accept`` fails and new
 clients hang in the listen backlog).  :class:`GuardedHttpToolsProtocol` adds them:
 
-- **header size**: the bytes received while a request's headers are incomplete are
-  counted; past ``max_header_bytes`` the request is answered 431 and the connection
-  closed (httptools buffers a header until it ends, so this also bounds its memory);
+- **header size**: the request line and headers are counted as they are parsed, and
+  so are the bytes received while a header block has not ended (httptools buffers a
+  header line until it ends); past ``max_header_bytes`` the request is answered 431
+  and the connection closed;
 - **request timeout**: a request must arrive whole (headers and body) within
   ``request_timeout`` seconds of its first byte, else 408 and close; and the
   keep-alive timeout also applies before a connection's first request;
@@ -33,6 +34,7 @@ import resource
 from dataclasses import dataclass, field
 from typing import Any
 
+import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -115,6 +117,10 @@ class ConnectionGuard:
         self.receiving.pop(protocol, None)
 
 
+class _HeadersTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a request over the header limit."""
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header-size limit, a request timeout and a
     connection cap (see the module's docstring).  Use :func:`guarded_protocol` to get
@@ -125,7 +131,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reading_headers = True
-        self._header_bytes = 0
+        self._header_bytes = 0  # of the request line and headers parsed so far
+        self._unparsed_bytes = 0  # received since the last request ended, while headers are incomplete
 
     # -- the connection --------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -140,20 +147,52 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        # uvicorn's own data_received, with the header limit added.
+        self._unset_keepalive_if_required()
         if self._reading_headers:
-            self._header_bytes += len(data)
-        super().data_received(data)
-        if self._reading_headers and self._header_bytes > self.guard.limits.max_header_bytes:
-            self.refuse(
-                431,
-                "RequestHeaderFieldsTooLarge",
-                f"The request line and headers are larger than {self.guard.limits.max_header_bytes} bytes.",
-            )
+            self._unparsed_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            if isinstance(error.__context__, _HeadersTooLarge):
+                self._headers_too_large()
+            else:
+                self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        if self._reading_headers and self._unparsed_bytes > self.guard.limits.max_header_bytes:
+            self._headers_too_large()
+
+    def _headers_too_large(self) -> None:
+        limit = self.guard.limits.max_header_bytes
+        message = f"The request line and headers are larger than {limit} bytes."
+        self.refuse(431, "RequestHeaderFieldsTooLarge", message)
+
+    def _count_header_bytes(self, count: int) -> None:
+        self._header_bytes += count
+        if self._header_bytes > self.guard.limits.max_header_bytes:
+            raise _HeadersTooLarge
 
     # -- parser callbacks --------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.guard.request_begun(self, self.loop.time())
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header_bytes(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value))
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
@@ -164,7 +203,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self.guard.receiving.pop(self, None)
         self._reading_headers = True
-        self._header_bytes = 0
+        self._header_bytes = self._unparsed_bytes = 0
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
