@@ -20,8 +20,9 @@ from busbar.api.context import Context
 from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.delivery.http import HttpSender
-from busbar.delivery.kinds import TargetKind
 from busbar.delivery.retry import Backoff
+from busbar.model.arns import TargetKind
+from busbar.resources.scope import Scope
 from busbar.ruleindex import RuleIndex
 from busbar.store.base import NewDelivery
 from busbar.store.sqlite import SqliteStore
@@ -29,6 +30,8 @@ from busbar.store.sqlite import SqliteStore
 from httptarget import HttpTarget, Reply
 
 WINDOW = 20
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ class Rig:
 
     def __init__(self, data_dir: Path, target: HttpTarget) -> None:
         self.store = SqliteStore(data_dir, sync="normal")
-        self.ctx = Context(settings=Settings(data_dir=data_dir), store=self.store, rules=RuleIndex())
+        self.ctx = Context(settings=Settings(data_dir=data_dir), store=self.store, rules=RuleIndex(), scope=SCOPE)
         self.target = target
         self.sender: HttpSender
         self._seq = 0
@@ -58,7 +61,7 @@ class Rig:
                 "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}},
             },
         )
-        connection_arn = self.store.get_resource("connection", name)["ConnectionArn"]  # type: ignore[index]
+        connection_arn = self.store.get_resource("connection", SCOPE.key(name))["ConnectionArn"]  # type: ignore[index]
         return (
             await destinations.create_api_destination(
                 self.ctx,
@@ -106,8 +109,6 @@ class Rig:
         return Dispatcher(
             self.store,
             {TargetKind.API_DESTINATION: self.sender},
-            account="000000000000",
-            region="us-east-1",
             backoff=Backoff(base_delay, max(base_delay, 0.2)),
             concurrency=8,
             window=WINDOW,

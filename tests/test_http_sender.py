@@ -18,12 +18,13 @@ import pytest
 
 from busbar.api import connections, destinations
 from busbar.api.context import Context
-from busbar.api.resources import CONNECTION
 from busbar.config import Settings
 from busbar.delivery.base import Delivery, Outcome
 from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.http import HttpSender
-from busbar.delivery.kinds import TargetKind
+from busbar.model.arns import TargetKind, parse_target
+from busbar.resources.kinds import CONNECTION
+from busbar.resources.scope import Scope
 from busbar.ruleindex import RuleIndex
 from busbar.store.sqlite import SqliteStore
 
@@ -32,6 +33,8 @@ from support import free_port
 
 PAYLOAD = b'{"id":"e-1","detail":{"order":7}}'
 SECRETS = ("pw-s3cret", "key-s3cret", "client-s3cret", "header-s3cret", "query-s3cret")
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ class Bench:
 
     def __init__(self, data_dir: Path, target: HttpTarget, timeout: float = 5.0) -> None:
         self.store = SqliteStore(data_dir, sync="normal")
-        self.ctx = Context(settings=Settings(data_dir=data_dir), store=self.store, rules=RuleIndex())
+        self.ctx = Context(settings=Settings(data_dir=data_dir), store=self.store, rules=RuleIndex(), scope=SCOPE)
         self.target = target
         self.timeout = timeout
         self.sender: HttpSender
@@ -65,7 +68,7 @@ class Bench:
         await connections.create_connection(
             self.ctx, {"Name": name, "AuthorizationType": auth_type, "AuthParameters": auth}
         )
-        return self.store.get_resource(CONNECTION, name) or {}
+        return self.store.get_resource(CONNECTION, SCOPE.key(name)) or {}
 
     async def destination(
         self, connection: dict[str, Any], path: str, method: str = "POST", rate: int | None = None
@@ -88,6 +91,7 @@ class Bench:
             target["HttpParameters"] = http
         return Delivery(
             id=delivery_id,
+            to=parse_target(arn),
             event_id="e-1",
             bus="default",
             rule_name="r",
@@ -229,7 +233,7 @@ def test_oauth_token_fetch_cache_and_state(tmp_path, target):
         assert len(sent) == 2
         assert sent[0].headers["authorization"].startswith("Bearer token-")
         assert sent[0].headers["authorization"] == sent[1].headers["authorization"]
-        stored = bench.store.get_resource(CONNECTION, connection["Name"]) or {}
+        stored = bench.store.get_resource(CONNECTION, SCOPE.key(connection["Name"])) or {}
         assert stored["ConnectionState"] == "AUTHORIZED" and "LastAuthorizedTime" in stored
 
     run(tmp_path, target, body)
@@ -274,7 +278,7 @@ def test_oauth_refused_deauthorizes(tmp_path, target):
         arn = await bench.destination(connection, where)
         outcome = await bench.send(arn)
         assert (outcome.ok, outcome.retryable, outcome.error_code) == (False, False, "CONNECTION_FAILURE")
-        stored = bench.store.get_resource(CONNECTION, connection["Name"]) or {}
+        stored = bench.store.get_resource(CONNECTION, SCOPE.key(connection["Name"])) or {}
         assert stored["ConnectionState"] == "DEAUTHORIZED"
         assert "401" in stored["StateReason"]
         again = await bench.send(arn)
@@ -329,7 +333,9 @@ def test_basic_401_deauthorizes_the_connection(tmp_path, target):
         arn = await bench.destination(connection, where)
         outcome = await bench.send(arn)
         assert (outcome.retryable, outcome.error_code) == (False, "ERROR_FROM_TARGET")
-        assert (bench.store.get_resource(CONNECTION, connection["Name"]) or {})["ConnectionState"] == "DEAUTHORIZED"
+        assert (bench.store.get_resource(CONNECTION, SCOPE.key(connection["Name"])) or {})[
+            "ConnectionState"
+        ] == "DEAUTHORIZED"
         again = await bench.send(arn)
         assert (again.retryable, again.error_code) == (False, "CONNECTION_FAILURE")
         assert len(target.requests_to(where)) == 1
@@ -405,8 +411,6 @@ def test_rate_limit_delays_not_drops(tmp_path, target):
         dispatcher = Dispatcher(
             bench.store,
             {TargetKind.API_DESTINATION: bench.sender},
-            account="000000000000",
-            region="us-east-1",
             concurrency=4,
         )
         await dispatcher.start()

@@ -29,13 +29,13 @@ def names(index: RuleIndex, bus: str, source: str) -> list[str]:
 def test_add_replace_disable_remove():
     index = RuleIndex()
     assert not index.routes("default")
-    index.update(rule("a"))
-    index.update(rule("b", source="other"))
+    index.update("default", rule("a"))
+    index.update("default", rule("b", source="other"))
     assert index.routes("default") and not index.routes("elsewhere")
     assert names(index, "default", "shop") == ["a"]
-    index.update(rule("b"))  # replaced: now matches shop too
+    index.update("default", rule("b"))  # replaced: now matches shop too
     assert names(index, "default", "shop") == ["a", "b"]
-    index.update(rule("a", state="DISABLED"))
+    index.update("default", rule("a", state="DISABLED"))
     assert names(index, "default", "shop") == ["b"]
     index.remove("default", "b")
     assert names(index, "default", "shop") == []
@@ -45,14 +45,14 @@ def test_add_replace_disable_remove():
 
 def test_rules_without_targets_do_not_route():
     index = RuleIndex()
-    index.update(rule("a", targets=[]))
+    index.update("default", rule("a", targets=[]))
     assert not index.routes("default")
     assert names(index, "default", "shop") == []
 
 
 def test_buses_are_separate():
     index = RuleIndex()
-    index.update(rule("a", bus="orders"))
+    index.update("orders", rule("a", bus="orders"))
     assert names(index, "orders", "shop") == ["a"]
     assert names(index, "default", "shop") == []
 
@@ -60,7 +60,8 @@ def test_buses_are_separate():
 def test_passthrough_and_shaped_targets():
     index = RuleIndex()
     index.update(
-        rule("a", targets=[{"Id": "plain", "Arn": LOG}, {"Id": "shaped", "Arn": LOG, "InputPath": "$.detail"}])
+        "default",
+        rule("a", targets=[{"Id": "plain", "Arn": LOG}, {"Id": "shaped", "Arn": LOG, "InputPath": "$.detail"}]),
     )
     [compiled] = index.match("default", {"source": "shop", "detail": {"x": 1}})
     assert [(t.config["Id"], t.passthrough) for t in compiled.targets] == [("plain", True), ("shaped", False)]

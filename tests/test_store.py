@@ -11,6 +11,7 @@ from busbar.api.buses import ensure_default_bus
 from busbar.api.context import Context
 from busbar.api.events import put_events
 from busbar.config import Settings
+from busbar.resources.scope import Scope
 from busbar.ruleindex import RuleIndex
 from busbar.store.base import AlreadyExists, NewDelivery, NewEvent
 from busbar.store.sqlite import SqliteStore
@@ -113,8 +114,9 @@ def test_put_events_on_a_full_disk_answers_retryable_failures(tmp_path: Path):
     async def main() -> None:
         store = SqliteStore(tmp_path, sync="normal")
         await store.start()
-        ctx = Context(settings=Settings(data_dir=tmp_path), store=store, rules=RuleIndex())
-        await ensure_default_bus(ctx)
+        scope = Scope("000000000000", "us-east-1")
+        ctx = Context(settings=Settings(data_dir=tmp_path), store=store, rules=RuleIndex(), scope=scope)
+        await ensure_default_bus(store, scope, 100)
         # SQLite's own "disk is full": no page may be added to the file.
         await store._submit(lambda conn: conn.execute("PRAGMA max_page_count = 1"))  # noqa: SLF001
         big = json.dumps({"a": "x" * 100_000})

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from busbar.model.arns import is_account, is_region
 from busbar.model.size import DEFAULT_MAX_REQUEST_BYTES
 
 
@@ -120,8 +121,13 @@ class Settings:
 
     def check(self) -> None:
         """Refuse settings that cannot work, with a message saying what to change."""
-        if not (len(self.account_id) == 12 and self.account_id.isdigit()):
+        if not is_account(self.account_id):
             raise ValueError(f"account id must be 12 digits, got {self.account_id!r}")
+        if not is_region(self.region):
+            raise ValueError(
+                f"region must be an AWS region name such as us-east-1 or eu-central-2, got {self.region!r} "
+                "(AWS's API refuses ARNs with other regions, so busbar could not accept its own)"
+            )
         if self.sync not in ("full", "normal"):
             raise ValueError(f"sync must be 'full' or 'normal', got {self.sync!r}")
         if self.retry_base_delay <= 0 or self.retry_max_delay < self.retry_base_delay:

@@ -1,9 +1,11 @@
 """The rules of every bus, compiled for routing: one pattern Matcher per bus and
-each rule's targets with their input shaping compiled.
+each rule's targets with their input shaping compiled and their ARN parsed.
 
-The API updates this index right after every rule write, so routing follows
-rule changes without a restart; adding or removing one rule touches only that
-rule's entries in its bus's Matcher.
+The index follows the store's changes (:meth:`RuleIndex.follow`): a rule written
+through any node routes on every node, without a restart, and on the node that
+wrote it before the write is answered.  Adding or removing one rule touches only
+that rule's entries in its bus's Matcher.  Buses are named by their store keys
+(``account/region/bus``, see :mod:`busbar.resources.kinds`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from busbar.model.arns import TargetArn, parse_target
 from busbar.patterns import Matcher, PatternLimits
+from busbar.resources.kinds import RULE
+from busbar.store.base import Store
 from busbar.transform import TargetInput, compile_target_input
 
 log = logging.getLogger("busbar.rules")
@@ -27,6 +32,7 @@ class CompiledTarget:
     """A target and its compiled input shaping."""
 
     config: dict[str, Any]
+    arn: TargetArn | None  # None only for a stored target of a kind this busbar no longer knows
     shaping: TargetInput
     passthrough: bool  # no Input/InputPath/InputTransformer: the payload is the event itself
 
@@ -50,17 +56,32 @@ class RuleIndex:
         self._rules: dict[tuple[str, str], CompiledRule] = {}
         self._per_bus: dict[str, int] = {}  # routing rules per bus
 
-    def load(self, rules: Iterable[dict[str, Any]]) -> None:
-        """Compile every stored rule (at start-up)."""
-        for rule in rules:
+    def follow(self, store: Store) -> None:
+        """Compile every stored rule, then follow every change of a rule in *store*."""
+        self.load(store.list_resources(RULE))
+        store.watch(self._changed)
+
+    def _changed(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
+        if kind != RULE:
+            return
+        if value is None:
+            bus, name = key.rsplit("/", 1)
+            self.remove(bus, name)
+        else:
+            self.load([(key, value)])
+
+    def load(self, rules: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Compile stored rules, given as (store key, rule)."""
+        for key, rule in rules:
             try:
-                self.update(rule)
+                self.update(key.rsplit("/", 1)[0], rule)
             except Exception:  # noqa: BLE001 - one bad stored rule must not stop the server
                 log.exception("stored rule could not be compiled", extra={"rule": rule.get("Arn")})
 
-    def update(self, rule: dict[str, Any]) -> None:
-        """Add or replace one rule (stored document, as the rules API writes it)."""
-        bus, name = rule["EventBusName"], rule["Name"]
+    def update(self, bus: str, rule: dict[str, Any]) -> None:
+        """Add or replace one rule of the bus whose store key is *bus* (the stored document,
+        as the rules API writes it)."""
+        name = rule["Name"]
         matcher = self._matchers.get(bus)
         if matcher is None:
             matcher = self._matchers[bus] = Matcher(self._limits)
@@ -71,7 +92,7 @@ class RuleIndex:
         targets = []
         for target in rule["Targets"]:
             shaping = compile_target_input(target)
-            targets.append(CompiledTarget(target, shaping, shaping.mode == "event"))
+            targets.append(CompiledTarget(target, parse_target(target["Arn"]), shaping, shaping.mode == "event"))
         matcher.add_rule(name, rule["EventPattern"])
         if (bus, name) not in self._rules:
             self._per_bus[bus] = self._per_bus.get(bus, 0) + 1

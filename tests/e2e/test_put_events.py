@@ -44,7 +44,7 @@ def test_accepted_entry_is_stored_as_envelope(events, server):
     assert UUID4.match(event_id)
     envelope = stored(server, event_id)
     assert envelope == {
-        "bus": "default",
+        "bus": f"{ACCOUNT}/{REGION}/default",
         "trace": "Root=1-abc",
         "version": "0",
         "id": event_id,
@@ -232,7 +232,7 @@ def test_bus_by_name_and_by_arn(events, server):
     arn = events.create_event_bus(Name=name)["EventBusArn"]
     answer = events.put_events(Entries=[entry(EventBusName=name), entry(EventBusName=arn)])
     assert answer["FailedEntryCount"] == 0
-    assert {stored(server, e["EventId"])["bus"] for e in answer["Entries"]} == {name}
+    assert {stored(server, e["EventId"])["bus"] for e in answer["Entries"]} == {f"{ACCOUNT}/{REGION}/{name}"}
     other_account = arn.replace(ACCOUNT, "123456789012")
     answer = events.put_events(Entries=[entry(EventBusName=other_account)])
     assert answer["Entries"][0]["ErrorCode"] == "ResourceNotFoundException"

@@ -43,7 +43,6 @@ destinations then answer ``INACTIVE`` and their invocations fail without retry.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
@@ -56,18 +55,22 @@ from busbar.api.errors import (
     ValidationException,
 )
 from busbar.api.paging import listing
-from busbar.api.resources import CONNECTION
-from busbar.store.base import AlreadyExists, Store
-
-BASIC = "BASIC"
-API_KEY = "API_KEY"
-OAUTH = "OAUTH_CLIENT_CREDENTIALS"
-
-AUTHORIZED = "AUTHORIZED"
-AUTHORIZING = "AUTHORIZING"
-DEAUTHORIZED = "DEAUTHORIZED"
-DEAUTHORIZING = "DEAUTHORIZING"
-DELETING = "DELETING"
+from busbar.model.arns import connection_arn, connection_secret_arn, parse_events
+from busbar.resources import quotas
+from busbar.resources.connections import (
+    API_KEY,
+    AUTHORIZED,
+    AUTHORIZING,
+    BASIC,
+    DEAUTHORIZED,
+    DEAUTHORIZING,
+    DELETING,
+    OAUTH,
+    SECRET_MEMBERS,
+)
+from busbar.resources.kinds import CONNECTION
+from busbar.resources.lookup import find_connection
+from busbar.store.base import AlreadyExists
 
 # The AuthParameters member each authorization type needs, and its required members.
 _AUTH_MEMBER = {BASIC: "BasicAuthParameters", API_KEY: "ApiKeyAuthParameters", OAUTH: "OAuthParameters"}
@@ -76,35 +79,7 @@ _REQUIRED = {
     "ApiKeyAuthParameters": ("ApiKeyName", "ApiKeyValue"),
     "OAuthParameters": ("ClientParameters", "AuthorizationEndpoint", "HttpMethod"),
 }
-# Members whose values are credentials: stored, never answered.
-_SECRET_MEMBERS = ("Password", "ApiKeyValue", "ClientSecret")
 _HTTP_LISTS = ("HeaderParameters", "QueryStringParameters", "BodyParameters")
-
-
-def named_arn(kind: str, region: str, account: str, name: str, unique: str) -> str:
-    """``arn:aws:events:{region}:{account}:{kind}/{name}/{uuid}``: how AWS names
-    connections and API destinations (the uuid tells a re-created one from the old)."""
-    return f"arn:aws:events:{region}:{account}:{kind}/{name}/{unique}"
-
-
-def split_named_arn(kind: str, arn: str) -> tuple[str, str, str] | None:
-    """(region, account, name) of a :func:`named_arn` of *kind*, or None when *arn* is not one."""
-    match = re.fullmatch(
-        rf"arn:aws[a-z-]*:events:([a-z0-9-]*):([0-9]{{12}})?:{re.escape(kind)}/"
-        r"([.\-_A-Za-z0-9]+)/([-A-Za-z0-9]+)",
-        arn,
-    )
-    return (match.group(1), match.group(2) or "", match.group(3)) if match else None
-
-
-def connection_arn(region: str, account: str, name: str, unique: str) -> str:
-    """``arn:aws:events:{region}:{account}:connection/{name}/{uuid}``."""
-    return named_arn(CONNECTION, region, account, name, unique)
-
-
-def split_connection_arn(arn: str) -> tuple[str, str, str] | None:
-    """(region, account, name) of a connection ARN, or None when *arn* is not one."""
-    return split_named_arn(CONNECTION, arn)
 
 
 def not_found(name: str) -> ResourceNotFoundException:
@@ -113,32 +88,32 @@ def not_found(name: str) -> ResourceNotFoundException:
 
 def get_connection(ctx: Context, name: str) -> dict[str, Any]:
     """The stored connection (with its secrets), or ResourceNotFoundException."""
-    connection = ctx.store.get_resource(CONNECTION, name)
+    connection = ctx.store.get_resource(CONNECTION, ctx.scope.key(name))
     if connection is None:
         raise not_found(name)
     return connection
 
 
-def find_named(store: Store, kind: str, arn: str, arn_field: str) -> dict[str, Any] | None:
-    """The resource of *kind* that the :func:`named_arn` *arn* names, or None. One deleted and
-    created again under the same name has another ARN (its ``arn_field``), so the old ARN finds
-    nothing: a deleted resource's users must not reach its successor."""
-    parts = split_named_arn(kind, arn)
-    found = store.get_resource(kind, parts[2]) if parts else None
-    return found if found is not None and found[arn_field] == arn else None
+async def change_connection(ctx: Context, name: str, change: Any) -> dict[str, Any]:
+    """Apply *change* (stored connection -> new one) atomically."""
 
+    def apply(connection: dict[str, Any] | None) -> dict[str, Any]:
+        if connection is None:
+            raise not_found(name)
+        new: dict[str, Any] = change(dict(connection))
+        return new
 
-def find_connection(store: Store, arn: str) -> dict[str, Any] | None:
-    """The connection *arn* names, or None (see :func:`find_named`)."""
-    return find_named(store, CONNECTION, arn, "ConnectionArn")
+    changed = await ctx.store.modify(CONNECTION, ctx.scope.key(name), apply)
+    assert changed is not None
+    return changed
 
 
 def connection_by_arn(ctx: Context, arn: str) -> dict[str, Any]:
     """The connection *arn* names in this account and region, or ResourceNotFoundException."""
     connection = find_connection(ctx.store, arn)
     if connection is None:
-        parts = split_connection_arn(arn)
-        raise not_found(parts[2] if parts else arn)
+        parts = parse_events(arn, CONNECTION)
+        raise not_found(parts.name if parts else arn)
     return connection
 
 
@@ -275,11 +250,20 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
     auth: dict[str, Any] = body["AuthParameters"]
     _check_connectivity(body)
     _check_auth(auth_type, auth)
-    if ctx.store.get_resource(CONNECTION, name) is not None:
+    store, stored_key = ctx.store, ctx.scope.key(name)
+    if store.get_resource(CONNECTION, stored_key) is not None:
         raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
-    quota = ctx.settings.limits.max_connections
-    if len(ctx.store.list_resources(CONNECTION)) >= quota:
-        raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
+    try:
+        await quotas.reserve(
+            store,
+            CONNECTION,
+            ctx.scope.prefix,
+            name,
+            ctx.settings.limits.max_connections,
+            lambda kept: store.get_resource(CONNECTION, ctx.scope.key(kept)) is not None,
+        )
+    except quotas.QuotaExceeded:
+        raise LimitExceededException("The requested resource exceeds the maximum number allowed.") from None
     now = time.time()
     unique = str(uuid.uuid4())
     state = initial_state(auth_type)
@@ -288,7 +272,7 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         "ConnectionArn": connection_arn(ctx.region, ctx.account, name, unique),
         "AuthorizationType": auth_type,
         "ConnectionState": state,
-        "SecretArn": f"arn:aws:secretsmanager:{ctx.region}:{ctx.account}:secret:events!connection/{name}/{unique}",
+        "SecretArn": connection_secret_arn(ctx.region, ctx.account, name, unique),
         "AuthParameters": auth,
         "CreationTime": now,
         "LastModifiedTime": now,
@@ -300,7 +284,7 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         if body.get(key) is not None:
             connection[key] = body[key]
     try:
-        await ctx.store.create_resource(CONNECTION, name, connection)
+        await store.create_resource(CONNECTION, stored_key, connection)
     except AlreadyExists:
         raise ResourceAlreadyExistsException(f"Connection {name} already exists.") from None
     return _summary(connection)
@@ -313,10 +297,11 @@ async def describe_connection(ctx: Context, body: dict[str, Any]) -> dict[str, A
 async def list_connections(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     prefix = body.get("NamePrefix") or ""
     state = body.get("ConnectionState")
+    scope_prefix = ctx.scope.prefix
     found = [
-        (name, _listed(connection))
-        for name, connection in ctx.store.list_resources(CONNECTION)
-        if name.startswith(prefix) and (state is None or connection["ConnectionState"] == state)
+        (key[len(scope_prefix) :], _listed(connection))
+        for key, connection in ctx.store.list_resources(CONNECTION, scope_prefix + prefix)
+        if state is None or connection["ConnectionState"] == state
     ]
     return listing("Connections", found, body)
 
@@ -350,43 +335,46 @@ def _merge_auth(stored: dict[str, Any], stored_type: str, auth_type: str, given:
 
 
 async def update_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    connection = dict(get_connection(ctx, body["Name"]))
     _check_connectivity(body)
-    stored_type = connection["AuthorizationType"]
-    auth_type = body.get("AuthorizationType") or stored_type
-    given = body.get("AuthParameters") or {}
-    foreign = [name for name in _AUTH_MEMBER.values() if name != _AUTH_MEMBER[auth_type] and name in given]
-    if foreign:
-        raise ValidationException(
-            f"{foreign[0]} cannot be specified for authorization type {auth_type}; "
-            f"specify only {_AUTH_MEMBER[auth_type]}."
-        )
-    credentials_changed = auth_type != stored_type or any(member in given for member in _AUTH_MEMBER.values())
-    if given or auth_type != stored_type:
-        auth = _merge_auth(connection.get("AuthParameters", {}), stored_type, auth_type, given)
-        if credentials_changed or connection["ConnectionState"] != DEAUTHORIZED:
-            _check_auth(auth_type, auth)
-        connection["AuthParameters"] = auth
-    connection["AuthorizationType"] = auth_type
-    for key in ("Description", "KmsKeyIdentifier"):
-        if body.get(key) is not None:
-            connection[key] = body[key]
-    now = time.time()
-    connection["LastModifiedTime"] = now
-    if credentials_changed:
-        # New credentials are tried afresh: a cached OAuth token belongs to the old ones.
-        connection["Generation"] = connection.get("Generation", 0) + 1
-        connection["ConnectionState"] = initial_state(auth_type)
-        connection.pop("StateReason", None)
-        if connection["ConnectionState"] == AUTHORIZED:
-            connection["LastAuthorizedTime"] = now
-    await ctx.store.put_resource(CONNECTION, connection["Name"], connection)
-    return _summary(connection)
+
+    def change(connection: dict[str, Any]) -> dict[str, Any]:
+        stored_type = connection["AuthorizationType"]
+        auth_type = body.get("AuthorizationType") or stored_type
+        given = body.get("AuthParameters") or {}
+        foreign = [name for name in _AUTH_MEMBER.values() if name != _AUTH_MEMBER[auth_type] and name in given]
+        if foreign:
+            raise ValidationException(
+                f"{foreign[0]} cannot be specified for authorization type {auth_type}; "
+                f"specify only {_AUTH_MEMBER[auth_type]}."
+            )
+        credentials_changed = auth_type != stored_type or any(member in given for member in _AUTH_MEMBER.values())
+        if given or auth_type != stored_type:
+            auth = _merge_auth(connection.get("AuthParameters", {}), stored_type, auth_type, given)
+            if credentials_changed or connection["ConnectionState"] != DEAUTHORIZED:
+                _check_auth(auth_type, auth)
+            connection["AuthParameters"] = auth
+        connection["AuthorizationType"] = auth_type
+        for key in ("Description", "KmsKeyIdentifier"):
+            if body.get(key) is not None:
+                connection[key] = body[key]
+        now = time.time()
+        connection["LastModifiedTime"] = now
+        if credentials_changed:
+            # New credentials are tried afresh: a cached OAuth token belongs to the old ones.
+            connection["Generation"] = connection.get("Generation", 0) + 1
+            connection["ConnectionState"] = initial_state(auth_type)
+            connection.pop("StateReason", None)
+            if connection["ConnectionState"] == AUTHORIZED:
+                connection["LastAuthorizedTime"] = now
+        return connection
+
+    return _summary(await change_connection(ctx, body["Name"], change))
 
 
 async def delete_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     connection = get_connection(ctx, body["Name"])
-    await ctx.store.delete_resource(CONNECTION, connection["Name"])
+    await ctx.store.delete_resource(CONNECTION, ctx.scope.key(connection["Name"]))
+    await quotas.release(ctx.store, CONNECTION, ctx.scope.prefix, connection["Name"])
     # AWS deletes asynchronously and answers DELETING; busbar's delete is done, the answer is AWS's.
     return _summary(connection, DELETING)
 
@@ -398,22 +386,23 @@ def strip_secrets(auth: dict[str, Any]) -> dict[str, Any]:
         if member == "InvocationHttpParameters":
             stripped[member] = params
             continue
-        kept = {key: value for key, value in params.items() if key not in _SECRET_MEMBERS}
+        kept = {key: value for key, value in params.items() if key not in SECRET_MEMBERS}
         if "ClientParameters" in kept:
             kept["ClientParameters"] = {
-                key: value for key, value in kept["ClientParameters"].items() if key not in _SECRET_MEMBERS
+                key: value for key, value in kept["ClientParameters"].items() if key not in SECRET_MEMBERS
             }
         stripped[member] = kept
     return stripped
 
 
 async def deauthorize_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    connection = dict(get_connection(ctx, body["Name"]))
-    connection["AuthParameters"] = strip_secrets(connection.get("AuthParameters", {}))
-    connection["ConnectionState"] = DEAUTHORIZED
-    connection["StateReason"] = "Deauthorized by DeauthorizeConnection."
-    connection["LastModifiedTime"] = time.time()
-    connection["Generation"] = connection.get("Generation", 0) + 1
-    await ctx.store.put_resource(CONNECTION, connection["Name"], connection)
+    def change(connection: dict[str, Any]) -> dict[str, Any]:
+        connection["AuthParameters"] = strip_secrets(connection.get("AuthParameters", {}))
+        connection["ConnectionState"] = DEAUTHORIZED
+        connection["StateReason"] = "Deauthorized by DeauthorizeConnection."
+        connection["LastModifiedTime"] = time.time()
+        connection["Generation"] = connection.get("Generation", 0) + 1
+        return connection
+
     # AWS answers DEAUTHORIZING while it removes the secret; here it is gone already.
-    return _summary(connection, DEAUTHORIZING)
+    return _summary(await change_connection(ctx, body["Name"], change), DEAUTHORIZING)

@@ -21,14 +21,7 @@ import time
 import uuid
 from typing import Any
 
-from busbar.api.connections import (
-    DEAUTHORIZED,
-    check_endpoint,
-    connection_by_arn,
-    find_connection,
-    find_named,
-    named_arn,
-)
+from busbar.api.connections import check_endpoint, connection_by_arn
 from busbar.api.context import Context
 from busbar.api.errors import (
     LimitExceededException,
@@ -36,20 +29,14 @@ from busbar.api.errors import (
     ResourceNotFoundException,
 )
 from busbar.api.paging import listing
-from busbar.api.resources import API_DESTINATION
+from busbar.model.arns import api_destination_arn
+from busbar.resources import quotas
+from busbar.resources.connections import DEAUTHORIZED
+from busbar.resources.kinds import API_DESTINATION
+from busbar.resources.lookup import find_connection
 from busbar.store.base import AlreadyExists, Store
 
 DEFAULT_RATE_LIMIT = 300
-
-
-def api_destination_arn(region: str, account: str, name: str, unique: str) -> str:
-    """``arn:aws:events:{region}:{account}:api-destination/{name}/{uuid}``."""
-    return named_arn(API_DESTINATION, region, account, name, unique)
-
-
-def find_api_destination(store: Store, arn: str) -> dict[str, Any] | None:
-    """The destination *arn* names, or None (see :func:`find_named`)."""
-    return find_named(store, API_DESTINATION, arn, "ApiDestinationArn")
 
 
 def not_found(name: str) -> ResourceNotFoundException:
@@ -59,7 +46,7 @@ def not_found(name: str) -> ResourceNotFoundException:
 
 
 def _get(ctx: Context, name: str) -> dict[str, Any]:
-    destination = ctx.store.get_resource(API_DESTINATION, name)
+    destination = ctx.store.get_resource(API_DESTINATION, ctx.scope.key(name))
     if destination is None:
         raise not_found(name)
     return destination
@@ -94,13 +81,22 @@ _DESCRIBED = (*_LISTED[:2], "Description", *_LISTED[2:])
 
 async def create_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     name: str = body["Name"]
-    if ctx.store.get_resource(API_DESTINATION, name) is not None:
+    store, stored_key = ctx.store, ctx.scope.key(name)
+    if store.get_resource(API_DESTINATION, stored_key) is not None:
         raise ResourceAlreadyExistsException(f"An api-destination '{name}' already exists.")
     check_endpoint(body["InvocationEndpoint"], "InvocationEndpoint")
     connection_by_arn(ctx, body["ConnectionArn"])
-    quota = ctx.settings.limits.max_api_destinations
-    if len(ctx.store.list_resources(API_DESTINATION)) >= quota:
-        raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
+    try:
+        await quotas.reserve(
+            store,
+            API_DESTINATION,
+            ctx.scope.prefix,
+            name,
+            ctx.settings.limits.max_api_destinations,
+            lambda kept: store.get_resource(API_DESTINATION, ctx.scope.key(kept)) is not None,
+        )
+    except quotas.QuotaExceeded:
+        raise LimitExceededException("The requested resource exceeds the maximum number allowed.") from None
     now = time.time()
     destination: dict[str, Any] = {
         "Name": name,
@@ -115,7 +111,7 @@ async def create_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str
     if body.get("Description") is not None:
         destination["Description"] = body["Description"]
     try:
-        await ctx.store.create_resource(API_DESTINATION, name, destination)
+        await store.create_resource(API_DESTINATION, stored_key, destination)
     except AlreadyExists:
         raise ResourceAlreadyExistsException(f"An api-destination '{name}' already exists.") from None
     return _with_state(ctx, destination, _SUMMARY)
@@ -128,29 +124,39 @@ async def describe_api_destination(ctx: Context, body: dict[str, Any]) -> dict[s
 async def list_api_destinations(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     prefix = body.get("NamePrefix") or ""
     connection = body.get("ConnectionArn")
+    scope_prefix = ctx.scope.prefix
     found = [
-        (name, _with_state(ctx, destination, _LISTED))
-        for name, destination in ctx.store.list_resources(API_DESTINATION)
-        if name.startswith(prefix) and (connection is None or destination["ConnectionArn"] == connection)
+        (key[len(scope_prefix) :], _with_state(ctx, destination, _LISTED))
+        for key, destination in ctx.store.list_resources(API_DESTINATION, scope_prefix + prefix)
+        if connection is None or destination["ConnectionArn"] == connection
     ]
     return listing("ApiDestinations", found, body)
 
 
 async def update_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    destination = dict(_get(ctx, body["Name"]))
+    name: str = body["Name"]
     if body.get("InvocationEndpoint") is not None:
         check_endpoint(body["InvocationEndpoint"], "InvocationEndpoint")
     if body.get("ConnectionArn") is not None:
         connection_by_arn(ctx, body["ConnectionArn"])
-    for key in ("Description", "ConnectionArn", "InvocationEndpoint", "HttpMethod", "InvocationRateLimitPerSecond"):
-        if body.get(key) is not None:
-            destination[key] = body[key]
-    destination["LastModifiedTime"] = time.time()
-    await ctx.store.put_resource(API_DESTINATION, destination["Name"], destination)
+
+    def change(destination: dict[str, Any] | None) -> dict[str, Any]:
+        if destination is None:
+            raise not_found(name)
+        destination = dict(destination)
+        for key in ("Description", "ConnectionArn", "InvocationEndpoint", "HttpMethod", "InvocationRateLimitPerSecond"):
+            if body.get(key) is not None:
+                destination[key] = body[key]
+        destination["LastModifiedTime"] = time.time()
+        return destination
+
+    destination = await ctx.store.modify(API_DESTINATION, ctx.scope.key(name), change)
+    assert destination is not None
     return _with_state(ctx, destination, _SUMMARY)
 
 
 async def delete_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     destination = _get(ctx, body["Name"])
-    await ctx.store.delete_resource(API_DESTINATION, destination["Name"])
+    await ctx.store.delete_resource(API_DESTINATION, ctx.scope.key(destination["Name"]))
+    await quotas.release(ctx.store, API_DESTINATION, ctx.scope.prefix, destination["Name"])
     return {}

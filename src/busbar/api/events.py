@@ -12,9 +12,10 @@ from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import AwsError, ValidationException
-from busbar.api.resources import BUS, bus_name
+from busbar.api.resources import bus_name
 from busbar.model import entries as checks
 from busbar.model.size import entry_size
+from busbar.resources.kinds import BUS, bus_key
 from busbar.store.base import NewEvent
 
 log = logging.getLogger("busbar.api")
@@ -81,7 +82,8 @@ def _accept(
         bus = bus_name(ctx, entry.get("EventBusName"))
     except AwsError as error:
         return checks.EntryError(error.code, error.message)
-    if ctx.store.get_resource(BUS, bus) is None:
+    key = bus_key(ctx.scope, bus)
+    if ctx.store.get_resource(BUS, key) is None:
         # AWS answers success and drops the event; busbar says so (see README).
         return checks.EntryError("ResourceNotFoundException", f"Event bus {bus} does not exist.")
     if entry.get("Time") is not None:
@@ -94,7 +96,7 @@ def _accept(
     envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
     return NewEvent(
         event_id=event_id,
-        bus=bus,
+        bus=key,
         envelope=checks.encode_envelope(envelope, detail_text),
         time=when,
         ingested_at=now,

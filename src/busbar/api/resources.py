@@ -1,63 +1,60 @@
-"""Resource kinds in the store and how operations find them by name or ARN."""
+"""Resources as operations find them: by name or ARN in the request's scope, or an
+AWS error in AWS's words (the lookups themselves are :mod:`busbar.resources.lookup`)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import ResourceNotFoundException
-from busbar.model.arns import split_bus_arn
-
-# Kinds of resource documents in the store.
-BUS = "event-bus"
-RULE = "rule"
-TAGS = "tags"
-CONNECTION = "connection"
-API_DESTINATION = "api-destination"
-
-DEFAULT_BUS = "default"
+from busbar.model import arns
+from busbar.resources.kinds import BUS, DEFAULT_BUS, RULE, bus_key
+from busbar.resources.scope import Scope
 
 
 def bus_not_found(name: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Event bus {name} does not exist.")
 
 
-def bus_name(ctx: Context, name_or_arn: str | None) -> str:
-    """The bus name an operation's ``Name``/``EventBusName`` refers to (``default`` when absent).
-    An ARN of another account or region names a bus that does not exist here."""
+def bus_ref(ctx: Context, name_or_arn: str | None) -> tuple[Scope, str]:
+    """(scope, name) of the bus an operation's ``Name``/``EventBusName`` refers to
+    (``default`` when absent).  An ARN names a bus of its own account and region; only
+    the request's own account may be named (other accounts' buses are reached through
+    their policies, see PutEvents)."""
     if not name_or_arn:
-        return DEFAULT_BUS
-    parts = split_bus_arn(name_or_arn)
+        return ctx.scope, DEFAULT_BUS
+    parts = arns.parse_events(name_or_arn, "event-bus")
     if parts is None:
-        return name_or_arn
-    region, account, name = parts
-    if region != ctx.region or account != ctx.account:
-        raise bus_not_found(name_or_arn)
+        return ctx.scope, name_or_arn
+    return Scope(parts.account, parts.region), parts.name
+
+
+def bus_name(ctx: Context, name_or_arn: str | None) -> str:
+    """The name of a bus of the request's own scope; an ARN of another scope names a bus
+    that does not exist here."""
+    scope, name = bus_ref(ctx, name_or_arn)
+    if scope != ctx.scope:
+        raise bus_not_found(name_or_arn or name)
     return name
 
 
 def get_bus(ctx: Context, name_or_arn: str | None) -> dict[str, Any]:
-    """The stored bus, or ResourceNotFoundException in AWS's words."""
+    """The stored bus of the request's scope, or ResourceNotFoundException in AWS's words."""
     name = bus_name(ctx, name_or_arn)
-    bus = ctx.store.get_resource(BUS, name)
+    bus = ctx.store.get_resource(BUS, bus_key(ctx.scope, name))
     if bus is None:
         raise bus_not_found(name)
     return bus
 
 
-_RULE_ARN = re.compile(r"arn:aws[\w-]*:events:([\w-]+):(\d{12}):rule/(?:(.+)/)?([^/]+)")
-
-
 def check_taggable(ctx: Context, arn: str) -> None:
     """Raise ResourceNotFoundException unless *arn* names a resource that can carry tags."""
-    if split_bus_arn(arn) is not None:
+    parts = arns.parse_events(arn)
+    if parts is not None and parts.kind == "event-bus":
         get_bus(ctx, arn)
         return
-    rule = _RULE_ARN.fullmatch(arn)
-    if rule and rule.group(1) == ctx.region and rule.group(2) == ctx.account:
-        bus, name = rule.group(3) or DEFAULT_BUS, rule.group(4)
-        if ctx.store.get_resource(RULE, f"{bus}/{name}") is None:
-            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus}.")
+    if parts is not None and parts.kind == "rule" and (parts.region, parts.account) == (ctx.region, ctx.account):
+        if ctx.store.get_resource(RULE, ctx.scope.key(parts.bus, parts.name)) is None:
+            raise ResourceNotFoundException(f"Rule {parts.name} does not exist on EventBus {parts.bus}.")
         return
     raise ResourceNotFoundException(f"Resource {arn} does not exist.")

@@ -1,10 +1,10 @@
 """Rules: PutRule, DescribeRule, ListRules, DeleteRule, EnableRule, DisableRule,
 ListRuleNamesByTarget.
 
-A rule is stored as one document under ``(rule, "<bus>/<name>")`` holding its
-targets too, so PutTargets/RemoveTargets change a rule in one write.  After
-every write the in-memory :class:`busbar.ruleindex.RuleIndex` is updated, so
-routing follows rule changes without a restart.
+A rule is stored as one document under ``(rule, "<account>/<region>/<bus>/<name>")``
+holding its targets too, so PutTargets/RemoveTargets change a rule in one
+compare-and-set.  Routing follows every change at once: the rule index listens to
+the store's changes (:meth:`busbar.ruleindex.RuleIndex.follow`), on every node.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from busbar.api.context import Context
 from busbar.api.errors import LimitExceededException, ResourceNotFoundException, ValidationException
 from busbar.api.paging import listing
 from busbar.api.patterns import compile_pattern
-from busbar.api.resources import DEFAULT_BUS, RULE, TAGS, bus_name, get_bus
-from busbar.api.tags import tag_dict
+from busbar.api.resources import bus_name, get_bus
+from busbar.api.tags import add_tags
 from busbar.model.arns import rule_arn
+from busbar.resources import quotas
+from busbar.resources.kinds import DEFAULT_BUS, RULE, TAGS, bus_key, rule_key
+from busbar.resources.lookup import find_rule, rules_of_bus
 
 _DESCRIBED = (
     "Name",
@@ -47,10 +50,7 @@ _LISTED = (
 # rate(5 minutes) / cron(0 12 * * ? *): the forms EventBridge accepts.
 _RATE = re.compile(r"rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)")
 _CRON = re.compile(r"cron\((\S+ ){5}\S+\)")
-
-
-def rule_key(bus: str, name: str) -> str:
-    return f"{bus}/{name}"
+LIMIT_EXCEEDED = "The requested resource exceeds the maximum number allowed."
 
 
 def rule_not_found(name: str, bus: str) -> ResourceNotFoundException:
@@ -60,26 +60,26 @@ def rule_not_found(name: str, bus: str) -> ResourceNotFoundException:
 def get_rule(ctx: Context, name: str, bus_or_arn: str | None) -> dict[str, Any]:
     """The stored rule, or ResourceNotFoundException in AWS's words."""
     bus = bus_name(ctx, bus_or_arn)
-    rule = ctx.store.get_resource(RULE, rule_key(bus, name))
+    rule = find_rule(ctx.store, ctx.scope, bus, name)
     if rule is None:
         raise rule_not_found(name, bus)
     return rule
 
 
-def rules_of_bus(ctx: Context, bus: str) -> list[tuple[str, dict[str, Any]]]:
-    """(name, rule) of every rule on *bus*, sorted by name."""
-    prefix = f"{bus}/"
-    return [
-        (key[len(prefix) :], rule)
-        for key, rule in ctx.store.list_resources(RULE)
-        if key.startswith(prefix) and "/" not in key[len(prefix) :]
-    ]
+async def change_rule(ctx: Context, name: str, bus_or_arn: str | None, change: Any) -> dict[str, Any]:
+    """Apply *change* (stored rule -> new rule) to an existing rule atomically."""
+    bus = bus_name(ctx, bus_or_arn)
 
+    def apply(rule: dict[str, Any] | None) -> dict[str, Any]:
+        if rule is None:
+            raise rule_not_found(name, bus)
+        new: dict[str, Any] = change(dict(rule))
+        new["LastModifiedTime"] = time.time()
+        return new
 
-async def save_rule(ctx: Context, rule: dict[str, Any]) -> None:
-    """Store *rule* and bring routing up to date."""
-    await ctx.store.put_resource(RULE, rule_key(rule["EventBusName"], rule["Name"]), rule)
-    ctx.rules.update(rule)
+    rule = await ctx.store.modify(RULE, rule_key(ctx.scope, bus, name), apply)
+    assert rule is not None
+    return rule
 
 
 def _check_schedule(expression: str, bus: str) -> None:
@@ -103,29 +103,42 @@ async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         compile_pattern(ctx, pattern)
     if schedule:
         _check_schedule(schedule, bus)
-    existing = ctx.store.get_resource(RULE, rule_key(bus, name))
-    if existing is None and len(rules_of_bus(ctx, bus)) >= ctx.settings.limits.max_rules_per_bus:
-        raise LimitExceededException("The requested resource exceeds the maximum number allowed.")
-    now = time.time()
-    rule: dict[str, Any] = {
-        "Name": name,
-        "Arn": rule_arn(ctx.region, ctx.account, bus, name),
-        "EventBusName": bus,
-        "State": body.get("State") or "ENABLED",
-        "CreatedBy": ctx.account,
-        "CreationTime": existing["CreationTime"] if existing else now,
-        "LastModifiedTime": now,
-        "Targets": existing["Targets"] if existing else [],
-    }
-    for key in ("EventPattern", "ScheduleExpression", "Description", "RoleArn"):
-        if body.get(key) is not None:
-            rule[key] = body[key]
-    await save_rule(ctx, rule)
+    store, scope = ctx.store, ctx.scope
+    if find_rule(store, scope, bus, name) is None:
+        try:
+            await quotas.reserve(
+                store,
+                RULE,
+                bus_key(scope, bus),
+                name,
+                ctx.settings.limits.max_rules_per_bus,
+                lambda kept: find_rule(store, scope, bus, kept) is not None,
+            )
+        except quotas.QuotaExceeded:
+            raise LimitExceededException(LIMIT_EXCEEDED) from None
+    arn = rule_arn(scope.region, scope.account, bus, name)
+
+    def upsert(existing: dict[str, Any] | None) -> dict[str, Any]:
+        now = time.time()
+        rule: dict[str, Any] = {
+            "Name": name,
+            "Arn": arn,
+            "EventBusName": bus,
+            "State": body.get("State") or "ENABLED",
+            "CreatedBy": scope.account,
+            "CreationTime": existing["CreationTime"] if existing else now,
+            "LastModifiedTime": now,
+            "Targets": existing["Targets"] if existing else [],
+        }
+        for key in ("EventPattern", "ScheduleExpression", "Description", "RoleArn"):
+            if body.get(key) is not None:
+                rule[key] = body[key]
+        return rule
+
+    await store.modify(RULE, rule_key(scope, bus, name), upsert)
     if body.get("Tags"):
-        tags = dict(ctx.store.get_resource(TAGS, rule["Arn"]) or {})
-        tags.update(tag_dict(body["Tags"]))
-        await ctx.store.put_resource(TAGS, rule["Arn"], tags)
-    return {"RuleArn": rule["Arn"]}
+        await add_tags(ctx, arn, body["Tags"])
+    return {"RuleArn": arn}
 
 
 async def describe_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +151,7 @@ async def list_rules(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     prefix = body.get("NamePrefix") or ""
     rules = [
         (name, {key: rule[key] for key in _LISTED if key in rule})
-        for name, rule in rules_of_bus(ctx, bus)
+        for name, rule in rules_of_bus(ctx.store, ctx.scope, bus)
         if name.startswith(prefix)
     ]
     return listing("Rules", rules, body)
@@ -146,37 +159,46 @@ async def list_rules(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 async def delete_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     bus = get_bus(ctx, body.get("EventBusName"))["Name"]
-    rule = ctx.store.get_resource(RULE, rule_key(bus, body["Name"]))
-    if rule is None:
-        return {}  # as AWS: deleting a rule that does not exist succeeds
-    if rule["Targets"]:
-        raise ValidationException("Rule can't be deleted since it has targets.")
-    await ctx.store.delete_resource(RULE, rule_key(bus, rule["Name"]))
-    await ctx.store.delete_resource(TAGS, rule["Arn"])
-    ctx.rules.remove(bus, rule["Name"])
+    name = body["Name"]
+    deleted: list[dict[str, Any]] = []
+
+    def delete(rule: dict[str, Any] | None) -> None:
+        if rule is not None and rule["Targets"]:
+            raise ValidationException("Rule can't be deleted since it has targets.")
+        deleted[:] = [rule] if rule is not None else []
+
+    # As AWS: deleting a rule that does not exist succeeds.
+    await ctx.store.modify(RULE, rule_key(ctx.scope, bus, name), delete)
+    await quotas.release(ctx.store, RULE, bus_key(ctx.scope, bus), name)
+    if deleted:
+        await ctx.store.delete_resource(TAGS, deleted[0]["Arn"])
     return {}
 
 
-async def _set_state(ctx: Context, body: dict[str, Any], state: str) -> dict[str, Any]:
-    rule = dict(get_rule(ctx, body["Name"], body.get("EventBusName")))
-    rule["State"] = state
-    rule["LastModifiedTime"] = time.time()
-    await save_rule(ctx, rule)
-    return {}
+def _state(state: str) -> Any:
+    def change(rule: dict[str, Any]) -> dict[str, Any]:
+        rule["State"] = state
+        return rule
+
+    return change
 
 
 async def enable_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    return await _set_state(ctx, body, "ENABLED")
+    await change_rule(ctx, body["Name"], body.get("EventBusName"), _state("ENABLED"))
+    return {}
 
 
 async def disable_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    return await _set_state(ctx, body, "DISABLED")
+    await change_rule(ctx, body["Name"], body.get("EventBusName"), _state("DISABLED"))
+    return {}
 
 
 async def list_rule_names_by_target(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     bus = get_bus(ctx, body.get("EventBusName"))["Name"]
     arn = body["TargetArn"]
     names = [
-        (name, name) for name, rule in rules_of_bus(ctx, bus) if any(target["Arn"] == arn for target in rule["Targets"])
+        (name, name)
+        for name, rule in rules_of_bus(ctx.store, ctx.scope, bus)
+        if any(target["Arn"] == arn for target in rule["Targets"])
     ]
     return listing("RuleNames", names, body)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from busbar.model.arns import TargetArn
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -24,6 +26,7 @@ class Delivery:
     rule_name: str
     rule_arn: str
     target: dict[str, Any]  # the target as PutTargets stored it (Id, Arn, RetryPolicy, HttpParameters, ...)
+    to: TargetArn | None  # the target's ARN, parsed (None: a kind this busbar does not deliver to)
     payload: bytes  # the body to send: the event, or what Input/InputPath/InputTransformer made of it
     envelope: bytes  # the original event (for dead letters and bus targets)
     trace_header: str | None  # travels to HTTP targets as X-Amzn-Trace-Id

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 
-from busbar.api.resources import BUS
 from busbar.delivery.base import Delivery, Outcome
-from busbar.delivery.kinds import target_kind
+from busbar.resources.lookup import find_bus_by_arn
 from busbar.store.base import NewEvent, Store
 
 MAX_HOPS = 5
@@ -25,11 +24,11 @@ class BusSender:
         self._store = store
 
     async def send(self, delivery: Delivery) -> Outcome:
-        kind = target_kind(delivery.target["Arn"])
-        assert kind is not None
-        bus = kind[3]
-        if self._store.get_resource(BUS, bus) is None:
-            return Outcome.fail("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+        found = find_bus_by_arn(self._store, delivery.target["Arn"])
+        if found is None:
+            name = delivery.to.name if delivery.to is not None else delivery.target["Arn"]
+            return Outcome.fail("ResourceNotFoundException", f"Event bus {name} does not exist.")
+        bus = found[0]
         hops = delivery.hops
         if hops >= MAX_HOPS:
             return Outcome.fail(

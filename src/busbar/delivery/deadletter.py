@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from busbar.delivery.base import Delivery
+from busbar.model.arns import parse_events
 from busbar.model.entries import format_time, new_event_ids
 from busbar.store.base import NewEvent
 
@@ -43,8 +44,12 @@ def attributes(
     return result
 
 
-def dead_letter_event(delivery: Delivery, bus: str, attrs: dict[str, Any], account: str, region: str) -> NewEvent:
-    """The event busbar puts on the dead-letter bus."""
+def dead_letter_event(delivery: Delivery, bus: str, attrs: dict[str, Any], bus_arn: str) -> NewEvent:
+    """The event busbar puts on the dead-letter bus (*bus* is its store key, *bus_arn* its
+    ARN: the event names that bus's account and region)."""
+    parts = parse_events(bus_arn, "event-bus")
+    assert parts is not None, "a dead-letter bus is named by its ARN"
+    account, region = parts.account, parts.region
     now = time.time()
     event_id = new_event_ids(1)[0]
     envelope = {

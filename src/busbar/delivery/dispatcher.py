@@ -36,12 +36,12 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from busbar.api.resources import BUS
 from busbar.delivery import deadletter
 from busbar.delivery.base import Delivery, Outcome, Sender
-from busbar.delivery.kinds import TargetKind, target_kind
 from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
+from busbar.model.arns import TargetKind, parse_target
 from busbar.ratelimit import TokenBucket
+from busbar.resources.lookup import find_bus_by_arn
 from busbar.store.base import NewDelivery, Store, StoredDelivery
 
 log = logging.getLogger("busbar.delivery")
@@ -65,6 +65,7 @@ def delivery_of(record: StoredDelivery | NewDelivery, delivery_id: int | None = 
         attempts = 0
     return Delivery(
         id=delivery_id,
+        to=parse_target(record.target["Arn"]),
         event_id=record.event_id,
         bus=record.bus,
         rule_name=record.rule_name,
@@ -99,8 +100,6 @@ class Dispatcher:
         store: Store,
         senders: Mapping[TargetKind, Sender],
         *,
-        account: str,
-        region: str,
         backoff: Backoff | None = None,
         concurrency: int = 256,
         window: int = 50_000,
@@ -109,7 +108,6 @@ class Dispatcher:
             raise ValueError("the delivery window must hold at least 1 delivery")
         self._store = store
         self._senders = dict(senders)
-        self._account, self._region = account, region
         self._backoff = backoff or Backoff()
         self._concurrency = concurrency
         self._ready: asyncio.Queue[Delivery] = asyncio.Queue()
@@ -219,8 +217,7 @@ class Dispatcher:
 
     def _enqueue(self, delivery: Delivery) -> None:
         """Hand a due delivery to the workers, through its rate lane if it has one."""
-        kind = target_kind(delivery.target["Arn"])
-        sender = self._senders.get(kind[0]) if kind else None
+        sender = self._senders.get(delivery.to.kind) if delivery.to else None
         rate_of = getattr(sender, "rate_of", None)
         limit = rate_of(delivery) if rate_of is not None else None
         if limit is None:
@@ -356,8 +353,7 @@ class Dispatcher:
             self._released_in_load = None
 
     async def _attempt(self, delivery: Delivery) -> None:
-        kind = target_kind(delivery.target["Arn"])
-        sender = self._senders.get(kind[0]) if kind else None
+        sender = self._senders.get(delivery.to.kind) if delivery.to else None
         if delivery.shaping_error is not None:
             outcome = Outcome.fail("InputTransformationFailed", delivery.shaping_error)
         elif sender is None:
@@ -412,12 +408,11 @@ class Dispatcher:
         arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
         message = outcome.error_message
         if arn:
-            kind = target_kind(arn)
-            bus = kind[3] if kind else arn
-            if self._store.get_resource(BUS, bus) is not None:
-                forward = deadletter.dead_letter_event(delivery, bus, attrs, self._account, self._region)
+            found = find_bus_by_arn(self._store, arn)
+            if found is not None:
+                forward = deadletter.dead_letter_event(delivery, found[0], attrs, arn)
             else:
-                message = f"{message} (dead-letter bus {bus} does not exist)"
+                message = f"{message} (dead-letter bus {arn} does not exist)"
         log.warning(
             "delivery dead-lettered",
             extra={

@@ -70,11 +70,13 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from busbar.api.connections import API_KEY, AUTHORIZED, BASIC, DEAUTHORIZED, OAUTH, find_connection
-from busbar.api.destinations import find_api_destination
-from busbar.api.resources import CONNECTION
 from busbar.config import Settings
 from busbar.delivery.base import Delivery, Outcome
+from busbar.model.arns import parse_events
+from busbar.resources.connections import API_KEY, AUTHORIZED, BASIC, DEAUTHORIZED, OAUTH
+from busbar.resources.kinds import CONNECTION
+from busbar.resources.lookup import find_api_destination, find_connection
+from busbar.resources.scope import Scope
 from busbar.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -359,24 +361,35 @@ class HttpSender:
     async def _set_state(self, connection: dict[str, Any], state: str, reason: str | None) -> None:
         """Record what busbar learnt about the connection's credentials, unless they
         changed meanwhile (then the news is about credentials that are gone)."""
-        current = self._store.get_resource(CONNECTION, connection["Name"])
-        if (
-            current is None
-            or current["ConnectionArn"] != connection["ConnectionArn"]
-            or current.get("Generation") != connection.get("Generation")
-            or current["ConnectionState"] == state
-        ):
+        parts = parse_events(connection["ConnectionArn"], CONNECTION)
+        if parts is None:
             return
-        updated = dict(current)
-        updated["ConnectionState"] = state
-        if reason:
-            updated["StateReason"] = reason
-        else:
-            updated.pop("StateReason", None)
-        if state == AUTHORIZED:
-            updated["LastAuthorizedTime"] = time.time()
-        await self._store.put_resource(CONNECTION, connection["Name"], updated)
-        log.info("connection state changed", extra={"connection": connection["Name"], "state": state})
+        changed = False
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            nonlocal changed
+            changed = False
+            if (
+                current is None
+                or current["ConnectionArn"] != connection["ConnectionArn"]
+                or current.get("Generation") != connection.get("Generation")
+                or current["ConnectionState"] == state
+            ):
+                return current
+            updated = dict(current)
+            updated["ConnectionState"] = state
+            if reason:
+                updated["StateReason"] = reason
+            else:
+                updated.pop("StateReason", None)
+            if state == AUTHORIZED:
+                updated["LastAuthorizedTime"] = time.time()
+            changed = True
+            return updated
+
+        await self._store.modify(CONNECTION, Scope(parts.account, parts.region).key(parts.name), change)
+        if changed:
+            log.info("connection state changed", extra={"connection": connection["Name"], "state": state})
 
 
 # -- helpers ----------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from busbar.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
-from busbar.api.resources import RULE
 from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.delivery.retry import Backoff
@@ -37,6 +36,7 @@ from busbar.delivery.senders import build_senders
 from busbar.model.caller import Caller
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
+from busbar.resources.scope import Scope as ResourceScope
 from busbar.retention import Retention
 from busbar.router import CONSUMER as ROUTER
 from busbar.router import Router
@@ -67,12 +67,15 @@ class BusbarApp:
         self.settings = settings
         self.store = store or SqliteStore(settings.data_dir, settings.sync)
         limits = PatternLimits(max_pattern_chars=settings.limits.max_pattern_chars)
-        self.ctx = Context(settings=settings, store=self.store, rules=RuleIndex(limits))
+        self.ctx = Context(
+            settings=settings,
+            store=self.store,
+            rules=RuleIndex(limits),
+            scope=ResourceScope(settings.account_id, settings.region),
+        )
         self.dispatcher = Dispatcher(
             self.store,
             build_senders(self.store, settings),
-            account=settings.account_id,
-            region=settings.region,
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             concurrency=settings.delivery_concurrency,
             window=settings.delivery_window,
@@ -119,8 +122,8 @@ class BusbarApp:
 
     async def startup(self) -> None:
         await self.store.start()
-        await ensure_default_bus(self.ctx)
-        self.ctx.rules.load(rule for _, rule in self.store.list_resources(RULE))
+        await ensure_default_bus(self.store, self.ctx.scope, self.settings.limits.max_event_buses)
+        self.ctx.rules.follow(self.store)
         await self.dispatcher.start()
         await self.router.start()
         await self.retention.start()

@@ -24,7 +24,7 @@ implement them:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,32 @@ class AlreadyExists(StoreError):
 
 class NotFound(StoreError):
     """The resource to change does not exist."""
+
+
+class Conflict(StoreError):
+    """The resource changed since the revision the caller read (compare-and-set failed)."""
+
+
+class Unavailable(StoreError):
+    """The store cannot take writes now (its file was replaced, the cluster lost its
+    quorum, ...): nothing was written; the caller may try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A resource document and its revision (a number that grows with every change)."""
+
+    value: dict[str, Any]
+    revision: int
+
+
+# Called with (kind, key, value or None when deleted) for every change, whichever node made it.
+ChangeListener = Callable[[str, str, "dict[str, Any] | None"], None]
+# Given the current document (None: there is none), answers the new one (None: delete it).
+Change = Callable[["dict[str, Any] | None"], "dict[str, Any] | None"]
+
+# How often modify() reads again after losing a race, before giving up.
+MODIFY_ATTEMPTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,25 +140,76 @@ class Store(abc.ABC):
     """What the API, the router and delivery need from storage."""
 
     # -- resources -----------------------------------------------------------------
+    # Documents by (kind, key), each with a revision.  Reads are served from memory and
+    # never block; a write is durable when its awaitable returns, and by then this
+    # node's reads (and its change listeners) already see it.
+
     @abc.abstractmethod
+    def get_versioned(self, kind: str, key: str) -> Versioned | None:
+        """The resource and its revision, or None."""
+
     def get_resource(self, kind: str, key: str) -> dict[str, Any] | None:
-        """The resource, or None.  Never blocks (served from memory)."""
+        """The resource, or None."""
+        found = self.get_versioned(kind, key)
+        return found.value if found is not None else None
 
     @abc.abstractmethod
-    def list_resources(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
-        """Every resource of *kind* as (key, value), sorted by key."""
+    def list_resources(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """Every resource of *kind* whose key begins with *prefix*, as (key, value), sorted by key."""
 
     @abc.abstractmethod
-    async def create_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        """Store a new resource; raise AlreadyExists if the key is taken."""
+    async def create_resource(self, kind: str, key: str, value: dict[str, Any]) -> int:
+        """Store a new resource and answer its revision; AlreadyExists if the key is taken."""
 
     @abc.abstractmethod
-    async def put_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        """Create or replace a resource."""
+    async def update_resource(self, kind: str, key: str, value: dict[str, Any], revision: int) -> int:
+        """Replace a resource if it is still at *revision* (else Conflict; NotFound when it
+        is gone); answer the new revision."""
 
     @abc.abstractmethod
-    async def delete_resource(self, kind: str, key: str) -> bool:
-        """Delete a resource; False when there was none."""
+    async def put_resource(self, kind: str, key: str, value: dict[str, Any]) -> int:
+        """Create or replace a resource whatever its revision; answer the new revision."""
+
+    @abc.abstractmethod
+    async def delete_resource(self, kind: str, key: str, revision: int | None = None) -> bool:
+        """Delete a resource (only if still at *revision*, when given: else Conflict);
+        False when there was none."""
+
+    @abc.abstractmethod
+    def watch(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call *listener* on the event loop for every change of every resource, made by
+        this node (before the write's awaitable returns) or another (within about a
+        second).  Answers a function that stops the calls."""
+
+    async def modify(self, kind: str, key: str, change: Change) -> dict[str, Any] | None:
+        """Change one resource atomically: read it, compute the new document with *change*
+        (which may raise to refuse), write it if nobody changed it meanwhile, else start
+        over.  Answers the document written (None when deleted or left absent).
+
+        Every read-modify-write of the API goes through here, so that concurrent calls
+        on one resource, on one node or several, never lose an acknowledged change.
+        """
+        for _ in range(MODIFY_ATTEMPTS):
+            current = self.get_versioned(kind, key)
+            new = change(current.value if current is not None else None)
+            try:
+                if new is None:
+                    if current is not None:
+                        await self.delete_resource(kind, key, current.revision)
+                    return None
+                if current is None:
+                    await self.create_resource(kind, key, new)
+                else:
+                    await self.update_resource(kind, key, new, current.revision)
+                return new
+            except (Conflict, AlreadyExists, NotFound):
+                await self.changed(kind, key, current.revision if current is not None else 0)
+        raise Unavailable(f"{kind} {key} changed {MODIFY_ATTEMPTS} times while being modified")
+
+    async def changed(self, kind: str, key: str, revision: int) -> None:  # noqa: B027 - a no-op by default
+        """Wait until this node has seen a change of the resource after *revision* (a
+        cluster backend may learn of another node's write a moment after that write
+        made a compare-and-set fail).  The embedded store sees every change at once."""
 
     # -- event log -----------------------------------------------------------------
     @abc.abstractmethod

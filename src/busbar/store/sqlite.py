@@ -27,16 +27,20 @@ import orjson
 
 from busbar.store.base import (
     AlreadyExists,
+    ChangeListener,
+    Conflict,
     NewDelivery,
     NewEvent,
+    NotFound,
     Store,
     StoredDelivery,
     StoredEvent,
+    Versioned,
 )
 
 log = logging.getLogger("busbar.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,9 +75,10 @@ CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id);
 -- The dispatcher pages through pending deliveries soonest-due first (keyset on due_at, id).
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at, id);
 CREATE TABLE IF NOT EXISTS resources (
-    kind  TEXT NOT NULL,
-    key   TEXT NOT NULL,
-    value BLOB NOT NULL,
+    kind     TEXT    NOT NULL,
+    key      TEXT    NOT NULL,
+    value    BLOB    NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS consumers (
@@ -97,7 +102,11 @@ class SqliteStore(Store):
     def __init__(self, data_dir: Path | str, sync: str = "full") -> None:
         self.path = Path(data_dir) / "busbar.db"
         self._sync = "FULL" if sync == "full" else "NORMAL"
-        self._resources: dict[str, dict[str, dict[str, Any]]] = {}
+        self._resources: dict[str, dict[str, Versioned]] = {}
+        self._listeners: list[ChangeListener] = []
+        # Changes of the batch being committed (writer thread only), told to the
+        # listeners on the loop with the batch's outcomes (see _settle).
+        self._changes: list[tuple[str, str, dict[str, Any] | None]] = []
         self._consumers: dict[str, int] = {}
         self._last_seq = 0
         self._notified_seq = 0
@@ -116,9 +125,10 @@ class SqliteStore(Store):
         conn = self._connect()
         with conn:
             conn.executescript(_SCHEMA)
+            _migrate(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        for kind, key, value in conn.execute("SELECT kind, key, value FROM resources"):
-            self._resources.setdefault(kind, {})[key] = orjson.loads(value)
+        for kind, key, value, revision in conn.execute("SELECT kind, key, value, revision FROM resources"):
+            self._resources.setdefault(kind, {})[key] = Versioned(orjson.loads(value), revision)
         self._consumers = dict(conn.execute("SELECT name, position FROM consumers"))
         self._last_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         self._notified_seq = self._last_seq
@@ -201,10 +211,22 @@ class SqliteStore(Store):
         # Only what is durable reaches the caches and the callers.
         for after, result in afters:
             after(result)
+        changes, self._changes = self._changes, []
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._settle, outcomes)
+            self._loop.call_soon_threadsafe(self._settle, outcomes, changes)
 
-    def _settle(self, outcomes: list[tuple[asyncio.Future[Any] | None, Any, BaseException | None]]) -> None:
+    def _settle(
+        self,
+        outcomes: list[tuple[asyncio.Future[Any] | None, Any, BaseException | None]],
+        changes: list[tuple[str, str, dict[str, Any] | None]],
+    ) -> None:
+        # Listeners (the rule index) see a change before its writer resumes: read-your-writes.
+        for kind, key, value in changes:
+            for listener in list(self._listeners):
+                try:
+                    listener(kind, key, value)
+                except Exception:  # noqa: BLE001 - one listener's bug must not hide the change from others
+                    log.exception("resource change listener failed", extra={"kind": kind, "key": key})
         for future, result, exc in outcomes:
             if future is None or future.done():
                 continue
@@ -228,42 +250,84 @@ class SqliteStore(Store):
         return future
 
     # -- resources -----------------------------------------------------------------
-    def get_resource(self, kind: str, key: str) -> dict[str, Any] | None:
+    def get_versioned(self, kind: str, key: str) -> Versioned | None:
         return self._resources.get(kind, {}).get(key)
 
-    def list_resources(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
-        return sorted(self._resources.get(kind, {}).items())
+    def list_resources(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        return sorted(
+            (key, found.value) for key, found in self._resources.get(kind, {}).items() if key.startswith(prefix)
+        )
 
-    async def create_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
+    async def create_resource(self, kind: str, key: str, value: dict[str, Any]) -> int:
         blob = orjson.dumps(value)
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: sqlite3.Connection) -> int:
             try:
-                conn.execute("INSERT INTO resources (kind, key, value) VALUES (?, ?, ?)", (kind, key, blob))
+                conn.execute(
+                    "INSERT INTO resources (kind, key, value, revision) VALUES (?, ?, ?, 1)", (kind, key, blob)
+                )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"{kind} {key}") from None
+            return 1
 
-        await self._submit(insert, lambda _: self._cache(kind, key, value), may_fail=True)
+        return int(await self._submit(insert, lambda revision: self._cache(kind, key, value, revision), may_fail=True))
 
-    async def put_resource(self, kind: str, key: str, value: dict[str, Any]) -> None:
+    async def update_resource(self, kind: str, key: str, value: dict[str, Any], revision: int) -> int:
         blob = orjson.dumps(value)
 
-        def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO resources (kind, key, value) VALUES (?, ?, ?)", (kind, key, blob))
+        def update(conn: sqlite3.Connection) -> int:
+            changed = conn.execute(
+                "UPDATE resources SET value = ?, revision = revision + 1 WHERE kind = ? AND key = ? AND revision = ?",
+                (blob, kind, key, revision),
+            ).rowcount
+            if not changed:
+                exists = conn.execute("SELECT 1 FROM resources WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+                raise (Conflict if exists else NotFound)(f"{kind} {key}")
+            return revision + 1
 
-        await self._submit(upsert, lambda _: self._cache(kind, key, value))
+        return int(await self._submit(update, lambda new: self._cache(kind, key, value, new), may_fail=True))
 
-    async def delete_resource(self, kind: str, key: str) -> bool:
+    async def put_resource(self, kind: str, key: str, value: dict[str, Any]) -> int:
+        blob = orjson.dumps(value)
+
+        def upsert(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "INSERT INTO resources (kind, key, value, revision) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, revision = revision + 1"
+                " RETURNING revision",
+                (kind, key, blob),
+            ).fetchone()
+            return int(row[0])
+
+        return int(await self._submit(upsert, lambda revision: self._cache(kind, key, value, revision)))
+
+    async def delete_resource(self, kind: str, key: str, revision: int | None = None) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
-            return bool(conn.execute("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0)
+            if revision is None:
+                return conn.execute("DELETE FROM resources WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0
+            deleted = conn.execute(
+                "DELETE FROM resources WHERE kind = ? AND key = ? AND revision = ?", (kind, key, revision)
+            ).rowcount
+            if not deleted:
+                exists = conn.execute("SELECT 1 FROM resources WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+                if exists:
+                    raise Conflict(f"{kind} {key}")
+            return deleted > 0
 
         def forget(deleted: bool) -> None:
-            self._resources.get(kind, {}).pop(key, None)
+            if self._resources.get(kind, {}).pop(key, None) is not None:
+                self._changes.append((kind, key, None))
 
-        return bool(await self._submit(delete, forget))
+        return bool(await self._submit(delete, forget, may_fail=revision is not None))
 
-    def _cache(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        self._resources.setdefault(kind, {})[key] = value
+    def watch(self, listener: ChangeListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _cache(self, kind: str, key: str, value: dict[str, Any], revision: int) -> None:
+        # Runs in the writer thread right after the commit; listeners hear of it on the loop.
+        self._resources.setdefault(kind, {})[key] = Versioned(value, revision)
+        self._changes.append((kind, key, value))
 
     # -- event log -----------------------------------------------------------------
     async def append_events(self, events: Sequence[NewEvent]) -> list[int]:
@@ -472,6 +536,13 @@ class SqliteStore(Store):
             except TimeoutError:
                 return self._last_seq > after_seq
         return True
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store written by an older busbar up to this schema."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(resources)")}
+    if "revision" not in columns:
+        conn.execute("ALTER TABLE resources ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
 
 
 def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> int:
