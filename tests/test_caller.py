@@ -13,7 +13,6 @@ from busbar.server.auth import (
     AccessKey,
     InvalidSignatureException,
     SigV4Verifier,
-    is_region,
     load_keys,
     request_headers,
     unsigned_caller,
@@ -77,22 +76,3 @@ def test_unsigned_caller_without_a_scope_uses_the_server_region(authorization):
 def test_unsigned_caller_refuses_a_region_that_is_none():
     with pytest.raises(InvalidSignatureException, match="Credential should be scoped to a valid region, not 'local'"):
         unsigned_caller(headers_of("a", "b", "local"), "000000000000", "us-east-1")
-
-
-@pytest.mark.parametrize(
-    ("name", "valid"),
-    [
-        ("us-east-1", True),
-        ("eu-central-2", True),
-        ("cn-northwest-1", True),
-        ("us-gov-west-1", True),
-        ("us-isob-east-1", True),
-        ("aws-global", False),
-        ("local", False),
-        ("us-east-1 ", False),
-        ("US-EAST-1", False),
-        ("us-éast-1", False),
-    ],
-)
-def test_region_names(name, valid):
-    assert is_region(name) is valid

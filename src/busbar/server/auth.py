@@ -20,19 +20,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.loaders import create_loader
 
 from busbar.api.errors import AwsError, ValidationException
+from busbar.model.arns import is_account, is_region
 from busbar.model.caller import Caller
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -52,7 +50,6 @@ _DISPLAY = {
     "authorization": "Authorization",
     "x-amz-content-sha256": "X-Amz-Content-SHA256",
 }
-_ACCOUNT = re.compile(r"[0-9]{12}")
 
 
 class MissingAuthenticationTokenException(AwsError):
@@ -97,7 +94,7 @@ def load_keys(path: Path, default_account: str) -> dict[str, AccessKey]:
         if len(parts) not in (2, 3):
             raise ValueError(f"{where}: expected 'ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]'")
         account = parts[2] if len(parts) == 3 else default_account
-        if not _ACCOUNT.fullmatch(account):
+        if not is_account(account):
             raise ValueError(f"{where}: the account of an access key must be 12 digits, got {account!r}")
         if parts[0] in keys:
             raise ValueError(f"{where}: access key {parts[0]} is listed twice")
@@ -157,21 +154,6 @@ def parse_authorization(authorization: str) -> tuple[CredentialScope, list[str],
             f"parameters with the {ALGORITHM} algorithm."
         ) from None
     return CredentialScope(key_id, date, region, service, terminator), signed, signature
-
-
-@cache
-def is_region(name: str) -> bool:
-    """Whether *name* is a region name of some AWS partition (``us-east-1``,
-    ``eu-central-2``, ``cn-north-1``, ``us-gov-west-1``, ...), by the partitions'
-    own patterns as botocore ships them, so that new regions are known without a
-    busbar release."""
-    return any(pattern.fullmatch(name) for pattern in _region_patterns())
-
-
-@cache
-def _region_patterns() -> tuple[re.Pattern[str], ...]:
-    partitions = create_loader().load_data("partitions")["partitions"]
-    return tuple(re.compile(partition["regionRegex"], re.ASCII) for partition in partitions)
 
 
 def check_region(region: str) -> None:
