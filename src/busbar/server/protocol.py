@@ -8,10 +8,10 @@ connection forever: slowloris), none for a connection that never sends anything,
 and no cap on connections (past the open-file limit, ``accept`` fails and new
 clients hang in the listen backlog).  :class:`GuardedHttpToolsProtocol` adds them:
 
-- **header size**: the request line and headers are counted as they are parsed, and
-  so are the bytes received while a header block has not ended (httptools buffers a
-  header line until it ends); past ``max_header_bytes`` the request is answered 431
-  and the connection closed;
+- **header size**: the request line and headers are counted once parsed, and so are
+  the bytes received while a header block has not ended (httptools buffers a header
+  line until it ends); past ``max_header_bytes`` the request is answered 431 and the
+  connection closed;
 - **request timeout**: a request must arrive whole (headers and body) within
   ``request_timeout`` seconds of its first byte, else 408 and close; and the
   keep-alive timeout also applies before a connection's first request;
@@ -131,7 +131,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reading_headers = True
-        self._header_bytes = 0  # of the request line and headers parsed so far
         self._unparsed_bytes = 0  # received since the last request ended, while headers are incomplete
 
     # -- the connection --------------------------------------------------------
@@ -176,25 +175,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         message = f"The request line and headers are larger than {limit} bytes."
         self.refuse(431, "RequestHeaderFieldsTooLarge", message)
 
-    def _count_header_bytes(self, count: int) -> None:
-        self._header_bytes += count
-        if self._header_bytes > self.guard.limits.max_header_bytes:
-            raise _HeadersTooLarge
-
     # -- parser callbacks --------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.guard.request_begun(self, self.loop.time())
 
-    def on_url(self, url: bytes) -> None:
-        self._count_header_bytes(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_header_bytes(len(name) + len(value))
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
+        # Counted once the headers are parsed (cheaper than per header); a header block
+        # still arriving is bounded by _unparsed_bytes in data_received.
+        if (
+            len(self.url) + sum(len(name) + len(value) for name, value in self.headers)
+            > self.guard.limits.max_header_bytes
+        ):
+            raise _HeadersTooLarge
         self._reading_headers = False
         self.guard.idle.pop(self, None)  # busy: the application is working on it
         super().on_headers_complete()
@@ -203,7 +196,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self.guard.receiving.pop(self, None)
         self._reading_headers = True
-        self._header_bytes = self._unparsed_bytes = 0
+        self._unparsed_bytes = 0
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
