@@ -27,8 +27,9 @@ structure it reads ``*** Sensitive Data Redacted ***``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from botocore.model import Shape
@@ -309,49 +310,36 @@ def _render(value: Any, shape: Shape | None, out: _Quote, depth: int) -> None:
             out.add("[...]")
             return
         item_shape = shape.member if shape is not None and shape.type_name == "list" else None
-        out.add("[")
-        for index, item in enumerate(value):
-            if index:
-                out.add(", ")
-            if out.full:
-                out.add("...")
-                break
-            _render(item, item_shape, out, depth + 1)
-        out.add("]")
+        _render_all(out, "[", "]", (("", item, item_shape) for item in value), depth)
     elif isinstance(value, dict):
         if depth >= MAX_QUOTED_DEPTH:
             out.add("{...}")
         elif shape is not None and shape.type_name == "structure":
-            out.add(f"{shape.name}(")
-            for index, (name, member) in enumerate(shape.members.items()):
-                if index:
-                    out.add(", ")
-                if out.full:
-                    out.add("...")
-                    break
-                out.add(f"{lower_camel(name)}=")
-                _render(value.get(name), member, out, depth + 1)
-            else:
-                for name in _HIDDEN_MEMBERS.get(shape.name, ()):
-                    out.add(f", {name}=null")
-            out.add(")")
+            members = ((f"{lower_camel(name)}=", value.get(name), member) for name, member in shape.members.items())
+            hidden = ((f"{name}=", None, None) for name in _HIDDEN_MEMBERS.get(shape.name, ()))
+            _render_all(out, f"{shape.name}(", ")", chain(members, hidden), depth)
         else:
-            key_shape, value_shape = (
-                (shape.key, shape.value) if shape is not None and shape.type_name == "map" else (None, None)
-            )
-            out.add("{")
-            for index, (key, item) in enumerate(value.items()):
-                if index:
-                    out.add(", ")
-                if out.full:
-                    out.add("...")
-                    break
-                _render(key, key_shape, out, depth + 1)
-                out.add("=")
-                _render(item, value_shape, out, depth + 1)
-            out.add("}")
+            item_shape = shape.value if shape is not None and shape.type_name == "map" else None
+            _render_all(out, "{", "}", ((f"{key}=", item, item_shape) for key, item in value.items()), depth)
     else:
         out.add_cut(str(value))
+
+
+def _render_all(
+    out: _Quote, opening: str, closing: str, pieces: Iterable[tuple[str, Any, Shape | None]], depth: int
+) -> None:
+    """The pieces (label, value, shape) of a list, structure or map, separated by commas,
+    until the quote is full."""
+    out.add(opening)
+    for index, (label, item, item_shape) in enumerate(pieces):
+        if index:
+            out.add(", ")
+        if out.full:
+            out.add("...")
+            break
+        out.add_cut(label)
+        _render(item, item_shape, out, depth + 1)
+    out.add(closing)
 
 
 def _to_exception(failures: list[Failure], more: bool = False) -> ValidationException:
