@@ -6,8 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
+from httptarget import HttpTarget
 from support import BusbarProcess
+
+# No timing thresholds in tests: hypothesis's per-example deadline is one, and it fails
+# on a loaded machine; examples are bounded by their count instead.
+settings.register_profile("busbar", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("busbar")
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +38,11 @@ def fresh_server(tmp_path: Path) -> Iterator[BusbarProcess]:
     yield process
     if process.alive():
         process.kill()
+
+
+@pytest.fixture
+def target() -> Iterator[HttpTarget]:
+    """A real local HTTP server to deliver to (records requests, answers as scripted)."""
+    server = HttpTarget().start()
+    yield server
+    server.stop()

@@ -73,6 +73,13 @@ def _serve_parser(sub: Any) -> None:
         f"(default {Limits().max_put_events_request_bytes})",
     )
     p.add_argument(
+        "--max-event-descendants",
+        type=int,
+        default=None,
+        help="events that may descend from one event through bus-to-bus forwards; copies beyond it are "
+        f"dead-lettered (LoopDetected) [BUSBAR_MAX_EVENT_DESCENDANTS] (default {Limits().max_event_descendants})",
+    )
+    p.add_argument(
         "--put-events-per-second",
         type=int,
         default=None,
@@ -179,6 +186,7 @@ def _serve(args: argparse.Namespace) -> int:
             "log_level",
             "sync",
             "max_put_events_request_bytes",
+            "max_event_descendants",
             "put_events_per_second",
             "retry_base_delay",
             "retry_max_delay",
@@ -317,6 +325,7 @@ def _events_parser(sub: Any) -> None:
 
 
 def _events(args: argparse.Namespace) -> int:
+    from busbar.resources.scope import name_of_key
     from busbar.store.sqlite import SqliteStore
 
     store = SqliteStore(args.data_dir)
@@ -330,9 +339,10 @@ def _events(args: argparse.Namespace) -> int:
             break
         for event in batch:
             after = event.seq
-            if args.bus and event.bus != args.bus:
+            bus = name_of_key(event.bus)  # the store keys buses by account/region/name
+            if args.bus and args.bus not in (bus, event.bus):
                 continue
-            line = {"seq": event.seq, "bus": event.bus, "event": orjson.loads(event.envelope)}
+            line = {"seq": event.seq, "bus": bus, "event": orjson.loads(event.envelope)}
             sys.stdout.write(orjson.dumps(line).decode() + "\n")
             printed += 1
             if printed >= args.limit:

@@ -34,6 +34,8 @@ class Limits:
     max_targets_per_rule: int = 5
     max_connections: int = 3000
     max_api_destinations: int = 3000
+    # Events that may descend from one event through bus-to-bus forwards (see busbar.router).
+    max_event_descendants: int = 100
     # The largest request body read; a larger one is refused before it is parsed.
     # 0: four times max_put_events_request_bytes (JSON escaping makes a body larger
     # than the entry sizes it carries), at least 1 MiB.
@@ -138,6 +140,8 @@ class Settings:
             raise ValueError("event retention must be 0 (forever) or a number of seconds")
         if self.delivery_concurrency < 1:
             raise ValueError("delivery concurrency must be at least 1")
+        if self.limits.max_event_descendants < 0:
+            raise ValueError("max event descendants must be 0 (no bus-to-bus forwards) or more")
         if self.delivery_window < 1:
             raise ValueError("delivery window must be at least 1")
         if not 0 <= self.port <= 65535:

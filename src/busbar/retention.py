@@ -16,8 +16,8 @@ log = logging.getLogger("busbar.retention")
 class Retention:
     """Prunes the event log every *every* seconds."""
 
-    def __init__(self, store: Store, consumer: str, seconds: int, every: float | None = None) -> None:
-        self._store, self._consumer = store, consumer
+    def __init__(self, store: Store, seconds: int, every: float | None = None) -> None:
+        self._store = store
         # Prune often enough that nothing outlives the retention by more than half of it.
         self._seconds = seconds
         self._every = every if every is not None else min(60.0, max(0.5, seconds / 2))
@@ -36,7 +36,7 @@ class Retention:
         """Delete what is due now; return how many events."""
         total = 0
         while True:
-            deleted = await self._store.prune_events(self._store.position(self._consumer), time.time() - self._seconds)
+            deleted = await self._store.prune_events(time.time() - self._seconds)
             total += deleted
             if deleted == 0:
                 return total

@@ -1,45 +1,57 @@
-"""The router: committed events -> matched rules -> recorded deliveries.
+"""The router: stored events -> matched rules -> recorded deliveries.
 
-It reads the event log in order after its acknowledged position, matches each
-event against the compiled rules of its bus, shapes the input of every target of
-every matching rule, and records all those deliveries in the same transaction
-that acknowledges the events.  Only then does it hand them to the dispatcher.
-A crash before that commit re-reads the events; after it, the deliveries are in
-the store: nothing is lost and nothing is recorded twice.
+It consumes the event log (:meth:`Store.next_events`: events nobody has routed yet;
+with several nodes each event goes to one of them), matches each event against the
+compiled rules of its bus, shapes the input of every target of every matching rule,
+and records all those deliveries in the same step that marks the events routed.
+Only then does the dispatcher get them.  A crash before that step routes the
+events again; after it, the deliveries are in the store: nothing is lost.
+
+Bus-to-bus forwards are bounded twice: an event that has crossed ``MAX_HOPS`` buses
+is not forwarded again (see :mod:`busbar.delivery.bus`), and the events that may
+descend from one event through forwards are bounded by a *budget*
+(``--max-event-descendants``): an event forwarded to n buses shares what is left of
+its budget between its n copies, and copies beyond the budget are dead-lettered
+(``LoopDetected``).  Rules that route round a loop of buses stop after at most that
+many events, whatever the fan-out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections.abc import Iterator
 
 import orjson
 
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
+from busbar.model.arns import TargetKind
 from busbar.ruleindex import RuleIndex
 from busbar.store.base import NewDelivery, Store, StoredEvent
 from busbar.transform import InputRenderError
 
 log = logging.getLogger("busbar.router")
 
-CONSUMER = "router"
 # Events read per step: large enough to amortize a commit, small enough to keep latency low.
 BATCH = 500
+DEFAULT_DESCENDANTS = 100
 
 
 class Router:
     """Consumes the event log for the dispatcher."""
 
-    def __init__(self, store: Store, rules: RuleIndex, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, store: Store, rules: RuleIndex, dispatcher: Dispatcher, max_descendants: int = DEFAULT_DESCENDANTS
+    ) -> None:
         self._store = store
         self._rules = rules
         self._dispatcher = dispatcher
+        self._max_descendants = max_descendants
         self._task: asyncio.Task[None] | None = None
-        self.position = 0
 
     async def start(self) -> None:
-        self.position = self._store.position(CONSUMER)
         self._task = asyncio.create_task(self._run(), name="busbar-router")
 
     async def stop(self) -> None:
@@ -48,26 +60,30 @@ class Router:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        handoff = self._store.capabilities.handoff
         while True:
             try:
-                events = self._store.read_events(self.position, BATCH)
-                if not events:
-                    await self._store.wait_for_events(self.position, timeout=1.0)
-                    continue
-                await self._route(events)
+                events = await self._store.next_events(BATCH, wait=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - keep routing; the same events are tried again
-                log.exception("routing failed; retrying", extra={"position": self.position})
+            except Exception:  # noqa: BLE001 - keep routing
+                log.exception("reading the event log failed; retrying")
                 await asyncio.sleep(1.0)
-
-    async def _route(self, events: list[StoredEvent]) -> None:
-        found: list[NewDelivery] = []
-        for event in events:
-            found.extend(self._deliveries_of(event))
-        ids = await self._store.record_deliveries(found, CONSUMER, events[-1].seq)
-        self.position = events[-1].seq
-        self._dispatcher.submit(delivery_of(d, i) for i, d in zip(ids, found, strict=True))
+                continue
+            if not events:
+                continue
+            while True:  # the same events until their deliveries are recorded
+                try:
+                    found = [d for event in events for d in self._deliveries_of(event)]
+                    ids = await self._store.record_deliveries(found, events)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - keep routing; the same events are tried again
+                    log.exception("routing failed; retrying", extra={"first_seq": events[0].seq})
+                    await asyncio.sleep(1.0)
+            if handoff and found:
+                await self._dispatcher.submit(delivery_of(d, i) for i, d in zip(ids, found, strict=True))
 
     def _deliveries_of(self, event: StoredEvent) -> list[NewDelivery]:
         if not self._rules.routes(event.bus):
@@ -78,6 +94,9 @@ class Router:
             return []
         result = []
         ingestion_time = _ingestion_time(event.ingested_at)
+        budgets = self._budgets(
+            event, sum(t.arn is not None and t.arn.kind is TargetKind.EVENT_BUS for rule in rules for t in rule.targets)
+        )
         for rule in rules:
             for target in rule.targets:
                 payload, error = None, None
@@ -106,9 +125,21 @@ class Router:
                         ingested_at=event.ingested_at,
                         hops=event.hops,
                         shaping_error=error,
+                        budget=next(budgets)
+                        if target.arn is not None and target.arn.kind is TargetKind.EVENT_BUS
+                        else 0,
                     )
                 )
         return result
+
+    def _budgets(self, event: StoredEvent, forwards: int) -> Iterator[int]:
+        """The budget of each of *forwards* copies of *event* on other buses, in order:
+        the copies within the event's budget share what is left of it; the rest get -1
+        (not forwarded)."""
+        budget = self._max_descendants if event.budget is None else event.budget
+        allowed = max(0, min(forwards, budget))
+        share = (budget - allowed) // allowed if allowed else 0
+        return itertools.chain(itertools.repeat(share, allowed), itertools.repeat(-1))
 
 
 def _ingestion_time(epoch: float) -> str:

@@ -39,13 +39,6 @@ def client(bus_server: BusbarProcess):  # noqa: ANN201
     return bus_server.client()
 
 
-@pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget().start()
-    yield server
-    server.stop()
-
-
 def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0) -> list[dict]:
     """Wait until ``busbar dead-letters list`` shows deliveries of *event_id*; return them."""
     deadline = time.monotonic() + timeout

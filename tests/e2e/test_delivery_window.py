@@ -6,22 +6,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
-
-import pytest
 
 from delivery_support import api_destination, rule_with_targets, unique
 from httptarget import HttpTarget, Reply
 from support import BusbarProcess
 
 FAST_RETRIES = {"BUSBAR_RETRY_BASE_DELAY": "0.05", "BUSBAR_RETRY_MAX_DELAY": "0.2"}
-
-
-@pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget().start()
-    yield server
-    server.stop()
 
 
 def test_every_event_arrives_through_a_small_window(fresh_server: BusbarProcess, target: HttpTarget):

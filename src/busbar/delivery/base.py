@@ -11,7 +11,7 @@ retrying and, when the target said so, how long to wait (``Retry-After``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from busbar.model.arns import TargetArn
 
@@ -34,6 +34,7 @@ class Delivery:
     ingested_at: float  # epoch seconds PutEvents accepted the event (for MaximumEventAgeInSeconds)
     hops: int = 0  # bus-to-bus forwards the event made before this delivery
     shaping_error: str | None = None  # why the input could not be shaped (then nothing is sent)
+    budget: int = 0  # events that may still descend from this one through bus-to-bus forwards
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +75,11 @@ class Sender(Protocol):
         ...
 
 
+@runtime_checkable
 class RateLimitedSender(Sender, Protocol):
     """A sender whose targets have an invocation rate (API destinations)."""
 
-    def rate_of(self, delivery: Delivery) -> tuple[str, float] | None:
-        """(lane key, deliveries per second) for *delivery*, or None when unlimited."""
+    def rate_of(self, delivery: Delivery) -> float | None:
+        """Invocations per second *delivery*'s target accepts (for the whole cluster), or
+        None when unlimited."""
         ...

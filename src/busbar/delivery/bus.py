@@ -2,8 +2,10 @@
 that bus's rules match it like any event put there.
 
 The event keeps its id.  Each forward counts a hop; an event that has crossed
-``MAX_HOPS`` buses is not forwarded again, so rules that send events round a
-loop of buses cannot make busbar spin forever.
+``MAX_HOPS`` buses is not forwarded again, and a copy beyond its event's budget of
+descendants (see :mod:`busbar.router`) is not forwarded either, so rules that send
+events round a loop of buses cannot make busbar spin, however wide they fan out.
+A forward sent twice (a crash between the append and its record) is stored once.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class BusSender:
             return Outcome.fail("ResourceNotFoundException", f"Event bus {name} does not exist.")
         bus = found[0]
         hops = delivery.hops
+        if delivery.budget < 0:
+            return Outcome.fail(
+                "LoopDetected",
+                "The event has as many descendants as --max-event-descendants allows; it is not forwarded again.",
+            )
         if hops >= MAX_HOPS:
             return Outcome.fail(
                 "LoopDetected", f"The event has already crossed {MAX_HOPS} event buses; it is not forwarded again."
@@ -45,6 +52,8 @@ class BusSender:
                     ingested_at=now,
                     trace_header=delivery.trace_header,
                     hops=hops + 1,
+                    budget=delivery.budget,
+                    dedup_id=f"forward/{delivery.id}",
                 )
             ]
         )

@@ -274,14 +274,13 @@ class HttpSender:
         return _Request(method, url, params, headers, body)
 
     # -- rate -------------------------------------------------------------------------
-    def rate_of(self, delivery: Delivery) -> tuple[str, float] | None:
-        """(destination ARN, InvocationRateLimitPerSecond): the dispatcher paces each
-        destination's deliveries in a lane of its own, so a slow destination never
-        holds the workers that other targets need."""
+    def rate_of(self, delivery: Delivery) -> float | None:
+        """The destination's InvocationRateLimitPerSecond: the dispatcher paces its lane,
+        so a slow destination never holds the workers other targets need."""
         destination = find_api_destination(self._store, delivery.target.get("Arn", ""))
         if destination is None:
             return None
-        return destination["ApiDestinationArn"], float(destination.get("InvocationRateLimitPerSecond") or 300)
+        return float(destination.get("InvocationRateLimitPerSecond") or 300)
 
     # -- OAuth ------------------------------------------------------------------------
     async def _token(self, connection: dict[str, Any]) -> str:

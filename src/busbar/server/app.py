@@ -30,7 +30,7 @@ from busbar.api.errors import (
     ValidationException,
 )
 from busbar.config import Settings
-from busbar.delivery.dispatcher import Dispatcher, delivery_of
+from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
 from busbar.model.caller import Caller
@@ -38,7 +38,6 @@ from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
 from busbar.resources.scope import Scope as ResourceScope
 from busbar.retention import Retention
-from busbar.router import CONSUMER as ROUTER
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
 from busbar.server.auth import SigV4Verifier, load_keys, request_headers, unsigned_caller
@@ -54,7 +53,7 @@ _CONTENT_TYPE = b"application/x-amz-json-1.1"
 
 # Delivery ids are SQLite rowids: 1 .. 2**63-1.
 MAX_DELIVERY_ID = 2**63 - 1
-# One redrive request names at most this many ids (well below SQLite's bound parameters).
+# One redrive request names at most this many ids (bounds the work of one call).
 MAX_REDRIVE_IDS = 10_000
 
 Scope = dict[str, Any]
@@ -80,8 +79,10 @@ class BusbarApp:
             concurrency=settings.delivery_concurrency,
             window=settings.delivery_window,
         )
-        self.router = Router(self.store, self.ctx.rules, self.dispatcher)
-        self.retention = Retention(self.store, ROUTER, settings.event_retention_seconds)
+        self.router = Router(
+            self.store, self.ctx.rules, self.dispatcher, max_descendants=settings.limits.max_event_descendants
+        )
+        self.retention = Retention(self.store, settings.event_retention_seconds)
         self._verifier = (
             SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id)) if settings.auth_keys_file else None
         )
@@ -162,9 +163,7 @@ class BusbarApp:
             return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         except _Disconnected:
             return JSONResponse({}, status_code=400)  # nobody is listening; nothing was done
-        revived = await self.store.redrive(ids)
-        self.dispatcher.submit(delivery_of(stored) for stored in revived)
-        return JSONResponse({"redriven": [stored.id for stored in revived]})
+        return JSONResponse({"redriven": await self.store.redrive(ids)})
 
     async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()

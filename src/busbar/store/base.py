@@ -1,31 +1,42 @@
-"""The store interface: everything busbar keeps, behind one small API.
+"""The store interface: everything busbar keeps, behind one API that an embedded
+SQLite file, an in-memory store (tests) and NATS JetStream (a cluster of busbar
+nodes) all implement, so that the API, the router and the dispatcher are the same
+code whatever keeps the data.
 
-Three kinds of state, chosen so that an embedded SQLite file and a distributed
-log (NATS JetStream: streams with acknowledgement, key-value buckets) can both
-implement them:
+Three kinds of state, each shaped after what a replicated log does well:
 
-* **Resources** — metadata (event buses, tags, and later rules, targets,
-  connections, archives) as JSON documents keyed by ``(kind, key)``.  Reads are
-  served from memory; writes are durable when the awaitable returns.
-* **The event log** — an append-only sequence of accepted events.  Each event
-  gets a sequence number that only grows; ``append_events`` returns only after
-  the events are durable.
-* **Deliveries** — one durable record per (event, target) the router matched,
-  written in the same transaction that moves the router's position, so a crash
-  never loses one and never records one twice.  A delivery is pending (with a
-  due time for its next attempt) until it is finished (deleted) or dead (kept,
-  with its last error, until redriven).
-* **Consumers** — named positions in the log.  A consumer (the router) reads
-  events after its position in order and acknowledges up to a sequence number;
-  after a crash it resumes after the last acknowledged event, so consumption is
-  at-least-once.
+* **Resources** — buses, rules (with their targets), connections, API destinations,
+  tags, quota ledgers: JSON documents keyed by ``(kind, key)``, each with a
+  *revision*.  Reads are served from memory and never block; writes are durable when
+  their awaitable returns; :meth:`Store.modify` changes one document by
+  compare-and-set, so concurrent writers (on one node or several) never lose a
+  change; :meth:`Store.watch` tells listeners of every change, whichever node made it.
+  (JetStream: a key-value bucket, watched.)
+* **The event log** — accepted events, durable before PutEvents answers.  The router
+  *consumes* it: :meth:`Store.next_events` hands out events not yet routed (with
+  several nodes, each event to one of them), and :meth:`Store.record_deliveries`
+  stores the deliveries found for them and marks them routed, so that after a crash
+  an event is routed again (at-least-once), never lost.  An event may carry a
+  ``dedup_id``: appending the same one twice stores it once (forwards and schedule
+  ticks use it).  (JetStream: a stream, ``Nats-Msg-Id``, a shared durable consumer.)
+* **Deliveries** — one per (event, target) the router matched, in *lanes*: one lane
+  per target ARN, so that one target's backlog or slowness never holds up another's.
+  The dispatcher *takes* due deliveries of a lane (they are then leased to this node
+  until it records what became of them: finished, retried later, or dead), and a
+  delivery whose lease is never settled (its node died) comes back to be taken
+  again.  Dead deliveries are kept until redriven.  (JetStream: a work-queue stream,
+  a durable consumer per lane, ``nak`` with a delay for retries, a dead-letter stream.)
+
+Error vocabulary: :class:`AlreadyExists`, :class:`NotFound`, :class:`Conflict` (a
+compare-and-set lost) and :class:`Unavailable` (nothing was written; try again).
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -70,7 +81,8 @@ MODIFY_ATTEMPTS = 50
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An accepted event, ready to append.  ``envelope`` is the JSON EventBridge
-    delivers; ``time`` is its event time in epoch seconds (for replay ranges)."""
+    delivers; ``time`` is its event time in epoch seconds (for replay ranges);
+    ``bus`` the store key of its bus (``account/region/name``)."""
 
     event_id: str
     bus: str
@@ -79,11 +91,18 @@ class NewEvent:
     ingested_at: float
     trace_header: str | None = None
     hops: int = 0  # how many bus-to-bus forwards brought it here (loop guard)
+    # How many more events may descend from this one through bus-to-bus forwards
+    # (None: the server's --max-event-descendants).  See busbar.router.
+    budget: int | None = None
+    # Appending an event with a dedup_id already stored stores nothing (a retried
+    # forward, a schedule tick fired by two nodes).  None: always stored.
+    dedup_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event read back from the log, with its sequence number."""
+    """An event read back from the log, with its sequence number (unique per store,
+    growing in the order events were stored)."""
 
     seq: int
     event_id: str
@@ -93,12 +112,14 @@ class StoredEvent:
     ingested_at: float
     trace_header: str | None
     hops: int = 0
+    budget: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
     """A delivery the router found: what to send (``payload``; None means the
-    envelope itself), to which target (a snapshot of its configuration), for which rule."""
+    envelope itself), to which target (a snapshot of its configuration), for which
+    rule, in which lane (the target's ARN)."""
 
     event_id: str
     bus: str
@@ -111,6 +132,11 @@ class NewDelivery:
     ingested_at: float
     hops: int = 0
     shaping_error: str | None = None  # the input could not be shaped: dead-letter without sending
+    budget: int = 0  # descendants the event it forwards (bus targets) may still have
+
+    @property
+    def lane(self) -> str:
+        return str(self.target["Arn"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +160,26 @@ class StoredDelivery:
     error_code: str | None
     error_message: str | None
     shaping_error: str | None = None
+    budget: int = 0
+
+    @property
+    def lane(self) -> str:
+        return str(self.target["Arn"])
+
+
+# Told the lanes that may have new due deliveries (taken by dispatchers on this node).
+LaneListener = Callable[[AbstractSet[str]], None]
+
+
+@dataclass
+class Capabilities:
+    """What a backend does beyond the interface, for the code that could use it."""
+
+    # Deliveries just recorded may be handed straight to this node's dispatcher
+    # (they are leased to it already), instead of being taken from the store.
+    handoff: bool = False
+    # How many nodes share the work (rates of API destinations are split between them).
+    nodes: Callable[[], int] = field(default=lambda: 1)
 
 
 class Store(abc.ABC):
@@ -213,43 +259,66 @@ class Store(abc.ABC):
 
     # -- event log -----------------------------------------------------------------
     @abc.abstractmethod
-    async def append_events(self, events: Sequence[NewEvent]) -> list[int]:
-        """Append durably; return the sequence numbers, in order."""
+    async def append_events(self, events: Sequence[NewEvent]) -> None:
+        """Append durably (or raise Unavailable: then none of them is stored)."""
+
+    @abc.abstractmethod
+    async def next_events(self, limit: int, wait: float) -> list[StoredEvent]:
+        """Up to *limit* events nobody has routed yet, oldest first, leased to this node
+        (waiting up to *wait* seconds for one).  Events handed out and not recorded by
+        :meth:`record_deliveries` come back after a restart (or, in a cluster, after the
+        lease expires)."""
+
+    @abc.abstractmethod
+    async def record_deliveries(self, deliveries: Sequence[NewDelivery], routed: Sequence[StoredEvent]) -> list[int]:
+        """Store *deliveries* (pending, due now) and mark *routed* as routed, atomically as
+        far as the backend can (at worst a crash between routes an event twice: at
+        least once); answer the deliveries' ids in order.  With the ``handoff``
+        capability the deliveries are leased to this node on return (release those it
+        does not keep)."""
 
     @abc.abstractmethod
     def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
-        """Up to *limit* events with sequence numbers above *after_seq*, in order.
-        Thread-safe and blocking: call it from a worker thread on a hot loop."""
+        """Up to *limit* stored events with sequence numbers above *after_seq*, in order
+        (for ``busbar events``; thread-safe and blocking)."""
 
     @abc.abstractmethod
-    async def prune_events(self, up_to_seq: int, ingested_before: float, limit: int = 10_000) -> int:
-        """Delete at most *limit* of the oldest events with sequence numbers up to
-        *up_to_seq* that were ingested before *ingested_before*; return how many."""
+    async def prune_events(self, ingested_before: float, limit: int = 10_000) -> int:
+        """Delete at most *limit* of the oldest *routed* events ingested before
+        *ingested_before*; answer how many."""
 
     @abc.abstractmethod
     def last_seq(self) -> int:
-        """The sequence number of the newest committed event (0 when none)."""
+        """The sequence number of the newest stored event (0 when none)."""
+
+    @abc.abstractmethod
+    def unrouted(self) -> int:
+        """How many stored events wait to be routed (for health and metrics)."""
 
     # -- deliveries ----------------------------------------------------------------
     @abc.abstractmethod
-    async def record_deliveries(self, deliveries: Sequence[NewDelivery], consumer: str, seq: int) -> list[int]:
-        """Store *deliveries* (pending, due now) and acknowledge the log up to *seq*
-        for *consumer*, atomically; return the deliveries' ids in order."""
+    def lanes_with_work(self) -> set[str]:
+        """Lanes that hold pending deliveries (at start-up: where to begin)."""
 
     @abc.abstractmethod
-    def pending_deliveries(self) -> list[StoredDelivery]:
-        """Every pending delivery (after a restart, to resume them)."""
+    def on_lane_work(self, listener: LaneListener) -> None:
+        """Call *listener* (on the event loop) with lanes that may have new due work:
+        deliveries recorded or redriven, by this node or another."""
 
     @abc.abstractmethod
-    def pending_schedule(self, after: tuple[float, int] | None = None, limit: int = 1000) -> list[tuple[float, int]]:
-        """``(due_at, id)`` of up to *limit* pending deliveries, soonest due first (ties by
-        id), strictly after the key *after*: a keyset page, for the dispatcher to find
-        what it should hold in memory without reading the deliveries themselves."""
+    async def take(self, lane: str, limit: int) -> list[StoredDelivery]:
+        """Up to *limit* pending, due deliveries of *lane* that nobody holds, soonest due
+        first, leased to this node until it finishes, retries, dead-letters or releases
+        them."""
 
     @abc.abstractmethod
-    def pending_by_id(self, delivery_ids: Sequence[int]) -> list[StoredDelivery]:
-        """The deliveries with these ids that are still pending, in no particular order.
-        Thread-safe and blocking, like ``read_events``."""
+    def next_due(self, lane: str) -> float | None:
+        """When the next unleased delivery of *lane* is due, or None when there is none
+        (or the backend cannot tell: a cluster store hands retries back by itself)."""
+
+    @abc.abstractmethod
+    async def release(self, delivery_ids: Sequence[int]) -> None:
+        """Give back leases unchanged (the deliveries may be taken again at once)."""
 
     @abc.abstractmethod
     async def finish_deliveries(self, delivery_ids: Sequence[int]) -> None:
@@ -259,39 +328,40 @@ class Store(abc.ABC):
     async def retry_delivery(
         self, delivery_id: int, attempts: int, due_at: float, error_code: str, error_message: str
     ) -> None:
-        """Record a failed attempt and when to try again."""
+        """Record a failed attempt and when to try again; the lease ends (the delivery is
+        taken again once due)."""
 
     @abc.abstractmethod
     async def dead_letter(
-        self, delivery_id: int, attempts: int, error_code: str, error_message: str, forward: NewEvent | None
+        self,
+        delivery_id: int,
+        attempts: int,
+        error_code: str,
+        error_message: str,
+        forward: NewEvent | None,
     ) -> None:
-        """Give up on a delivery.  With *forward*, append that event (the dead letter,
-        on the dead-letter bus) and forget the delivery, atomically; without, keep
-        the delivery as dead for ``busbar dead-letters``."""
+        """Give up on a delivery.  With *forward*, append that event (the dead letter, on
+        the dead-letter bus) and forget the delivery, atomically; without, keep the
+        delivery as dead for ``busbar dead-letters``."""
 
     @abc.abstractmethod
     def dead_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
         """Dead deliveries with ids above *after_id*, oldest first."""
 
     @abc.abstractmethod
-    async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[StoredDelivery]:
-        """Make dead deliveries (all, or those ids) pending again with fresh attempts."""
-
-    # -- consumers -----------------------------------------------------------------
-    @abc.abstractmethod
-    def position(self, consumer: str) -> int:
-        """The last sequence number *consumer* acknowledged (0 when none)."""
+    def pending_count(self) -> int:
+        """How many deliveries are pending (for health and metrics)."""
 
     @abc.abstractmethod
-    async def ack(self, consumer: str, seq: int) -> None:
-        """Durably record that *consumer* is done with every event up to *seq*."""
-
-    @abc.abstractmethod
-    async def wait_for_events(self, after_seq: int, timeout: float | None = None) -> bool:
-        """Wait until an event with a sequence number above *after_seq* is committed;
-        False on timeout."""
+    async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[int]:
+        """Make dead deliveries (all, or those ids) pending again with fresh attempts, due
+        now; answer their ids (the lanes hear of them through :meth:`on_lane_work`)."""
 
     # -- life cycle ----------------------------------------------------------------
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
     @abc.abstractmethod
     async def start(self) -> None:
         """Open the store; safe to call once per process."""
@@ -299,3 +369,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Finish the writes in flight, then release the store."""
+
+    def health(self) -> str | None:
+        """Why the store cannot take writes now, or None when it can."""
+        return None

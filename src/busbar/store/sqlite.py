@@ -1,14 +1,22 @@
 """The embedded default store: one SQLite file in WAL mode under ``--data-dir``.
 
 One writer thread owns the only write connection.  Every write (an event batch, a
-resource change, an acknowledgement) is queued to it; the writer takes everything
-queued, runs it in one transaction and commits once — group commit — so a
-thousand concurrent PutEvents calls cost one fsync, not a thousand.  Each caller's
-awaitable resolves only after that commit.  Operations that can fail (creating a
-resource whose key is taken) run inside a savepoint so they fail alone.
+resource change, recorded deliveries) is queued to it; the writer takes everything
+queued, runs it in one transaction and commits once — group commit — so a thousand
+concurrent PutEvents calls cost one fsync, not a thousand.  Each caller's awaitable
+resolves only after that commit.  When a batch fails, each of its jobs is run again
+alone: one caller's bad write fails only that caller, never its batch-mates.
 
 Resources are few and read constantly, so they are cached in memory; the cache is
-changed by the writer thread right after the commit that made the change durable.
+changed by the writer thread right after the commit that made the change durable,
+and the change listeners hear of it on the event loop before the writer's caller
+resumes.
+
+One process routes: the router's position is a row of ``consumers``, moved in the
+transaction that records the deliveries.  Leases of deliveries live in memory (a set
+of ids that :meth:`take` skips): after a crash every pending delivery is taken
+again.  Deliveries just recorded are leased to this node's dispatcher at once (the
+``handoff`` capability), so the common path never reads them back.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +36,10 @@ import orjson
 
 from busbar.store.base import (
     AlreadyExists,
+    Capabilities,
     ChangeListener,
     Conflict,
+    LaneListener,
     NewDelivery,
     NewEvent,
     NotFound,
@@ -40,7 +51,7 @@ from busbar.store.base import (
 
 log = logging.getLogger("busbar.store")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -50,7 +61,9 @@ CREATE TABLE IF NOT EXISTS events (
     ingested_at  REAL    NOT NULL,
     trace_header TEXT,
     hops         INTEGER NOT NULL DEFAULT 0,
-    envelope     BLOB    NOT NULL
+    envelope     BLOB    NOT NULL,
+    budget       INTEGER,
+    dedup_id     TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,11 +82,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     state         TEXT    NOT NULL DEFAULT 'pending',
     error_code    TEXT,
     error_message TEXT,
-    shaping_error TEXT
+    shaping_error TEXT,
+    lane          TEXT    NOT NULL DEFAULT '',
+    budget        INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id);
--- The dispatcher pages through pending deliveries soonest-due first (keyset on due_at, id).
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at, id);
 CREATE TABLE IF NOT EXISTS resources (
     kind     TEXT    NOT NULL,
     key      TEXT    NOT NULL,
@@ -86,14 +98,31 @@ CREATE TABLE IF NOT EXISTS consumers (
     position INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+# Created after the migration has added the columns they index.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, id);
+-- A lane's due deliveries, soonest first (keyset on due_at, id).
+CREATE INDEX IF NOT EXISTS deliveries_lane ON deliveries (state, lane, due_at, id);
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events (dedup_id) WHERE dedup_id IS NOT NULL;
+DROP INDEX IF EXISTS deliveries_due;
+"""
 
+ROUTER = "router"
 # The most operations one transaction takes; bounds the latency of a commit.
 _MAX_BATCH = 2000
 # Ids bound in one IN (...) list: below SQLite's smallest limit on host parameters (999).
 _IDS_PER_QUERY = 500
+# Keys read per page while looking for a lane's due deliveries past those held.
+_SCAN_PAGE = 2000
+_DELIVERY_COLUMNS = (
+    "id, event_id, bus, rule_name, rule_arn, target, envelope, payload, trace_header, ingested_at, hops,"
+    " attempts, due_at, state, error_code, error_message, shaping_error, budget"
+)
+_EVENT_COLUMNS = "seq, event_id, bus, envelope, time, ingested_at, trace_header, hops, budget"
 
 _Op = Callable[[sqlite3.Connection], Any]
 _Job = tuple[_Op, "Callable[[Any], None] | None", "asyncio.Future[Any] | None", bool]
+_Outcome = tuple["asyncio.Future[Any] | None", Any, "BaseException | None"]
 
 
 class SqliteStore(Store):
@@ -104,10 +133,15 @@ class SqliteStore(Store):
         self._sync = "FULL" if sync == "full" else "NORMAL"
         self._resources: dict[str, dict[str, Versioned]] = {}
         self._listeners: list[ChangeListener] = []
+        self._lane_listeners: list[LaneListener] = []
+        # Deliveries leased to this node's dispatcher; an id leaves only after the commit
+        # that recorded what became of it (so take() never hands out a stale row).
+        self._leased: set[int] = set()
         # Changes of the batch being committed (writer thread only), told to the
         # listeners on the loop with the batch's outcomes (see _settle).
         self._changes: list[tuple[str, str, dict[str, Any] | None]] = []
-        self._consumers: dict[str, int] = {}
+        self._position = 0  # the router's acknowledged position
+        self._cursor = 0  # the last event handed to the router (may be ahead of the position)
         self._last_seq = 0
         self._notified_seq = 0
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -116,6 +150,10 @@ class SqliteStore(Store):
         self._appended: asyncio.Event | None = None
         self._local = threading.local()
         self._started = False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(handoff=True)
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -126,11 +164,13 @@ class SqliteStore(Store):
         with conn:
             conn.executescript(_SCHEMA)
             _migrate(conn)
+            conn.executescript(_INDEXES)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         for kind, key, value, revision in conn.execute("SELECT kind, key, value, revision FROM resources"):
             self._resources.setdefault(kind, {})[key] = Versioned(orjson.loads(value), revision)
-        self._consumers = dict(conn.execute("SELECT name, position FROM consumers"))
-        self._last_seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        row = conn.execute("SELECT position FROM consumers WHERE name = ?", (ROUTER,)).fetchone()
+        self._position = self._cursor = row[0] if row else 0
+        self._last_seq = _max_seq(conn)
         self._notified_seq = self._last_seq
         self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="busbar-store-writer", daemon=True)
         self._writer.start()
@@ -176,7 +216,29 @@ class SqliteStore(Store):
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[asyncio.Future[Any] | None, Any, BaseException | None]] = []
+        try:
+            outcomes, afters = self._transaction(conn, batch)
+        except Exception as exc:  # noqa: BLE001 - the batch failed to commit: nothing of it is stored
+            if len(batch) == 1:
+                log.error("store commit failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+                outcomes, afters = [(batch[0][2], None, exc)], []
+            else:
+                # Run each job alone, so that the one that failed fails alone.
+                for job in batch:
+                    self._run_batch(conn, [job])
+                return
+        # Only what is durable reaches the caches and the callers.
+        for after, result in afters:
+            after(result)
+        changes, self._changes = self._changes, []
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._settle, outcomes, changes)
+
+    def _transaction(
+        self, conn: sqlite3.Connection, batch: list[_Job]
+    ) -> tuple[list[_Outcome], list[tuple[Callable[[Any], None], Any]]]:
+        """Run *batch* in one transaction; raise (after rolling back) when it cannot commit."""
+        outcomes: list[_Outcome] = []
         afters: list[tuple[Callable[[Any], None], Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -200,26 +262,16 @@ class SqliteStore(Store):
                     if after is not None:
                         afters.append((after, result))
             conn.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 - the whole batch failed to commit
-            log.exception("store commit failed")
+        except BaseException:
+            self._changes = []
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            outcomes = [(job[2], None, exc) for job in batch]
-            afters = []
-        # Only what is durable reaches the caches and the callers.
-        for after, result in afters:
-            after(result)
-        changes, self._changes = self._changes, []
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._settle, outcomes, changes)
+            raise
+        return outcomes, afters
 
-    def _settle(
-        self,
-        outcomes: list[tuple[asyncio.Future[Any] | None, Any, BaseException | None]],
-        changes: list[tuple[str, str, dict[str, Any] | None]],
-    ) -> None:
+    def _settle(self, outcomes: list[_Outcome], changes: list[tuple[str, str, dict[str, Any] | None]]) -> None:
         # Listeners (the rule index) see a change before its writer resumes: read-your-writes.
         for kind, key, value in changes:
             for listener in list(self._listeners):
@@ -234,7 +286,7 @@ class SqliteStore(Store):
                 future.set_exception(exc)
             else:
                 future.set_result(result)
-        # Wake the consumers waiting in wait_for_events() when the log grew.
+        # Wake the router waiting in next_events() when the log grew.
         if self._appended is not None and self._last_seq != self._notified_seq:
             self._notified_seq = self._last_seq
             appended, self._appended = self._appended, asyncio.Event()
@@ -330,39 +382,30 @@ class SqliteStore(Store):
         self._changes.append((kind, key, value))
 
     # -- event log -----------------------------------------------------------------
-    async def append_events(self, events: Sequence[NewEvent]) -> list[int]:
-        count = len(events)
-        last = await self._submit(lambda conn: _insert_events(conn, events), self._advance)
-        return list(range(last - count + 1, last + 1))
+    async def append_events(self, events: Sequence[NewEvent]) -> None:
+        await self._submit(lambda conn: _insert_events(conn, events), self._advance)
 
     def _advance(self, last: int) -> None:
         self._last_seq = max(self._last_seq, last)
 
-    async def prune_events(self, up_to_seq: int, ingested_before: float, limit: int = 10_000) -> int:
-        def prune(conn: sqlite3.Connection) -> int:
-            # AUTOINCREMENT: deleted sequence numbers are never handed out again.
-            return conn.execute(
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? AND ingested_at < ?"
-                " ORDER BY seq LIMIT ?)",
-                (up_to_seq, ingested_before, limit),
-            ).rowcount
+    async def next_events(self, limit: int, wait: float) -> list[StoredEvent]:
+        events = self.read_events(self._cursor, limit)
+        if not events and await self._wait_for_events(self._cursor, wait):
+            events = self.read_events(self._cursor, limit)
+        if events:
+            self._cursor = events[-1].seq
+        return events
 
-        return int(await self._submit(prune))
+    async def _wait_for_events(self, after_seq: int, timeout: float) -> bool:
+        assert self._appended is not None, "the store is not open"
+        while self._last_seq <= after_seq:
+            try:
+                await asyncio.wait_for(self._appended.wait(), timeout)
+            except TimeoutError:
+                return self._last_seq > after_seq
+        return True
 
-    def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
-        rows = (
-            self._reader()
-            .execute(
-                "SELECT seq, event_id, bus, envelope, time, ingested_at, trace_header, hops FROM events"
-                " WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit),
-            )
-            .fetchall()
-        )
-        return [StoredEvent(*row) for row in rows]
-
-    # -- deliveries ----------------------------------------------------------------
-    async def record_deliveries(self, deliveries: Sequence[NewDelivery], consumer: str, seq: int) -> list[int]:
+    async def record_deliveries(self, deliveries: Sequence[NewDelivery], routed: Sequence[StoredEvent]) -> list[int]:
         now = time.time()
         rows = [
             (
@@ -378,78 +421,149 @@ class SqliteStore(Store):
                 d.hops,
                 now,
                 d.shaping_error,
+                d.lane,
+                d.budget,
             )
             for d in deliveries
         ]
+        seq = max((event.seq for event in routed), default=0)
 
         def record(conn: sqlite3.Connection) -> int:
             last = 0
             if rows:
                 conn.executemany(
                     "INSERT INTO deliveries (event_id, bus, rule_name, rule_arn, target, envelope, payload,"
-                    " trace_header, ingested_at, hops, due_at, shaping_error)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " trace_header, ingested_at, hops, due_at, shaping_error, lane, budget)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            _record_position(conn, consumer, seq)
-            return last
-
-        last = await self._submit(record, lambda _: self._remember_position(consumer, seq))
-        return list(range(last - len(rows) + 1, last + 1)) if rows else []
-
-    def pending_deliveries(self) -> list[StoredDelivery]:
-        return self._deliveries("state = 'pending' ORDER BY id", ())
-
-    def pending_schedule(self, after: tuple[float, int] | None = None, limit: int = 1000) -> list[tuple[float, int]]:
-        if after is None:
-            rows = (
-                self._reader()
-                .execute(
-                    "SELECT due_at, id FROM deliveries WHERE state = 'pending' ORDER BY due_at, id LIMIT ?", (limit,)
+            if seq:
+                conn.execute(
+                    "INSERT INTO consumers (name, position) VALUES (?, ?)"
+                    " ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)",
+                    (ROUTER, seq),
                 )
-                .fetchall()
-            )
-        else:
-            # A row value compared in the index's order: SQLite seeks to it instead of scanning.
-            rows = (
-                self._reader()
-                .execute(
-                    "SELECT due_at, id FROM deliveries WHERE state = 'pending' AND (due_at, id) > (?, ?)"
-                    " ORDER BY due_at, id LIMIT ?",
-                    (*after, limit),
-                )
-                .fetchall()
-            )
-        return [(due_at, delivery_id) for due_at, delivery_id in rows]
+            return int(last)
 
-    def pending_by_id(self, delivery_ids: Sequence[int]) -> list[StoredDelivery]:
+        count = len(rows)
+
+        def after(last: int) -> None:
+            # Leased in the writer thread, right after the commit: no take() can see them first.
+            self._position = max(self._position, seq)
+            self._leased.update(range(last - count + 1, last + 1))
+
+        last = await self._submit(record, after)
+        return list(range(last - count + 1, last + 1)) if count else []
+
+    def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
+        rows = (
+            self._reader()
+            .execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+            .fetchall()
+        )
+        return [StoredEvent(*row) for row in rows]
+
+    async def prune_events(self, ingested_before: float, limit: int = 10_000) -> int:
+        up_to = self._position
+
+        def prune(conn: sqlite3.Connection) -> int:
+            # AUTOINCREMENT: deleted sequence numbers are never handed out again.
+            return int(
+                conn.execute(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? AND ingested_at < ?"
+                    " ORDER BY seq LIMIT ?)",
+                    (up_to, ingested_before, limit),
+                ).rowcount
+            )
+
+        return int(await self._submit(prune))
+
+    def last_seq(self) -> int:
+        if self._started:
+            return self._last_seq
+        return _max_seq(self._reader())
+
+    def unrouted(self) -> int:
+        return max(0, self._last_seq - self._position)
+
+    # -- deliveries ----------------------------------------------------------------
+    def lanes_with_work(self) -> set[str]:
+        rows = self._reader().execute("SELECT DISTINCT lane FROM deliveries WHERE state = 'pending'").fetchall()
+        return {row[0] for row in rows}
+
+    def on_lane_work(self, listener: LaneListener) -> None:
+        self._lane_listeners.append(listener)
+
+    def _lanes_changed(self, lanes: AbstractSet[str]) -> None:
+        for listener in self._lane_listeners:
+            listener(lanes)
+
+    async def take(self, lane: str, limit: int) -> list[StoredDelivery]:
+        if limit <= 0:
+            return []
+        now = time.time()
+        wanted: list[int] = []
+        after: tuple[float, int] = (float("-inf"), 0)
+        reader = self._reader()
+        while len(wanted) < limit:
+            page = reader.execute(
+                "SELECT due_at, id FROM deliveries WHERE state = 'pending' AND lane = ? AND due_at <= ?"
+                " AND (due_at, id) > (?, ?) ORDER BY due_at, id LIMIT ?",
+                (lane, now, *after, _SCAN_PAGE),
+            ).fetchall()
+            wanted.extend(delivery_id for _, delivery_id in page if delivery_id not in self._leased)
+            if len(page) < _SCAN_PAGE:
+                break
+            after = page[-1]
+            await asyncio.sleep(0)  # a long scan must not hold up the loop
+        wanted = wanted[:limit]
         found: list[StoredDelivery] = []
-        for start in range(0, len(delivery_ids), _IDS_PER_QUERY):
-            chunk = tuple(delivery_ids[start : start + _IDS_PER_QUERY])
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = tuple(wanted[start : start + _IDS_PER_QUERY])
             marks = ",".join("?" * len(chunk))
             found.extend(self._deliveries(f"state = 'pending' AND id IN ({marks})", chunk))
+        found.sort(key=lambda d: (d.due_at, d.id))
+        self._leased.update(d.id for d in found)
         return found
+
+    def next_due(self, lane: str) -> float | None:
+        after: tuple[float, int] = (float("-inf"), 0)
+        reader = self._reader()
+        while True:
+            page = reader.execute(
+                "SELECT due_at, id FROM deliveries WHERE state = 'pending' AND lane = ? AND (due_at, id) > (?, ?)"
+                " ORDER BY due_at, id LIMIT ?",
+                (lane, *after, _SCAN_PAGE),
+            ).fetchall()
+            for due_at, delivery_id in page:
+                if delivery_id not in self._leased:
+                    return float(due_at)
+            if len(page) < _SCAN_PAGE:
+                return None
+            after = page[-1]
 
     def dead_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
         return self._deliveries("state = 'dead' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))
 
+    def pending_count(self) -> int:
+        return int(self._reader().execute("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'").fetchone()[0])
+
     def _deliveries(self, where: str, args: tuple[Any, ...]) -> list[StoredDelivery]:
-        rows = (
-            self._reader()
-            .execute(
-                "SELECT id, event_id, bus, rule_name, rule_arn, target, envelope, payload, trace_header, ingested_at,"
-                f" hops, attempts, due_at, state, error_code, error_message, shaping_error FROM deliveries"
-                f" WHERE {where}",
-                args,
-            )
-            .fetchall()
-        )
-        return [StoredDelivery(*row[:5], orjson.loads(row[5]), *row[6:]) for row in rows]  # type: ignore[call-arg]
+        rows = self._reader().execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE {where}", args).fetchall()
+        return [_delivery(row) for row in rows]
+
+    async def release(self, delivery_ids: Sequence[int]) -> None:
+        self._leased.difference_update(delivery_ids)
+
+    def _unlease(self, delivery_ids: Sequence[int]) -> Callable[[Any], None]:
+        return lambda _: self._leased.difference_update(delivery_ids)
 
     async def finish_deliveries(self, delivery_ids: Sequence[int]) -> None:
         rows = [(i,) for i in delivery_ids]
-        await self._submit(lambda conn: conn.executemany("DELETE FROM deliveries WHERE id = ?", rows))
+        await self._submit(
+            lambda conn: conn.executemany("DELETE FROM deliveries WHERE id = ?", rows), self._unlease(delivery_ids)
+        )
 
     async def retry_delivery(
         self, delivery_id: int, attempts: int, due_at: float, error_code: str, error_message: str
@@ -458,11 +572,17 @@ class SqliteStore(Store):
             lambda conn: conn.execute(
                 "UPDATE deliveries SET attempts = ?, due_at = ?, error_code = ?, error_message = ? WHERE id = ?",
                 (attempts, due_at, error_code, error_message, delivery_id),
-            )
+            ),
+            self._unlease([delivery_id]),
         )
 
     async def dead_letter(
-        self, delivery_id: int, attempts: int, error_code: str, error_message: str, forward: NewEvent | None
+        self,
+        delivery_id: int,
+        attempts: int,
+        error_code: str,
+        error_message: str,
+        forward: NewEvent | None,
     ) -> None:
         def bury(conn: sqlite3.Connection) -> int:
             if forward is not None:
@@ -474,68 +594,72 @@ class SqliteStore(Store):
             )
             return 0
 
-        await self._submit(bury, self._advance)
+        def after(last: int) -> None:
+            self._advance(last)
+            self._leased.discard(delivery_id)
 
-    async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[StoredDelivery]:
+        await self._submit(bury, after)
+
+    async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[int]:
         now = time.time()
 
-        def revive(conn: sqlite3.Connection) -> list[int]:
+        def revive(conn: sqlite3.Connection) -> list[tuple[int, str]]:
             if delivery_ids is None:
-                ids = [row[0] for row in conn.execute("SELECT id FROM deliveries WHERE state = 'dead'")]
+                found = conn.execute("SELECT id, lane FROM deliveries WHERE state = 'dead'").fetchall()
             else:
-                marks = ",".join("?" * len(delivery_ids))
-                ids = [
-                    row[0]
-                    for row in conn.execute(
-                        f"SELECT id FROM deliveries WHERE state = 'dead' AND id IN ({marks})", tuple(delivery_ids)
+                found = []
+                for start in range(0, len(delivery_ids), _IDS_PER_QUERY):
+                    chunk = tuple(delivery_ids[start : start + _IDS_PER_QUERY])
+                    marks = ",".join("?" * len(chunk))
+                    found.extend(
+                        conn.execute(f"SELECT id, lane FROM deliveries WHERE state = 'dead' AND id IN ({marks})", chunk)
                     )
-                ]
             conn.executemany(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, due_at = ?, ingested_at = ? WHERE id = ?",
-                [(now, now, i) for i in ids],
+                [(now, now, row[0]) for row in found],
             )
-            return ids
+            return [(int(row[0]), str(row[1])) for row in found]
 
-        ids = await self._submit(revive)
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        return self._deliveries(f"id IN ({marks}) ORDER BY id", tuple(ids))
-
-    def last_seq(self) -> int:
-        if self._started:
-            return self._last_seq
-        return int(self._reader().execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+        revived: list[tuple[int, str]] = await self._submit(revive)
+        if revived:
+            self._lanes_changed({lane for _, lane in revived})
+        return sorted(delivery_id for delivery_id, _ in revived)
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30
-            )
+            # A file URI, percent-encoded: a path may hold '#', '?' or '%'.
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
             self._local.conn = conn
         return conn
 
-    # -- consumers -----------------------------------------------------------------
-    def position(self, consumer: str) -> int:
-        return self._consumers.get(consumer, 0)
 
-    async def ack(self, consumer: str, seq: int) -> None:
-        await self._submit(
-            lambda conn: _record_position(conn, consumer, seq), lambda _: self._remember_position(consumer, seq)
-        )
+def _delivery(row: tuple[Any, ...]) -> StoredDelivery:
+    return StoredDelivery(
+        id=row[0],
+        event_id=row[1],
+        bus=row[2],
+        rule_name=row[3],
+        rule_arn=row[4],
+        target=orjson.loads(row[5]),
+        envelope=row[6],
+        payload=row[7],
+        trace_header=row[8],
+        ingested_at=row[9],
+        hops=row[10],
+        attempts=row[11],
+        due_at=row[12],
+        state=row[13],
+        error_code=row[14],
+        error_message=row[15],
+        shaping_error=row[16],
+        budget=row[17],
+    )
 
-    def _remember_position(self, consumer: str, seq: int) -> None:
-        self._consumers[consumer] = max(self._consumers.get(consumer, 0), seq)
 
-    async def wait_for_events(self, after_seq: int, timeout: float | None = None) -> bool:
-        assert self._appended is not None, "the store is not open"
-        while self._last_seq <= after_seq:
-            try:
-                await asyncio.wait_for(self._appended.wait(), timeout)
-            except TimeoutError:
-                return self._last_seq > after_seq
-        return True
+def _max_seq(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -543,22 +667,27 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(resources)")}
     if "revision" not in columns:
         conn.execute("ALTER TABLE resources ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    for column, kind in (("budget", "INTEGER"), ("dedup_id", "TEXT")):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
+    if "budget" not in columns:
+        conn.execute("ALTER TABLE deliveries ADD COLUMN budget INTEGER NOT NULL DEFAULT 0")
+    if "lane" not in columns:
+        conn.execute("ALTER TABLE deliveries ADD COLUMN lane TEXT NOT NULL DEFAULT ''")
+        conn.execute("UPDATE deliveries SET lane = json_extract(CAST(target AS TEXT), '$.Arn')")
 
 
 def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> int:
-    """Insert *events*; return the sequence number of the last one."""
+    """Insert *events* (an event whose dedup_id is stored already is left out); answer the
+    sequence number of the newest event."""
     conn.executemany(
-        "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, hops, envelope)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.hops, e.envelope) for e in events],
+        "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, hops, envelope, budget, dedup_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_id) WHERE dedup_id IS NOT NULL DO NOTHING",
+        [
+            (e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.hops, e.envelope, e.budget, e.dedup_id)
+            for e in events
+        ],
     )
-    # One writer: the rows of one executemany get consecutive numbers.
-    return int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-
-
-def _record_position(conn: sqlite3.Connection, consumer: str, seq: int) -> None:
-    conn.execute(
-        "INSERT INTO consumers (name, position) VALUES (?, ?)"
-        " ON CONFLICT(name) DO UPDATE SET position = MAX(position, excluded.position)",
-        (consumer, seq),
-    )
+    return _max_seq(conn)

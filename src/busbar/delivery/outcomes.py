@@ -1,0 +1,119 @@
+"""What becomes of an attempt: finished, retried later, or dead-lettered — recorded
+in the store before memory forgets the delivery.
+
+* A success is forgotten in batches (one store write for many); a crash before the
+  batch commits sends those deliveries again after the restart (at-least-once, as
+  promised, and far fewer writes under load).
+* A retryable failure is tried again after the target's ``Retry-After`` or an
+  exponential backoff with jitter (:class:`~busbar.delivery.retry.Backoff`), within
+  the target's :class:`~busbar.delivery.retry.RetryPolicy`; when the policy is
+  exhausted, or the failure is not retryable, the delivery is dead-lettered.
+* A dead letter goes to the target's ``DeadLetterConfig`` bus as an event
+  (:mod:`busbar.delivery.deadletter`) or, without one, stays in the store as a dead
+  delivery for ``busbar dead-letters``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from busbar.delivery import deadletter
+from busbar.delivery.base import Delivery, Outcome
+from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
+from busbar.resources.lookup import find_bus_by_arn
+from busbar.store.base import Store
+
+log = logging.getLogger("busbar.delivery")
+
+
+class Outcomes:
+    """Records outcomes in the store.  *forget* is told the deliveries memory may drop
+    (their outcome is stored); *resend* those whose success could not be recorded
+    (still pending in the store: they are sent again)."""
+
+    def __init__(
+        self,
+        store: Store,
+        backoff: Backoff,
+        forget: Callable[[Sequence[Delivery]], None],
+        resend: Callable[[Sequence[Delivery]], None],
+    ) -> None:
+        self._store = store
+        self._backoff = backoff
+        self._forget = forget
+        self._resend = resend
+        self._finished: list[Delivery] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def record(self, delivery: Delivery, outcome: Outcome) -> float | None:
+        """Record *outcome*; answer when a retry is due (None: finished or dead)."""
+        if outcome.ok:
+            self._finish(delivery)
+            return None
+        attempts = delivery.attempts + 1
+        condition = None
+        if outcome.retryable:
+            delay = outcome.retry_after if outcome.retry_after is not None else self._backoff.delay(attempts)
+            due_at = time.time() + delay
+            # The first attempt is not a retry: attempts - 1 retries have been made.
+            condition = exhausted(RetryPolicy.of(delivery.target), attempts - 1, due_at - delivery.ingested_at)
+            if condition is None:
+                await self._store.retry_delivery(
+                    delivery.id, attempts, due_at, outcome.error_code, outcome.error_message
+                )
+                return due_at
+        await self._dead_letter(delivery, attempts, outcome, condition)
+        return None
+
+    def _finish(self, delivery: Delivery) -> None:
+        self._finished.append(delivery)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._finished:
+            batch, self._finished = self._finished, []
+            ids = [delivery.id for delivery in batch]
+            try:
+                await self._store.finish_deliveries(ids)
+            except Exception:  # noqa: BLE001 - still pending in the store: they will be sent again
+                log.exception("recording finished deliveries failed", extra={"count": len(batch)})
+                await self._store.release(ids)
+                self._resend(batch)
+                continue
+            self._forget(batch)
+
+    async def flush(self) -> None:
+        """Record every success noted so far (at shutdown)."""
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
+        if self._finished:
+            await self._flush()
+
+    async def _dead_letter(self, delivery: Delivery, attempts: int, outcome: Outcome, condition: str | None) -> None:
+        attrs = deadletter.attributes(delivery, attempts - 1, outcome.error_code, outcome.error_message, condition)
+        forward = None
+        arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
+        message = outcome.error_message
+        if arn:
+            found = find_bus_by_arn(self._store, arn)
+            if found is not None:
+                forward = deadletter.dead_letter_event(delivery, found[0], attrs, arn)
+            else:
+                message = f"{message} (dead-letter bus {arn} does not exist)"
+        log.warning(
+            "delivery dead-lettered",
+            extra={
+                "event_id": delivery.event_id,
+                "rule": delivery.rule_arn,
+                "target": delivery.target["Arn"],
+                "error_code": outcome.error_code,
+                "attempts": attempts,
+                "condition": condition,
+                "to": "bus" if forward else "store",
+            },
+        )
+        await self._store.dead_letter(delivery.id, attempts, outcome.error_code, message, forward)

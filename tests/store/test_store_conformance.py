@@ -1,0 +1,268 @@
+"""The store contract (busbar.store.base), held against every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from busbar.store.base import AlreadyExists, Conflict, NewDelivery, NewEvent, NotFound, Store
+
+LANE = "arn:aws:events:us-east-1:000000000000:api-destination/d/1"
+OTHER_LANE = "arn:aws:logs:us-east-1:000000000000:log-group:g"
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+def event(n: int, bus: str = "acct/region/default", at: float = 1000.0, dedup: str | None = None) -> NewEvent:
+    return NewEvent(
+        event_id=f"e{n}",
+        bus=bus,
+        envelope=json.dumps({"id": f"e{n}"}).encode(),
+        time=at,
+        ingested_at=at,
+        dedup_id=dedup,
+    )
+
+
+def delivery(n: int, lane: str = LANE) -> NewDelivery:
+    return NewDelivery(
+        event_id=f"e{n}",
+        bus="acct/region/default",
+        rule_name="r",
+        rule_arn="arn:r",
+        target={"Id": "t", "Arn": lane},
+        envelope=b"{}",
+        payload=json.dumps({"n": n}).encode(),
+        trace_header=None,
+        ingested_at=1000.0,
+    )
+
+
+async def recorded(store: Store, deliveries: list[NewDelivery]) -> list[int]:
+    """Record deliveries; whatever the backend, end with none of them leased."""
+    ids = await store.record_deliveries(deliveries, [])
+    await store.release(ids)
+    return ids
+
+
+# -- resources -----------------------------------------------------------------------
+
+
+def test_resources_create_update_delete_with_revisions(backend):
+    async def main() -> None:
+        async with backend() as store:
+            assert await store.create_resource("k", "a/1", {"v": 1}) == 1
+            with pytest.raises(AlreadyExists):
+                await store.create_resource("k", "a/1", {"v": 2})
+            assert await store.update_resource("k", "a/1", {"v": 2}, revision=1) == 2
+            with pytest.raises(Conflict):
+                await store.update_resource("k", "a/1", {"v": 3}, revision=1)
+            with pytest.raises(NotFound):
+                await store.update_resource("k", "nope", {"v": 3}, revision=1)
+            assert await store.put_resource("k", "b/1", {"v": 9}) == 1
+            assert store.get_versioned("k", "a/1").revision == 2  # type: ignore[union-attr]
+            assert store.list_resources("k") == [("a/1", {"v": 2}), ("b/1", {"v": 9})]
+            assert store.list_resources("k", "b/") == [("b/1", {"v": 9})]
+            with pytest.raises(Conflict):
+                await store.delete_resource("k", "a/1", revision=1)
+            assert await store.delete_resource("k", "a/1", revision=2)
+            assert not await store.delete_resource("k", "a/1")
+        if backend.durable:
+            async with backend() as store:
+                assert store.list_resources("k") == [("b/1", {"v": 9})]
+
+    run(main())
+
+
+def test_watchers_hear_every_change_before_the_writer_resumes(backend):
+    async def main() -> None:
+        async with backend() as store:
+            heard: list[tuple[str, str, Any]] = []
+            stop = store.watch(lambda kind, key, value: heard.append((kind, key, value)))
+            await store.create_resource("k", "a", {"v": 1})
+            assert heard == [("k", "a", {"v": 1})]
+            await store.modify("k", "a", lambda value: {"v": (value or {})["v"] + 1})
+            await store.delete_resource("k", "a")
+            assert heard[1:] == [("k", "a", {"v": 2}), ("k", "a", None)]
+            stop()
+            await store.put_resource("k", "b", {})
+            assert len(heard) == 3
+
+    run(main())
+
+
+def test_concurrent_modifications_lose_nothing(backend):
+    async def main() -> None:
+        async with backend() as store:
+
+            def add(n: int) -> Any:
+                return lambda value: {"n": [*(value or {"n": []})["n"], n]}
+
+            await asyncio.gather(*(store.modify("k", "list", add(n)) for n in range(40)))
+            assert sorted(store.get_resource("k", "list")["n"]) == list(range(40))  # type: ignore[index]
+
+    run(main())
+
+
+def test_a_refused_modification_writes_nothing(backend):
+    async def main() -> None:
+        async with backend() as store:
+            await store.create_resource("k", "a", {"v": 1})
+
+            def refuse(value: Any) -> Any:
+                raise ValueError("no")
+
+            with pytest.raises(ValueError):
+                await store.modify("k", "a", refuse)
+            assert store.get_versioned("k", "a").revision == 1  # type: ignore[union-attr]
+
+    run(main())
+
+
+# -- the event log ---------------------------------------------------------------------
+
+
+def test_events_are_handed_out_once_and_routed_ones_never_again(backend):
+    async def main() -> None:
+        async with backend() as store:
+            await store.append_events([event(1), event(2)])
+            await store.append_events([event(3)])
+            assert store.unrouted() == 3
+            first = await store.next_events(2, wait=0.1)
+            assert [e.event_id for e in first] == ["e1", "e2"]
+            rest = await store.next_events(10, wait=0.1)
+            assert [e.event_id for e in rest] == ["e3"]
+            assert await store.next_events(10, wait=0.05) == []
+            await store.record_deliveries([], first)
+            assert store.unrouted() == 1
+            assert [e.event_id for e in store.read_events(0)] == ["e1", "e2", "e3"]
+        if backend.durable:
+            async with backend() as store:  # e3 was handed out, not routed: it comes back
+                assert [e.event_id for e in await store.next_events(10, wait=0.1)] == ["e3"]
+
+    run(main())
+
+
+def test_waiting_for_events_wakes_on_append(backend):
+    async def main() -> None:
+        async with backend() as store:
+            waiting = asyncio.create_task(store.next_events(10, wait=5))
+            await asyncio.sleep(0.05)
+            await store.append_events([event(1)])
+            assert [e.event_id for e in await asyncio.wait_for(waiting, 2)] == ["e1"]
+
+    run(main())
+
+
+def test_an_event_with_a_stored_dedup_id_is_stored_once(backend):
+    async def main() -> None:
+        async with backend() as store:
+            await store.append_events([event(1, dedup="forward/7")])
+            await store.append_events([event(2, dedup="forward/7"), event(3, dedup="forward/8"), event(4)])
+            assert [e.event_id for e in store.read_events(0)] == ["e1", "e3", "e4"]
+
+    run(main())
+
+
+def test_prune_deletes_only_routed_old_events(backend):
+    async def main() -> None:
+        async with backend() as store:
+            await store.append_events([event(n, at=100.0) for n in range(1, 6)])
+            routed = await store.next_events(3, wait=0.1)
+            await store.record_deliveries([], routed)
+            assert await store.prune_events(ingested_before=50.0) == 0  # too young
+            assert await store.prune_events(ingested_before=200.0) == 3
+            assert [e.event_id for e in store.read_events(0)] == ["e4", "e5"]
+
+    run(main())
+
+
+# -- deliveries ------------------------------------------------------------------------
+
+
+def test_taking_leases_due_deliveries_of_one_lane(backend):
+    async def main() -> None:
+        async with backend() as store:
+            ids = await recorded(store, [delivery(1), delivery(2), delivery(3, OTHER_LANE)])
+            assert store.lanes_with_work() == {LANE, OTHER_LANE} and store.pending_count() == 3
+            taken = await store.take(LANE, 10)
+            assert [d.id for d in taken] == ids[:2] and json.loads(taken[0].payload or b"") == {"n": 1}
+            assert await store.take(LANE, 10) == []  # leased
+            await store.release([ids[1]])
+            assert [d.id for d in await store.take(LANE, 10)] == [ids[1]]
+            await store.finish_deliveries(ids[:2])
+            assert store.pending_count() == 1 and store.next_due(LANE) is None
+
+    run(main())
+
+
+def test_a_retry_is_taken_again_when_due(backend):
+    async def main() -> None:
+        async with backend() as store:
+            [one] = await recorded(store, [delivery(1)])
+            await store.take(LANE, 1)
+            due = time.time() + 0.3
+            await store.retry_delivery(one, 1, due, "E", "failed")
+            assert await store.take(LANE, 1) == []  # not due yet
+            assert store.next_due(LANE) == pytest.approx(due)
+            await asyncio.sleep(0.35)
+            [again] = await store.take(LANE, 1)
+            assert (again.id, again.attempts, again.error_code) == (one, 1, "E")
+
+    run(main())
+
+
+def test_handed_off_deliveries_are_leased_to_the_recorder(backend):
+    async def main() -> None:
+        async with backend() as store:
+            ids = await store.record_deliveries([delivery(1)], [])
+            taken = await store.take(LANE, 10)
+            if store.capabilities.handoff:
+                assert taken == []  # the router gave it to its own dispatcher already
+            else:
+                assert [d.id for d in taken] == ids
+
+    run(main())
+
+
+def test_dead_letters_are_kept_or_forwarded_and_redriven(backend):
+    async def main() -> None:
+        async with backend() as store:
+            lanes_told: list[set[str]] = []
+            store.on_lane_work(lambda lanes: lanes_told.append(set(lanes)))
+            kept, forwarded = await recorded(store, [delivery(1), delivery(2)])
+            await store.take(LANE, 10)
+            await store.dead_letter(kept, 4, "X", "gone", None)
+            await store.dead_letter(forwarded, 2, "E", "m", event(7, bus="acct/region/dlq"))
+            [dead] = store.dead_deliveries()
+            assert (dead.id, dead.state, dead.attempts, dead.error_message) == (kept, "dead", 4, "gone")
+            assert [e.bus for e in store.read_events(0)] == ["acct/region/dlq"]
+            assert store.pending_count() == 0
+            assert await store.redrive([12345]) == []
+            assert await store.redrive() == [kept]
+            assert lanes_told[-1] == {LANE}
+            [revived] = await store.take(LANE, 10)
+            assert (revived.id, revived.attempts) == (kept, 0) and store.dead_deliveries() == []
+
+    run(main())
+
+
+def test_after_a_restart_every_pending_delivery_is_taken_again(backend):
+    if not backend.durable:
+        pytest.skip("the backend keeps nothing across a restart")
+
+    async def main() -> None:
+        async with backend() as store:
+            ids = await store.record_deliveries([delivery(n) for n in range(5)], [])
+            await store.finish_deliveries(ids[:1])
+        async with backend() as store:
+            assert store.lanes_with_work() == {LANE}
+            assert [d.id for d in await store.take(LANE, 10)] == ids[1:]
+
+    run(main())
