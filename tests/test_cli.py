@@ -31,6 +31,13 @@ def busbar(*args: str) -> subprocess.CompletedProcess[str]:
                 "--put-events-per-second",
                 "--retry-base-delay",
                 "--event-retention-seconds",
+                "[ACCOUNT_ID]",
+                "--max-request-body-bytes",
+                "--http-max-header-bytes",
+                "BUSBAR_HTTP_MAX_HEADER_BYTES",
+                "--http-request-timeout",
+                "--http-keep-alive-timeout",
+                "--http-max-connections",
             ],
         ),
         (("test-pattern",), ["PATTERN", "EVENT", "exit 0"]),
@@ -137,3 +144,32 @@ def test_reading_commands_honour_busbar_data_dir(stored_150, tmp_path):
     )
     assert (dead.returncode, dead.stdout, dead.stderr) == (0, "", "")
     assert "BUSBAR_DATA_DIR" in busbar("events", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("pattern", "event", "said"),
+    [
+        ('{"source": ["shop"]}', '{"source":', "busbar test-pattern: the event is not valid JSON: "),
+        ('{"source": ["shop"]}', "[1, 2]", "busbar test-pattern: the event must be a JSON object"),
+        ('{"source": ["shop"]}', "@{missing}", "busbar test-pattern: cannot read {missing}: "),
+        ("@{missing}", "{}", "busbar test-pattern: cannot read {missing}: "),
+        ("@{directory}", "{}", "busbar test-pattern: cannot read {directory}: "),
+        ('{"source": ["shop"]}', "@{binary}", "busbar test-pattern: cannot read {binary}: "),
+        ('{"source": ["shop"]', "{}", "Event pattern is not valid. Reason: "),
+    ],
+)
+def test_test_pattern_bad_input_is_one_line_and_exit_2(tmp_path, pattern, event, said):
+    names = {"missing": tmp_path / "missing.json", "directory": tmp_path, "binary": tmp_path / "binary.json"}
+    names["binary"].write_bytes(b"\xff\xfe\x00{")
+
+    def fill(text: str) -> str:
+        for name, path in names.items():
+            text = text.replace("{" + name + "}", str(path))
+        return text
+
+    done = busbar("test-pattern", fill(pattern), fill(event))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(fill(said))

@@ -131,7 +131,8 @@ def _serve_parser(sub: Any) -> None:
         type=Path,
         default=None,
         help="require SigV4-signed requests made with one of the access keys in this file "
-        "('ACCESS_KEY_ID SECRET_ACCESS_KEY' per line) [BUSBAR_AUTH_KEYS_FILE] "
+        "('ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]' per line; a request acts in its key's account, "
+        "by default --account-id, and in the region it is signed for) [BUSBAR_AUTH_KEYS_FILE] "
         "(default: none, any signature is accepted)",
     )
     p.add_argument(
@@ -157,6 +158,43 @@ def _serve_parser(sub: Any) -> None:
         default=None,
         help="the keys that seal connection secrets at rest, newest first; made (0600) on first start "
         "[BUSBAR_SECRETS_KEY_FILE] (default: secrets.key in the data directory)",
+    )
+    p.add_argument(
+        "--max-request-body-bytes",
+        type=int,
+        default=None,
+        help="largest request body read; larger ones are refused unread; 0 is four times "
+        "--max-put-events-request-bytes, at least 1 MiB [BUSBAR_MAX_REQUEST_BODY_BYTES] (default 0)",
+    )
+    p.add_argument(
+        "--http-max-header-bytes",
+        type=int,
+        default=None,
+        help="most bytes of request line and headers one request may send; more is answered 431 "
+        f"[BUSBAR_HTTP_MAX_HEADER_BYTES] (default {defaults.http_max_header_bytes})",
+    )
+    p.add_argument(
+        "--http-request-timeout",
+        type=int,
+        default=None,
+        help="seconds a client has to send a whole request (headers and body) once it has begun; "
+        f"slower ones get 408 and are disconnected [BUSBAR_HTTP_REQUEST_TIMEOUT] "
+        f"(default {defaults.http_request_timeout})",
+    )
+    p.add_argument(
+        "--http-keep-alive-timeout",
+        type=int,
+        default=None,
+        help="seconds a connection may sit idle before its first request or between requests "
+        f"[BUSBAR_HTTP_KEEP_ALIVE_TIMEOUT] (default {defaults.http_keep_alive_timeout})",
+    )
+    p.add_argument(
+        "--http-max-connections",
+        type=int,
+        default=None,
+        help="most client connections open at once (fewer if the open-file limit, raised to its hard "
+        "limit at start, is lower); beyond it the longest-idle connection is closed, or the new one "
+        f"answered 503 if all are busy [BUSBAR_HTTP_MAX_CONNECTIONS] (default {defaults.http_max_connections})",
     )
     _observe_options(p)
     p.set_defaults(func=_serve)
@@ -237,6 +275,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from busbar import logs
     from busbar.server.app import BusbarApp
+    from busbar.server.protocol import HttpLimits, connection_cap, guarded_protocol, raise_open_file_limit
     from busbar.store.datadir import DataDirError
 
     # Whatever busbar writes (the store and its -wal and -shm, log groups, the key) is for
@@ -264,6 +303,11 @@ def _serve(args: argparse.Namespace) -> int:
             "aws_targets",
             "assume_target_roles",
             "secrets_key_file",
+            "max_request_body_bytes",
+            "http_max_header_bytes",
+            "http_request_timeout",
+            "http_keep_alive_timeout",
+            "http_max_connections",
         )
     }
     overrides.update(_observe_overrides(args))  # busbar.observe / busbar.console options
@@ -278,6 +322,14 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError, DataDirError) as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
+    open_files = raise_open_file_limit()
+    max_connections = connection_cap(settings.http_max_connections, open_files)
+    if max_connections < settings.http_max_connections:
+        logging.getLogger("busbar").warning(
+            "the open-file limit caps client connections",
+            extra={"open_file_limit": open_files, "max_connections": max_connections},
+        )
+    limits = HttpLimits(settings.http_max_header_bytes, settings.http_request_timeout, max_connections)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -286,7 +338,8 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(limits),
+        timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=30,
     )
     server = _graceful_server_class()(config)
@@ -329,19 +382,41 @@ def _test_pattern_parser(sub: Any) -> None:
     p.set_defaults(func=_test_pattern)
 
 
+class _BadInput(Exception):
+    """An argument of a command that cannot be used; the message is shown as is."""
+
+
 def _read_arg(value: str) -> str:
-    return Path(value[1:]).read_text() if value.startswith("@") else value
+    """JSON text as given, or the text of the file ``@path`` names."""
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise _BadInput(f"cannot read {value[1:]}: {reason}") from None
 
 
 def _test_pattern(args: argparse.Namespace) -> int:
     from busbar.patterns import InvalidEventPattern, pattern_matches, validate
+    from busbar.patterns.events import EventNotObject, parse_event
 
     try:
         compiled = validate(_read_arg(args.pattern))
+        try:
+            event = parse_event(_read_arg(args.event))
+        except EventNotObject:
+            raise _BadInput("the event must be a JSON object") from None
+        except (ValueError, RecursionError) as error:
+            raise _BadInput(f"the event is not valid JSON: {error}") from None
     except InvalidEventPattern as error:
         print(str(error), file=sys.stderr)
         return 2
-    matched = pattern_matches(compiled, _read_arg(args.event))
+    except _BadInput as error:
+        # Exit 1 means "no match": a command that could not run says so with 2.
+        print(f"busbar test-pattern: {error}", file=sys.stderr)
+        return 2
+    matched = pattern_matches(compiled, event)
     print("true" if matched else "false")
     return 0 if matched else 1
 

@@ -38,6 +38,7 @@ from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
+from busbar.model.caller import Caller
 from busbar.model.entries import new_event_ids
 from busbar.observe import Observer
 from busbar.patterns import PatternLimits
@@ -47,7 +48,7 @@ from busbar.resources.secretbox import KEY_FILE_NAME, SecretBox, SecretsKeyError
 from busbar.retention import Retention
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
-from busbar.server.auth import SigV4Verifier, load_keys
+from busbar.server.auth import SigV4Verifier, load_keys, request_headers, unsigned_caller
 from busbar.server.insight import Insight
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
@@ -59,8 +60,11 @@ log = logging.getLogger("busbar.server")
 
 _TARGET_PREFIX = "AWSEvents."
 _CONTENT_TYPE = b"application/x-amz-json-1.1"
-# No EventBridge request comes near this; bigger bodies are refused unread.
-_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+# Delivery ids are SQLite rowids: 1 .. 2**63-1.
+MAX_DELIVERY_ID = 2**63 - 1
+# One redrive request names at most this many ids (bounds the work of one call).
+MAX_REDRIVE_IDS = 10_000
 
 Scope = dict[str, Any]
 
@@ -102,10 +106,12 @@ class BusbarApp:
         )
         self.observer.gauge("deliveries_in_memory", "Deliveries held in memory.", lambda: self.dispatcher.held)
         self.retention = Retention(self.store, settings.event_retention_seconds)
-        keys = load_keys(settings.auth_keys_file) if settings.auth_keys_file else None
+        self._scopes_seen: set[ResourceScope] = set()
+        keys = load_keys(settings.auth_keys_file, settings.account_id) if settings.auth_keys_file else None
         self._verifier = SigV4Verifier(keys) if keys is not None else None
-        self.insight = Insight(self, keys)  # busbar.server.insight: /metrics, its listener, /console/
-        self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
+        # busbar.server.insight: /metrics, its listener, /console/ (signed in with the same keys)
+        self.insight = Insight(self, {key: access.secret for key, access in keys.items()} if keys else None)
+        self._max_body = settings.limits.request_body_bytes
         self._plain = Starlette(
             routes=[
                 Route("/health", self._health, methods=["GET", "HEAD"]),
@@ -192,39 +198,38 @@ class BusbarApp:
 
     async def _redrive(self, request: Request) -> JSONResponse:
         """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
-        raw = await request.body()
-        if self._verifier is not None:
-            try:
-                self._verify(request.method, request.url.path, request.url.query.encode(), request.headers.raw, raw)
-            except AwsError as error:
-                return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         try:
-            body = orjson.loads(raw or b"{}")
-            ids = body.get("ids") if isinstance(body, dict) else None
-            if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
-                raise ValueError
-        except (orjson.JSONDecodeError, ValueError):
-            return JSONResponse({"message": 'expected {"ids": [<delivery id>, ...]} or an empty body'}, status_code=400)
+            raw = await self._read_body(request.receive)
+            headers = request_headers(request.headers.raw)
+            self._caller(request.method, request.url.path, request.url.query.encode(), headers, raw)
+            # Checked here, before the store's writer sees them: a bad id must fail this
+            # request only, never the commits it would share with other clients' writes.
+            ids = redrive_ids(raw)
+        except AwsError as error:
+            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
+        except _Disconnected:
+            return JSONResponse({}, status_code=400)  # nobody is listening; nothing was done
         return JSONResponse({"redriven": await self.store.redrive(ids)})
 
     async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
         request_id = new_event_ids(1)[0]
         target = ""
-        for name, value in scope["headers"]:
-            if name == b"x-amz-target":
-                target = value.decode("latin-1")
-                break
         try:
+            headers = request_headers(scope["headers"])
+            # The operation dispatched is the one the signature covers: read once, from
+            # the same (single) header the verifier checks.
+            target = headers.get("x-amz-target", "")
             body = await self._read_body(receive)
-            if self._verifier is not None:
-                self._verify(scope["method"], scope["path"], scope["query_string"], scope["headers"], body)
-            answer = await self._dispatch(target, body)
+            caller = self._caller(scope["method"], scope["path"], scope["query_string"], headers, body)
+            answer = await self._dispatch(target, body, caller)
             status, payload = 200, orjson.dumps(answer)
+        except _Disconnected:
+            return
         except AwsError as error:
             status, payload = error.status, _error_body(error)
         except Exception:  # noqa: BLE001 - never let a bug take the connection down
-            log.exception("operation failed", extra={"target": target, "request_id": request_id})
+            log.exception("operation failed", extra={"target": target[:128], "request_id": request_id})
             internal = InternalException("An internal error occurred. The request id is " + request_id)
             status, payload = internal.status, _error_body(internal)
         await send(
@@ -250,20 +255,22 @@ class BusbarApp:
                 },
             )
 
-    def _verify(
-        self, method: str, path: str, query: bytes, raw_headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> None:
-        assert self._verifier is not None
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
-        self._verifier.verify(method, path, query.decode("latin-1"), headers, body)
+    def _caller(self, method: str, path: str, query: bytes, headers: dict[str, str], body: bytes) -> Caller:
+        """Who the request comes from: verified with ``--auth-keys-file``, else as it says."""
+        if self._verifier is None:
+            return unsigned_caller(headers, self.settings.account_id, self.settings.region)
+        return self._verifier.verify(method, path, query.decode("latin-1"), headers, body)
 
     async def _read_body(self, receive: Any) -> bytes:
+        """The whole request body, refused as soon as it grows over the cap; a client
+        that goes away (or is cut off by the request timeout) before its body is
+        complete raises _Disconnected: a partial body is never acted on."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
@@ -273,20 +280,33 @@ class BusbarApp:
                 break
         return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
-    async def _dispatch(self, target: str, raw: bytes) -> dict[str, Any]:
+    async def _dispatch(self, target: str, raw: bytes, caller: Caller) -> dict[str, Any]:
+        """Run the operation *target* names for *caller*, in the caller's account and the
+        region its request was signed for."""
         if not target.startswith(_TARGET_PREFIX):
             raise UnknownOperationException(
-                f"The X-Amz-Target header {target!r} names no operation; expected AWSEvents.<Operation>."
+                f"The X-Amz-Target header {target[:128]!r} names no operation; expected AWSEvents.<Operation>."
             )
         name = target[len(_TARGET_PREFIX) :]
         handler = OPERATIONS.get(name)
         if handler is None:
             if operation(name) is None:
-                raise UnknownOperationException(f"EventBridge has no operation {name}.")
+                raise UnknownOperationException(f"EventBridge has no operation {name[:128]}.")
             raise UnknownOperationException(f"busbar does not implement {name} yet.")
         body = _parse(raw)
         validate_request(name, body)
-        return await handler(self.ctx, body)
+        return await handler(await self._context(caller), body)
+
+    async def _context(self, caller: Caller) -> Context:
+        """The context of a request acting as *caller*; the first request acting in an
+        account and region makes its ``default`` bus, as AWS has one in each."""
+        scope = ResourceScope(caller.account, caller.region)
+        if scope == self.ctx.scope:
+            return self.ctx
+        if scope not in self._scopes_seen:
+            await ensure_default_bus(self.store, scope, self.settings.limits.max_event_buses)
+            self._scopes_seen.add(scope)
+        return self.ctx.in_scope(scope)
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
@@ -299,6 +319,37 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SerializationException("The request body must be a JSON object.")
     return body
+
+
+class _Disconnected(Exception):
+    """The client went away before its request was complete."""
+
+
+def redrive_ids(raw: bytes) -> list[int] | None:
+    """The delivery ids of a redrive request (``{"ids": [...]}``; None: every dead
+    delivery), or ValidationException saying what is wrong with the body."""
+    expected = (
+        f'expected {{"ids": [<delivery id>, ...]}} with at most {MAX_REDRIVE_IDS} ids from 1 to {MAX_DELIVERY_ID}, '
+        "or an empty body"
+    )
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise ValidationException(f"The request body is not valid JSON: {expected}.") from None
+    if not isinstance(body, dict):
+        raise ValidationException(f"The request body is not a JSON object: {expected}.")
+    ids = body.get("ids")
+    if ids is None:
+        return None
+    if not isinstance(ids, list):
+        raise ValidationException(f"ids is not a list: {expected}.")
+    if len(ids) > MAX_REDRIVE_IDS:
+        raise ValidationException(f"ids holds {len(ids)} ids: {expected}.")
+    for index, value in enumerate(ids):
+        if type(value) is not int or not 1 <= value <= MAX_DELIVERY_ID:
+            shown = orjson.dumps(value).decode()[:64]
+            raise ValidationException(f"ids[{index}] is {shown}, not a delivery id: {expected}.")
+    return ids
 
 
 def _error_body(error: AwsError) -> bytes:
