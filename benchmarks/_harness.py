@@ -93,6 +93,14 @@ def start_busbar(*extra: str, env: dict[str, str] | None = None) -> ServerProces
     return _wait_ready(ServerProcess("busbar", port, proc, workdir), "/health")
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system, every thread) a process has used so far, from /proc (Linux):
+    the work a server did, which other processes on a shared machine disturb far less than
+    its throughput."""
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_moto() -> ServerProcess:
     workdir = Path(tempfile.mkdtemp(prefix="moto-bench-"))
     port = free_port()

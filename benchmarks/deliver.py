@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -283,7 +284,18 @@ def main() -> int:
     )
     parser.add_argument("--skip-api-destinations", action="store_true", help="run only the SQS part")
     parser.add_argument("--skip-sqs", action="store_true", help="run only the API destination part")
+    parser.add_argument(
+        "--metrics-compare",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="instead of the rest: the API destination runs of busbar alone with --metrics off, then on, ROUNDS "
+        "times in turn; prints every run and the medians (what counting the metrics costs)",
+    )
     args = parser.parse_args()
+    if args.metrics_compare:
+        metrics_compare(args)
+        return 0
     if not args.skip_api_destinations:
         api_destinations(args)
     if not args.skip_sqs:
@@ -339,6 +351,41 @@ def api_destinations(args: argparse.Namespace) -> None:
     moto_peak = next((row[7] for row in rows if row[0] == "moto_server"), 0.0)
     if busbar_peak and moto_peak:
         print(f"\nbusbar / moto, peak deliveries per second: {busbar_peak / moto_peak:.0f}x")
+
+
+def metrics_compare(args: argparse.Namespace) -> None:
+    """busbar with metrics off and on, in turn: latency at 1,000 events/s and peak deliveries."""
+    sink_proc, sink = start_sink()
+    rows: list[tuple[str, float, float, float]] = []
+    try:
+        for round_number in range(args.metrics_compare):
+            for metrics in ("off", "on"):
+                progress(f"round {round_number + 1}: busbar --metrics {metrics} ...")
+                server = start_busbar("--metrics", metrics)
+                try:
+                    configure(server, sink)
+                    latencies, _, _ = latency_run(server, sink, args.seconds)
+                    steps = throughput_run(server.port, SinkArrivals(sink), args.steps, args.seconds / 2)
+                    peak = max((s.delivered_per_second for s in steps), default=0.0)
+                    rows.append((metrics, pct(latencies, 50), pct(latencies, 99), peak))
+                    progress(f"  p50 {pct(latencies, 50):.1f} ms, peak {peak:,.0f} delivered/s")
+                finally:
+                    server.stop()
+    finally:
+        sink_proc.terminate()
+        sink_proc.wait(10)
+    print(f"\nDelivery to a local API destination, busbar --metrics off vs on, {args.metrics_compare} rounds in turn\n")
+    print("| metrics | p50 ms per run | p99 ms per run | peak delivered/s per run | median peak |")
+    print("|---|---|---|---|---:|")
+    for metrics in ("off", "on"):
+        mine = [row for row in rows if row[0] == metrics]
+        p50s = ", ".join(f"{row[1]:.1f}" for row in mine)
+        p99s = ", ".join(f"{row[2]:.1f}" for row in mine)
+        peaks = ", ".join(f"{row[3]:,.0f}" for row in mine)
+        print(f"| {metrics} | {p50s} | {p99s} | {peaks} | {statistics.median(row[3] for row in mine):,.0f} |")
+    on = statistics.median(row[3] for row in rows if row[0] == "on")
+    off = statistics.median(row[3] for row in rows if row[0] == "off")
+    print(f"\npeak deliveries, on / off = {on / off:.3f} (medians)")
 
 
 def configure_sqs(server: ServerProcess, queue_arn: str) -> None:

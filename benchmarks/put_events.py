@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +61,17 @@ def main() -> int:
         help="concurrent clients (keep-alive connections), one run each",
     )
     parser.add_argument("--sync", choices=["full", "normal"], default="full", help="busbar's --sync")
+    parser.add_argument(
+        "--metrics-compare",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="instead of the comparison with moto: busbar with --metrics off, then on, ROUNDS times in turn; "
+        "prints every run and the median ratio on/off (what counting the metrics costs)",
+    )
     args = parser.parse_args()
+    if args.metrics_compare:
+        return metrics_compare(args)
 
     payloads = bodies()
     rows = []
@@ -88,6 +99,39 @@ def main() -> int:
     for name, connections, events, p50, p99, failures in rows:
         ratio = f"{events / moto[connections]:.1f}x" if name == "busbar" and moto.get(connections) else ""
         print(f"| {name} | {connections} | {events:,.0f} | {p50:.2f} | {p99:.2f} | {failures} | {ratio} |")
+    return 0
+
+
+def metrics_compare(args: argparse.Namespace) -> int:
+    """busbar with metrics off and on, in turn, on the same load: the cost of counting."""
+    payloads = bodies()
+    runs: dict[tuple[str, int], list[float]] = {}
+    for round_number in range(args.metrics_compare):
+        for metrics in ("off", "on"):
+            progress(f"round {round_number + 1}: busbar --metrics {metrics} ...")
+            server = start_busbar("--sync", args.sync, "--metrics", metrics)
+            try:
+                requests = [request_bytes(server.port, "AWSEvents.PutEvents", body) for body in payloads]
+                for connections in args.connections:
+                    result = run_load(server.port, requests, ALL_ACCEPTED, connections, args.seconds)
+                    events = result.requests * ENTRIES_PER_REQUEST / result.seconds
+                    runs.setdefault((metrics, connections), []).append(events)
+                    progress(f"  {connections} clients: {events:,.0f} events/s, {result.failures} failed")
+            finally:
+                server.stop()
+    print(
+        f"\nPutEvents, busbar --metrics off vs on, {args.seconds:g} s per run, {args.metrics_compare} rounds in turn\n"
+    )
+    print("| clients | metrics | events/s per run | median |")
+    print("|---:|---|---|---:|")
+    for connections in args.connections:
+        for metrics in ("off", "on"):
+            values = runs[(metrics, connections)]
+            listed = ", ".join(f"{v:,.0f}" for v in values)
+            print(f"| {connections} | {metrics} | {listed} | {statistics.median(values):,.0f} |")
+    for connections in args.connections:
+        on, off = statistics.median(runs[("on", connections)]), statistics.median(runs[("off", connections)])
+        print(f"\n{connections} clients: on / off = {on / off:.3f} (medians)")
     return 0
 
 

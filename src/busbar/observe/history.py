@@ -51,14 +51,14 @@ class History:
 
     def _read(self) -> Sample:
         m = self._metrics
-        attempts, successful = m.total(m.attempts), m.total(m.successful)
+        latency_sum, latency_count = m.latency_total("success_latency")
         return Sample(
             at=time.time(),
-            events=m.total(m.bus_events),
-            invocations=m.total(m.invocations),
-            failures=attempts - successful + m.total(m.dead_letter),
-            latency_sum=m.total(m.success_latency, "_sum"),
-            latency_count=m.total(m.success_latency, "_count"),
+            events=m.total("events"),
+            invocations=m.total("invocations"),
+            failures=m.total("attempts") - m.total("successful") + m.total("dead_letter"),
+            latency_sum=latency_sum,
+            latency_count=latency_count,
         )
 
     def series(self) -> list[Series]:

@@ -104,21 +104,32 @@ class Observer:
         if metrics is None and logs is None:
             return
         elapsed = time.perf_counter() - started
-        buses: dict[str, bool] = {}  # bus name -> every entry of the request for it accepted
+        buses: dict[str, bool] = {}  # what each entry names -> every entry of the request for it accepted
         for index, entry in enumerate(entries):
+            given = entry.get("EventBusName") or "default"
             result = results[index] if results is not None else None
-            accepted = result is not None and "EventId" in result
-            name, key = _bus_of(entry, scope)
-            if result is not None and result.get("ErrorCode") == "ResourceNotFoundException":
-                name = UNKNOWN_BUS
-            buses[name] = buses.get(name, True) and accepted
-            if logs is not None and logs.logs(key):
-                self._ingest_records(logs, key, scope, entry, result)
+            if result is None or "EventId" not in result:
+                buses[UNKNOWN_BUS if result and result["ErrorCode"] == "ResourceNotFoundException" else given] = False
+            elif given not in buses:
+                buses[given] = True
+            if logs is not None:
+                key = _bus_of(given, scope)[1]
+                if logs.logs(key):
+                    self._ingest_records(logs, key, scope, entry, result)
         if metrics is not None:
-            for name, ok in buses.items():
-                series = metrics.bus(name)
-                series.calls.inc()
-                (series.successes if ok else series.failures).inc()
+            if len(buses) > 1:  # a bus named twice, by its name and by its ARN, is one bus
+                named: dict[str, bool] = {}
+                for given, ok in buses.items():
+                    name = self._given_name(given, scope)
+                    named[name] = named.get(name, True) and ok
+                buses = named
+            for given, ok in buses.items():
+                series = metrics.bus(self._given_name(given, scope))
+                series.calls += 1
+                if ok:
+                    series.successes += 1
+                else:
+                    series.failures += 1
                 series.latency.observe(elapsed)
 
     def _ingest_records(
@@ -151,15 +162,15 @@ class Observer:
         metrics, logs = self.metrics, self._logs()
         if metrics is not None:
             for event in events:
-                metrics.bus(self._name(event.bus)).events.inc()
+                metrics.bus(self._name(event.bus)).events += 1
             last: tuple[str, str, str] | None = None
             for delivery in deliveries:
                 match = (delivery.bus, delivery.event_id, delivery.rule_name)
                 if match != last:  # the deliveries of one match are side by side
                     last = match
                     series = metrics.rule(self._name(delivery.bus), delivery.rule_name)
-                    series.matched.inc()
-                    series.triggered.inc()
+                    series.matched += 1
+                    series.triggered += 1
         if logs is not None and any(logs.logs(event.bus) for event in events):
             self._routing_records(logs, events, deliveries, ids)
 
@@ -193,7 +204,7 @@ class Observer:
             return
         self._throttled.add(delivery.id)
         if self.metrics is not None:
-            self._rule(delivery).throttled.inc()
+            self._rule(delivery).throttled += 1
         logs = self._logs()
         if logs is not None and logs.logs(delivery.bus):
             details = _invocation(delivery, attempt_count=delivery.attempts + 1)
@@ -208,8 +219,8 @@ class Observer:
         self._end(delivery)
         if self.metrics is not None:
             series = self._attempted(delivery, started)
-            series.successful.inc()
-            series.invocations.inc()
+            series.successful += 1
+            series.invocations += 1
             series.success_latency.observe(max(0.0, now - delivery.ingested_at))
         logs = self._logs()
         if logs is not None and logs.logs(delivery.bus):
@@ -257,12 +268,15 @@ class Observer:
         if self.metrics is not None:
             series = self._attempted(delivery, started) if invoked else self._rule(delivery)
             if invoked:
-                series.invocations.inc()
-                series.failed.inc()
+                series.invocations += 1
+                series.failed += 1
             else:
-                series.dead_letter.inc()
+                series.dead_letter += 1
             if dlq:
-                (series.sent_to_dlq if sent else series.failed_to_dlq).inc()
+                if sent:
+                    series.sent_to_dlq += 1
+                else:
+                    series.failed_to_dlq += 1
         self.failures.dead_lettered(delivery, outcome, attempts, condition, "bus" if sent else "store")
         logs = self._logs()
         if logs is not None and logs.logs(delivery.bus):
@@ -285,6 +299,10 @@ class Observer:
         logs = self.buslogs
         return logs if logs is not None and logs.active else None
 
+    def _given_name(self, given: str, scope: Scope) -> str:
+        """The name of the bus an entry's EventBusName (a name or an ARN) names."""
+        return given if given == UNKNOWN_BUS or not given.startswith("arn:") else _bus_of(given, scope)[0]
+
     def _name(self, key: str) -> str:
         name = self._names.get(key)
         if name is None:
@@ -298,9 +316,9 @@ class Observer:
     def _attempted(self, delivery: DeliveryLike, started: float) -> RuleSeries:
         """Count an attempt that invoked (or tried to invoke) the target."""
         series = self._rule(delivery)
-        series.attempts.inc()
+        series.attempts += 1
         if delivery.attempts:
-            series.retries.inc()
+            series.retries += 1
         else:
             series.start_latency.observe(max(0.0, started - delivery.ingested_at))
         return series
@@ -364,9 +382,8 @@ class Observer:
         logs.emit(delivery.bus, step, delivery.event_id, details, invocation_id=str(delivery.id), error=error)
 
 
-def _bus_of(entry: dict[str, Any], scope: Scope) -> tuple[str, str]:
-    """(name, store key) of the bus a PutEvents entry names (by name or ARN; default when none)."""
-    given = entry.get("EventBusName") or "default"
+def _bus_of(given: str, scope: Scope) -> tuple[str, str]:
+    """(name, store key) of the bus a PutEvents entry names (by name or ARN)."""
     if given.startswith("arn:"):
         parts = parse_events(given, "event-bus")
         if parts is not None:
