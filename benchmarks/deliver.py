@@ -52,6 +52,7 @@ from botocore.config import Config  # noqa: E402
 
 from _harness import (  # noqa: E402
     ServerProcess,
+    cpu_seconds,
     free_port,
     progress,
     read_response,
@@ -354,9 +355,10 @@ def api_destinations(args: argparse.Namespace) -> None:
 
 
 def metrics_compare(args: argparse.Namespace) -> None:
-    """busbar with metrics off and on, in turn: latency at 1,000 events/s and peak deliveries."""
+    """busbar with metrics off and on, in turn: latency at 1,000 events/s, the server's CPU per
+    event then, and peak deliveries."""
     sink_proc, sink = start_sink()
-    rows: list[tuple[str, float, float, float]] = []
+    rows: list[tuple[str, float, float, float, float]] = []  # metrics, p50, p99, peak/s, CPU µs per event
     try:
         for round_number in range(args.metrics_compare):
             for metrics in ("off", "on"):
@@ -364,28 +366,33 @@ def metrics_compare(args: argparse.Namespace) -> None:
                 server = start_busbar("--metrics", metrics)
                 try:
                     configure(server, sink)
-                    latencies, _, _ = latency_run(server, sink, args.seconds)
+                    cpu = cpu_seconds(server.proc)
+                    latencies, _, delivered = latency_run(server, sink, args.seconds)
+                    per_event = (cpu_seconds(server.proc) - cpu) / max(delivered, 1) * 1e6
                     steps = throughput_run(server.port, SinkArrivals(sink), args.steps, args.seconds / 2)
                     peak = max((s.delivered_per_second for s in steps), default=0.0)
-                    rows.append((metrics, pct(latencies, 50), pct(latencies, 99), peak))
-                    progress(f"  p50 {pct(latencies, 50):.1f} ms, peak {peak:,.0f} delivered/s")
+                    rows.append((metrics, pct(latencies, 50), pct(latencies, 99), peak, per_event))
+                    progress(f"  p50 {pct(latencies, 50):.1f} ms, {per_event:.0f} CPU us/event, peak {peak:,.0f}/s")
                 finally:
                     server.stop()
     finally:
         sink_proc.terminate()
         sink_proc.wait(10)
-    print(f"\nDelivery to a local API destination, busbar --metrics off vs on, {args.metrics_compare} rounds in turn\n")
-    print("| metrics | p50 ms per run | p99 ms per run | peak delivered/s per run | median peak |")
-    print("|---|---|---|---|---:|")
+    print(f"\nDelivery to a local API destination, busbar --metrics off vs on, {args.metrics_compare} rounds in turn")
+    print("(CPU: the server's, per event put and delivered, during the latency run at 1,000 events/s)\n")
+    print("| metrics | p50 ms per run | p99 ms per run | CPU µs per event, per run | peak delivered/s per run |")
+    print("|---|---|---|---|---|")
     for metrics in ("off", "on"):
         mine = [row for row in rows if row[0] == metrics]
         p50s = ", ".join(f"{row[1]:.1f}" for row in mine)
         p99s = ", ".join(f"{row[2]:.1f}" for row in mine)
+        costs = ", ".join(f"{row[4]:.0f}" for row in mine)
         peaks = ", ".join(f"{row[3]:,.0f}" for row in mine)
-        print(f"| {metrics} | {p50s} | {p99s} | {peaks} | {statistics.median(row[3] for row in mine):,.0f} |")
-    on = statistics.median(row[3] for row in rows if row[0] == "on")
-    off = statistics.median(row[3] for row in rows if row[0] == "off")
-    print(f"\npeak deliveries, on / off = {on / off:.3f} (medians)")
+        print(f"| {metrics} | {p50s} | {p99s} | {costs} | {peaks} |")
+    for column, title in ((1, "p50 latency"), (4, "CPU per event"), (3, "peak deliveries/s")):
+        on = statistics.median(row[column] for row in rows if row[0] == "on")
+        off = statistics.median(row[column] for row in rows if row[0] == "off")
+        print(f"{title}, on / off (medians): {on / off:.3f}")
 
 
 def configure_sqs(server: ServerProcess, queue_arn: str) -> None:
