@@ -20,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import progress, request_bytes, run_load, start_busbar, start_moto  # noqa: E402
+from _harness import cpu_seconds, progress, request_bytes, run_load, start_busbar, start_moto  # noqa: E402
 
 ENTRIES_PER_REQUEST = 10
 ALL_ACCEPTED = re.compile(rb'"FailedEntryCount":\s*0\b')
@@ -103,9 +103,10 @@ def main() -> int:
 
 
 def metrics_compare(args: argparse.Namespace) -> int:
-    """busbar with metrics off and on, in turn, on the same load: the cost of counting."""
+    """busbar with metrics off and on, in turn, on the same load: the cost of counting, as
+    throughput and as the server's CPU time per event."""
     payloads = bodies()
-    runs: dict[tuple[str, int], list[float]] = {}
+    runs: dict[tuple[str, int], list[tuple[float, float]]] = {}  # (events/s, server CPU µs per event)
     for round_number in range(args.metrics_compare):
         for metrics in ("off", "on"):
             progress(f"round {round_number + 1}: busbar --metrics {metrics} ...")
@@ -113,25 +114,33 @@ def metrics_compare(args: argparse.Namespace) -> int:
             try:
                 requests = [request_bytes(server.port, "AWSEvents.PutEvents", body) for body in payloads]
                 for connections in args.connections:
+                    cpu = cpu_seconds(server.proc)
                     result = run_load(server.port, requests, ALL_ACCEPTED, connections, args.seconds)
-                    events = result.requests * ENTRIES_PER_REQUEST / result.seconds
-                    runs.setdefault((metrics, connections), []).append(events)
-                    progress(f"  {connections} clients: {events:,.0f} events/s, {result.failures} failed")
+                    cpu = cpu_seconds(server.proc) - cpu
+                    count = result.requests * ENTRIES_PER_REQUEST
+                    events, per_event = count / result.seconds, cpu / max(count, 1) * 1e6
+                    runs.setdefault((metrics, connections), []).append((events, per_event))
+                    progress(f"  {connections} clients: {events:,.0f} events/s, {per_event:.1f} CPU us/event")
             finally:
                 server.stop()
     print(
         f"\nPutEvents, busbar --metrics off vs on, {args.seconds:g} s per run, {args.metrics_compare} rounds in turn\n"
     )
-    print("| clients | metrics | events/s per run | median |")
-    print("|---:|---|---|---:|")
+    print("| clients | metrics | events/s per run | median | server CPU µs per event, per run | median |")
+    print("|---:|---|---|---:|---|---:|")
     for connections in args.connections:
         for metrics in ("off", "on"):
             values = runs[(metrics, connections)]
-            listed = ", ".join(f"{v:,.0f}" for v in values)
-            print(f"| {connections} | {metrics} | {listed} | {statistics.median(values):,.0f} |")
+            rates = ", ".join(f"{rate:,.0f}" for rate, _ in values)
+            costs = ", ".join(f"{cost:.1f}" for _, cost in values)
+            rate = statistics.median(rate for rate, _ in values)
+            cost = statistics.median(cost for _, cost in values)
+            print(f"| {connections} | {metrics} | {rates} | {rate:,.0f} | {costs} | {cost:.1f} |")
     for connections in args.connections:
-        on, off = statistics.median(runs[("on", connections)]), statistics.median(runs[("off", connections)])
-        print(f"\n{connections} clients: on / off = {on / off:.3f} (medians)")
+        on, off = runs[("on", connections)], runs[("off", connections)]
+        rate = statistics.median(r for r, _ in on) / statistics.median(r for r, _ in off)
+        cost = statistics.median(c for _, c in on) / statistics.median(c for _, c in off)
+        print(f"\n{connections} clients, on / off (medians): events/s {rate:.3f}, CPU per event {cost:.3f}")
     return 0
 
 
