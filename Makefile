@@ -1,11 +1,12 @@
 # The two commands: `make serve` and `make test`. Each creates .venv on first use and installs
-# only what it needs: serving takes the runtime dependencies, testing adds the test tools and
-# the peers the benchmarks and end-to-end tests run (moto's server).
+# only what it needs: serving takes the runtime dependencies, testing adds the test tools, the
+# peers the benchmarks and end-to-end tests run (moto's server) and Debian's chromium.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SERVE_STAMP := $(VENV)/.installed-serve
 TEST_STAMP  := $(VENV)/.installed-test
+CHROMIUM    ?= /usr/bin/chromium
 
 .PHONY: serve test check lint format bench clean
 
@@ -24,8 +25,20 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 serve: $(SERVE_STAMP)  ## start busbar on its embedded store (./busbar-data)
 	$(VENV)/bin/busbar serve
 
-test: $(TEST_STAMP)   ## run the whole test suite
+test: $(TEST_STAMP) | $(CHROMIUM)  ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The console's browser tests drive Debian's chromium (Playwright launches it; no browser is
+# downloaded from anywhere else). Installed when missing and we are root, as in CI; otherwise
+# those tests say why and skip.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the console's browser tests ..."; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "could not install chromium: the console's browser tests will skip"; \
+	else \
+		echo "no $(CHROMIUM), and not root to install it: the console's browser tests will skip"; \
+	fi
 
 check: $(TEST_STAMP)  ## static checks: lint, formatting, types
 	$(VENV)/bin/ruff check src tests benchmarks

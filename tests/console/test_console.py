@@ -240,7 +240,6 @@ def test_metrics_charts_and_bus_logs(page, world):
     page.goto(world.url(f"/console/logs?bus={quote(world.bus_key)}"))
     steps = page.locator("#records tr").evaluate_all("rows => rows.map(r => r.dataset.step)")
     assert {"EVENT_RECEIPT", "RULE_MATCH", "INVOCATION_SUCCESS"} <= set(steps)
-    screenshot(page, "console-logs")
 
 
 def test_forms_from_elsewhere_are_refused(world):

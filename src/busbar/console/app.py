@@ -5,6 +5,7 @@ sign-in guard and form handling.  The pages live in modules of their own
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from busbar.observe import Observer
 from busbar.store.base import Store
 
 HERE = Path(__file__).parent
+# A failed sign-in is answered after this many seconds.
+FAILED_SIGN_IN_DELAY = 1.0
 # Forms are small; a bigger body is refused unread.
 MAX_FORM_BYTES = 512 * 1024
 
@@ -151,6 +154,7 @@ class Console:
             return PlainTextResponse("This form did not come from this console; reload the page.", 403)
         token = self.sessions.sign_in(form.get("access_key_id", "").strip(), form.get("secret_access_key", ""))
         if token is None:
+            await asyncio.sleep(FAILED_SIGN_IN_DELAY)  # guessing keys one by one is slow
             error = "The access key id or the secret access key is not right."
             return self.render(request, "signin.html", "signin", status=401, next=next_page, error=error)
         response = RedirectResponse(next_page, status_code=303)

@@ -10,7 +10,9 @@ from busbar.observe.history import Series
 
 WIDTH, HEIGHT = 480, 140
 LEFT, RIGHT, TOP, BOTTOM = 48, 8, 22, 20
-SPAN = 3600.0  # the x axis: the last hour
+SPAN = 3600.0  # the x axis: the last hour ...
+MIN_SPAN = 60.0  # ... or, just after a start, the last minute
+EVERY = 10.0  # the sampling interval of busbar.observe.history
 
 
 def svg(series: Series, now: float | None = None) -> str:
@@ -20,9 +22,14 @@ def svg(series: Series, now: float | None = None) -> str:
     top = max((value for _, value in points), default=0.0)
     ceiling = _nice(top)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    # The x axis spans the hour, or what there is of it since busbar started (a minute at least).
+    span = max(MIN_SPAN, min(SPAN, now - points[0][0])) if points else SPAN
+    # Each point is a rate over the interval it ends; the line starts where the first interval did.
+    if points:
+        points.insert(0, (points[0][0] - min(EVERY, span), points[0][1]))
 
     def x(at: float) -> float:
-        return LEFT + plot_w * (1 - (now - at) / SPAN)
+        return LEFT + plot_w * max(0.0, 1 - (now - at) / span)
 
     def y(value: float) -> float:
         return TOP + plot_h * (1 - value / ceiling)
@@ -41,7 +48,7 @@ def svg(series: Series, now: float | None = None) -> str:
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}" class="chart-axis"/>'
         f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end" class="chart-label">{_format(ceiling)}</text>'
         f'<text x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end" class="chart-label">0</text>'
-        f'<text x="{LEFT}" y="{HEIGHT - 4}" class="chart-label">-60 min</text>'
+        f'<text x="{LEFT}" y="{HEIGHT - 4}" class="chart-label">{_ago(span)}</text>'
         f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 4}" text-anchor="end" class="chart-label">now</text>'
         + (f'<polyline points="{line}" class="chart-line"/>' if len(points) > 1 else "")
         + "</svg>"
@@ -54,6 +61,10 @@ def _nice(value: float) -> float:
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
     return next(step * power for step in (1, 2, 5, 10) if value <= step * power)
+
+
+def _ago(seconds: float) -> str:
+    return f"-{seconds / 60:.0f} min" if seconds >= 120 else f"-{seconds:.0f} s"
 
 
 def _format(value: float) -> str:

@@ -4,6 +4,7 @@ as ``busbar deliveries list``, ``busbar dead-letters`` and their redrive."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -34,8 +35,10 @@ class Deliveries:
         self.store = console.store
 
     async def page(self, request: Request) -> Response:
-        pending = self.store.pending_deliveries(0, ROWS)
-        dead = self.store.dead_deliveries(0, ROWS)
+        # Store reads block: off the event loop, which keeps routing and delivering meanwhile.
+        pending = await asyncio.to_thread(self.store.pending_deliveries, 0, ROWS)
+        dead = await asyncio.to_thread(self.store.dead_deliveries, 0, ROWS)
+        pending_total = await asyncio.to_thread(self.store.pending_count)
         redriven = request.query_params.get("redriven")
         return self.console.render(
             request,
@@ -43,7 +46,7 @@ class Deliveries:
             "deliveries",
             pending=[row(d) for d in pending],
             dead=[row(d) for d in dead],
-            pending_total=self.store.pending_count(),
+            pending_total=pending_total,
             rows=ROWS,
             redriven=redriven,
         )

@@ -5,6 +5,7 @@ keeps them; nothing here writes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -65,14 +66,15 @@ class Pages:
                 }
             )
         history = self.console.observer.history
+        counts = await asyncio.to_thread(self.store.delivery_counts)
         return self.console.render(
             request,
             "buses.html",
             "buses",
             buses=rows,
             charts=[charts.svg(series) for series in history.series()] if history else [],
-            pending=self.store.pending_count(),
-            dead=len(self.store.dead_deliveries(0, 1000)),
+            pending=sum(n for (state, _), n in counts.items() if state == "pending"),
+            dead=sum(n for (state, _), n in counts.items() if state == "dead"),
             has_archives=bool(_archive_kinds(self.store)),
         )
 
@@ -185,7 +187,7 @@ class Pages:
         if bus is not None:
             home = Scope(self.console.settings.account_id, self.console.settings.region)
             path = bus_log_path(self.console.settings.data_dir, chosen, home)
-            records, _ = read_records(path, max(0, _size(path) - 2_000_000))
+            records, _ = await asyncio.to_thread(read_records, path, max(0, _size(path) - 2_000_000))
             records = records[-LOG_RECORDS:][::-1]
         return self.console.render(
             request,
