@@ -576,11 +576,16 @@ def _deliveries_parser(sub: Any) -> None:
     )
     actions = p.add_subparsers(title="actions", metavar="ACTION")
     show = actions.add_parser("list", help="print pending deliveries as JSON lines, oldest first")
+    _listing_options(show)
+    show.set_defaults(func=_deliveries_list)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _listing_options(show: argparse.ArgumentParser) -> None:
+    """The options of ``deliveries list`` and ``dead-letters list``."""
     _data_dir_option(show)
     show.add_argument("--limit", type=int, default=None, help="print at most this many (default: all)")
     show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
-    show.set_defaults(func=_deliveries_list)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
 def _deliveries_list(args: argparse.Namespace) -> int:
@@ -633,9 +638,7 @@ def _dead_letters_parser(sub: Any) -> None:
     )
     dead = p.add_subparsers(title="actions", metavar="ACTION")
     show = dead.add_parser("list", help="print dead deliveries as JSON lines (works with the server up or down)")
-    _data_dir_option(show)
-    show.add_argument("--limit", type=int, default=None, help="print at most this many (default: all)")
-    show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
+    _listing_options(show)
     show.set_defaults(func=_dead_letters_list)
     redrive = dead.add_parser("redrive", help="send dead deliveries again (asks the running server)")
     redrive.add_argument(

@@ -145,39 +145,20 @@ def test_a_retried_delivery_counts_its_attempts_and_one_invocation(client, metri
 def test_dead_letters_kept_sent_to_a_dlq_or_not(client, metrics_server, target):
     bus, dlq = new_bus(client), new_bus(client)
     target.script("/down", *[Reply(status=500)] * 3)
-    no_retries = {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
-    kept = rule_with_targets(
-        client,
-        ANY,
-        [{"Id": "kept", "Arn": api_destination(client, f"{target.url}/down"), "RetryPolicy": no_retries}],
-        bus=bus,
-    )
-    to_dlq = rule_with_targets(
-        client,
-        ANY,
-        [
-            {
-                "Id": "dlq",
-                "Arn": api_destination(client, f"{target.url}/down"),
-                "RetryPolicy": no_retries,
-                "DeadLetterConfig": {"Arn": bus_arn(dlq)},
-            }
-        ],
-        bus=bus,
-    )
-    missing_dlq = rule_with_targets(
-        client,
-        ANY,
-        [
-            {
-                "Id": "gone",
-                "Arn": api_destination(client, f"{target.url}/down"),
-                "RetryPolicy": no_retries,
-                "DeadLetterConfig": {"Arn": bus_arn(unique("missing"))},
-            }
-        ],
-        bus=bus,
-    )
+
+    def failing(target_id: str, dead_letter_bus: str | None = None) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "Id": target_id,
+            "Arn": api_destination(client, f"{target.url}/down"),
+            "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60},
+        }
+        if dead_letter_bus is not None:
+            config["DeadLetterConfig"] = {"Arn": bus_arn(dead_letter_bus)}
+        return config
+
+    kept = rule_with_targets(client, ANY, [failing("kept")], bus=bus)
+    to_dlq = rule_with_targets(client, ANY, [failing("dlq", dlq)], bus=bus)
+    missing_dlq = rule_with_targets(client, ANY, [failing("gone", unique("missing"))], bus=bus)
     put(client, {"n": 1}, bus=bus)
     failed_once = {
         "matched_events": 1,

@@ -42,6 +42,7 @@ from botocore.exceptions import NoCredentialsError
 
 from busbar.delivery.aws.errors import classify
 from busbar.delivery.base import Delivery, Outcome
+from busbar.observe.shapes import delivery_fields
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,8 @@ class AwsClients:
             raise
         except Exception as error:  # noqa: BLE001 - every failure of the call becomes an outcome
             outcome = classify(error)
-            log.debug(
-                "AWS call failed", extra={"target": arn, "error_code": outcome.error_code, "retry": outcome.retryable}
-            )
+            fields = {**delivery_fields(delivery), "error_code": outcome.error_code, "retry": outcome.retryable}
+            log.debug("AWS call failed", extra=fields)
             return outcome
         return Outcome.success()
 
