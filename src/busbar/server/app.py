@@ -39,6 +39,7 @@ from busbar.resources.scope import Scope as ResourceScope
 from busbar.retention import Retention
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
+from busbar.scheduler import Scheduler
 from busbar.server.auth import SigV4Verifier, load_keys
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
@@ -79,6 +80,7 @@ class BusbarApp:
             self.store, self.ctx.rules, self.dispatcher, max_descendants=settings.limits.max_event_descendants
         )
         self.retention = Retention(self.store, settings.event_retention_seconds)
+        self.scheduler = Scheduler(self.store)
         self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
         self._plain = Starlette(
@@ -122,6 +124,7 @@ class BusbarApp:
         await self.dispatcher.start()
         await self.router.start()
         await self.retention.start()
+        await self.scheduler.start()
         log.info(
             "busbar started",
             extra={
@@ -134,6 +137,7 @@ class BusbarApp:
     async def shutdown(self) -> None:
         # Routing and sending stop first (what is unfinished stays pending in the
         # store); commits in flight finish before the store closes.
+        await self.scheduler.stop()
         await self.retention.stop()
         await self.router.stop()
         await self.dispatcher.stop()
