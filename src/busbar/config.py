@@ -73,6 +73,10 @@ class Settings:
     # Call AWS as a target's RoleArn (STS AssumeRole, cached until near expiry) instead
     # of as busbar's own credentials.
     assume_target_roles: bool = False
+    # Replays put archived events back on their bus at most this fast (events per
+    # second, per replay), and never while more live events wait to be routed, so that
+    # live traffic keeps its latency during a large replay.
+    replay_events_per_second: int = 1000
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -133,6 +137,8 @@ class Settings:
             raise ValueError("delivery window must be at least 1")
         if self.assume_target_roles and not self.aws_targets:
             raise ValueError("--assume-target-roles needs --aws-targets (roles are only used to call AWS services)")
+        if self.replay_events_per_second < 1:
+            raise ValueError("replay events per second must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")
 

@@ -309,16 +309,18 @@ def test_archives_are_read_by_event_time_with_a_cursor(backend):
             await store.archive_events("A", [archived(1, 30.0), archived(2, 10.0), archived(3, 20.0)])
             await store.archive_events("A", [archived(4, 20.0), archived(5, 99.0)])
             await store.archive_events("B", [archived(6, 20.0)])
-            found = await store.read_archive("A", 10.0, 30.0)
+            found = await store.read_archive("A", 10.0, 31.0)
             assert [e.event_id for e in found] == ["e2", "e3", "e4", "e1"]  # by time, then as archived
-            first = await store.read_archive("A", 10.0, 30.0, limit=2)
-            rest = await store.read_archive("A", 10.0, 30.0, after=first[-1].cursor)
+            assert [e.event_id for e in await store.read_archive("A", 10.0, 30.0)] == ["e2", "e3", "e4"]  # [start, end)
+            first = await store.read_archive("A", 10.0, 31.0, limit=2)
+            rest = await store.read_archive("A", 10.0, 31.0, after=first[-1].cursor)
             assert [e.event_id for e in first + rest] == ["e2", "e3", "e4", "e1"]
-            assert await store.read_archive("A", 10.0, 30.0, after=rest[-1].cursor) == []
+            assert await store.read_archive("A", 10.0, 31.0, after=rest[-1].cursor) == []
             assert json.loads(found[0].envelope) == {"id": "e2"} and found[0].time == 10.0
             size = len(json.dumps({"id": "e1"}).encode())
             assert await store.archive_stats("A") == ArchiveStats(5, 5 * size)
             assert await store.archive_stats("A", 15.0, 25.0) == ArchiveStats(2, 2 * size)
+            assert await store.archive_stats("A", 10.0, 20.0) == ArchiveStats(1, size)
             assert await store.archive_stats("nothing") == ArchiveStats(0, 0)
         if backend.durable:
             async with backend() as store:

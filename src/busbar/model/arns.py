@@ -164,6 +164,7 @@ class TargetKind(StrEnum):
 
     API_DESTINATION = "api-destination"
     EVENT_BUS = "event-bus"
+    ARCHIVE = "archive"  # only as the target of an archive's managed rule
     LOG_GROUP = "log-group"
     SQS = "sqs"
     SNS = "sns"
@@ -241,9 +242,9 @@ def parse_target(text: str) -> TargetArn | None:
         return None
     if arn.service == "events":
         own = parse_events(text)
-        if own is None or own.kind not in ("event-bus", "api-destination"):
+        if own is None or own.kind not in ("event-bus", "api-destination", "archive"):
             return None
-        kind = TargetKind.EVENT_BUS if own.kind == "event-bus" else TargetKind.API_DESTINATION
+        kind = TargetKind(own.kind)
         return TargetArn(kind, text, arn.partition, own.region, own.account, own.name, unique=own.unique)
     known = _TARGETS.get(arn.service)
     if known is None:

@@ -6,6 +6,8 @@ Keys (see :mod:`busbar.resources.scope`)::
     rule             {account}/{region}/{bus}/{rule}
     connection       {account}/{region}/{name}
     api-destination  {account}/{region}/{name}
+    archive          {account}/{region}/{name}
+    replay           {account}/{region}/{name}
     tags             the resource's ARN
     quota            {kind}:{account}/{region}[/{bus}]  (see busbar.resources.quotas)
 """
@@ -20,6 +22,8 @@ TAGS = "tags"
 CONNECTION = "connection"
 API_DESTINATION = "api-destination"
 QUOTA = "quota"
+ARCHIVE = "archive"
+REPLAY = "replay"
 
 DEFAULT_BUS = "default"
 

@@ -35,6 +35,7 @@ from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
+from busbar.replayer import Replayer, replay_progress
 from busbar.resources.scope import Scope as ResourceScope
 from busbar.retention import Retention
 from busbar.router import Router
@@ -81,12 +82,14 @@ class BusbarApp:
         )
         self.retention = Retention(self.store, settings.event_retention_seconds)
         self.scheduler = Scheduler(self.store)
+        self.replayer = Replayer(self.store, events_per_second=settings.replay_events_per_second)
         self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None
         self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
         self._plain = Starlette(
             routes=[
                 Route("/health", self._health, methods=["GET", "HEAD"]),
                 Route("/busbar/dead-letters/redrive", self._redrive, methods=["POST"]),
+                Route("/busbar/replays", self._replays, methods=["GET"]),
             ]
         )
 
@@ -125,6 +128,7 @@ class BusbarApp:
         await self.router.start()
         await self.retention.start()
         await self.scheduler.start()
+        await self.replayer.start()
         log.info(
             "busbar started",
             extra={
@@ -137,6 +141,7 @@ class BusbarApp:
     async def shutdown(self) -> None:
         # Routing and sending stop first (what is unfinished stays pending in the
         # store); commits in flight finish before the store closes.
+        await self.replayer.stop()
         await self.scheduler.stop()
         await self.retention.stop()
         await self.router.stop()
@@ -148,14 +153,28 @@ class BusbarApp:
     async def _health(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "deliveries_backlog": self.dispatcher.backlog})
 
-    async def _redrive(self, request: Request) -> JSONResponse:
-        """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
-        raw = await request.body()
+    def _refused(self, request: Request, raw: bytes) -> JSONResponse | None:
+        """The answer to an admin request that is not signed as --auth-keys-file wants, or None."""
         if self._verifier is not None:
             try:
                 self._verify(request.method, request.url.path, request.url.query.encode(), request.headers.raw, raw)
             except AwsError as error:
                 return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
+        return None
+
+    async def _replays(self, request: Request) -> JSONResponse:
+        """The progress of every replay (what ``busbar replays`` shows)."""
+        refused = self._refused(request, b"")
+        if refused is not None:
+            return refused
+        return JSONResponse({"replays": replay_progress(self.store)})
+
+    async def _redrive(self, request: Request) -> JSONResponse:
+        """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
+        raw = await request.body()
+        refused = self._refused(request, raw)
+        if refused is not None:
+            return refused
         try:
             body = orjson.loads(raw or b"{}")
             ids = body.get("ids") if isinstance(body, dict) else None

@@ -419,13 +419,13 @@ class Store(abc.ABC):
     async def read_archive(
         self, archive: str, start: float, end: float, after: tuple[float, int] | None = None, limit: int = 500
     ) -> list[ArchivedEvent]:
-        """Up to *limit* events of *archive* whose event time is within [*start*, *end*],
-        in the order of (time, position), beginning after the cursor *after*."""
+        """Up to *limit* events of *archive* whose event time is at or after *start* and
+        before *end*, in the order of (time, position), beginning after the cursor *after*."""
 
     @abc.abstractmethod
     async def archive_stats(self, archive: str, start: float | None = None, end: float | None = None) -> ArchiveStats:
-        """How many events *archive* holds (with event times within [*start*, *end*] when
-        given), and the bytes of their envelopes."""
+        """How many events *archive* holds (with event times at or after *start* and before
+        *end*, when given), and the bytes of their envelopes."""
 
     @abc.abstractmethod
     async def prune_archive(self, archive: str, archived_before: float, limit: int = 10_000) -> int:

@@ -233,7 +233,7 @@ class MemoryStore(Store):
             kept.append(ArchivedEvent(next(self._positions), event.event_id, event.time, now, event.envelope))
 
     def _archived(self, archive: str, start: float, end: float) -> list[ArchivedEvent]:
-        found = [e for e in self._archives.get(archive, []) if start <= e.time <= end]
+        found = [e for e in self._archives.get(archive, []) if start <= e.time < end]
         return sorted(found, key=lambda e: e.cursor)
 
     async def read_archive(

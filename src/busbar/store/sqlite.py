@@ -524,7 +524,7 @@ class SqliteStore(Store):
             self._reader()
             .execute(
                 "SELECT position, event_id, time, archived_at, envelope FROM archived"
-                " WHERE archive = ? AND time >= ? AND time <= ? AND (time, position) > (?, ?)"
+                " WHERE archive = ? AND time >= ? AND time < ? AND (time, position) > (?, ?)"
                 " ORDER BY time, position LIMIT ?",
                 (archive, start, end, after_time, after_position, limit),
             )
@@ -539,7 +539,7 @@ class SqliteStore(Store):
             self._reader()
             .execute(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0) FROM archived"
-                " WHERE archive = ? AND time >= ? AND time <= ?",
+                " WHERE archive = ? AND time >= ? AND time < ?",
                 (archive, low, high),
             )
             .fetchone()
