@@ -10,7 +10,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from busbar.api import archives, buses, connections, destinations, events, patterns, replays, rules, tags, targets
+from busbar.api import (
+    archives,
+    buses,
+    connections,
+    destinations,
+    events,
+    patterns,
+    permissions,
+    replays,
+    rules,
+    tags,
+    targets,
+)
 from busbar.api.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -47,6 +59,8 @@ OPERATIONS: dict[str, Handler] = {
     "ListApiDestinations": destinations.list_api_destinations,
     "UpdateApiDestination": destinations.update_api_destination,
     "DeleteApiDestination": destinations.delete_api_destination,
+    "PutPermission": permissions.put_permission_op,
+    "RemovePermission": permissions.remove_permission_op,
     "CreateArchive": archives.create_archive,
     "DescribeArchive": archives.describe_archive,
     "ListArchives": archives.list_archives,

@@ -11,8 +11,9 @@ import logging
 from typing import Any
 
 from busbar.api.context import Context
-from busbar.api.errors import AwsError, ValidationException
-from busbar.api.resources import bus_name
+from busbar.api.errors import ValidationException
+from busbar.api.permissions import put_events_refusal
+from busbar.api.resources import bus_ref
 from busbar.model import entries as checks
 from busbar.model.size import entry_size
 from busbar.resources.kinds import BUS, bus_key
@@ -78,14 +79,21 @@ def _accept(
     detail = checks.parse_detail(detail_text, limits.max_detail_depth)
     if detail is None:
         return checks.MALFORMED_DETAIL
-    try:
-        bus = bus_name(ctx, entry.get("EventBusName"))
-    except AwsError as error:
-        return checks.EntryError(error.code, error.message)
-    key = bus_key(ctx.scope, bus)
-    if ctx.store.get_resource(BUS, key) is None:
+    named = entry.get("EventBusName")
+    scope, bus = bus_ref(ctx, named)
+    key = bus_key(scope, bus)
+    stored = ctx.store.get_resource(BUS, key) if scope.region == ctx.region else None
+    if stored is None:
         # AWS answers success and drops the event; busbar says so (see README).
-        return checks.EntryError("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+        return checks.EntryError(
+            "ResourceNotFoundException", f"Event bus {named if scope != ctx.scope else bus} does not exist."
+        )
+    if scope != ctx.scope or "Policy" in stored:
+        # Another account's bus (named by ARN) takes the event only where its policy allows
+        # the caller's account; a bus's own policy may deny even its own account.
+        refused = put_events_refusal(ctx, stored, source, detail_type)
+        if refused is not None:
+            return refused
     if entry.get("Time") is not None:
         parsed = checks.event_time(entry["Time"])
         if parsed is None:
@@ -93,7 +101,8 @@ def _accept(
         when, when_text = parsed
     else:
         when, when_text = now, now_text
-    envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
+    # The event names the account that sent it and the region of its bus, as in AWS.
+    envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, scope.region)
     return NewEvent(
         event_id=event_id,
         bus=key,
