@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from busbar.delivery.loggroup import log_group_path
+from busbar.resources.scope import Scope
 
 from support import ACCOUNT, REGION, BusbarProcess, unique
 
@@ -57,9 +58,9 @@ def bus_arn(name: str) -> str:
     return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
 
 
-def read_log_group(data_dir: Path, name: str, count: int, timeout: float = 15.0) -> list[Any]:
-    """Wait until the log group holds *count* lines; return them parsed."""
-    path = log_group_path(data_dir, name)
+def read_log_group(data_dir: Path, name: str, count: int, timeout: float = 15.0, region: str = REGION) -> list[Any]:
+    """Wait until the log group (of *region*) holds *count* lines; return them parsed."""
+    path = log_group_path(data_dir, name, Scope(ACCOUNT, region), Scope(ACCOUNT, REGION))
     deadline = time.monotonic() + timeout
     lines: list[Any] = []
     while time.monotonic() < deadline:

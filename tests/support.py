@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,15 @@ class BusbarProcess:
     """One ``busbar serve`` process on a free port and its own data directory."""
 
     def __init__(
-        self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None, args: list[str] | None = None
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.preexec_fn = preexec_fn  # run in the child before busbar starts (e.g. to set rlimits)
         self.port = port or free_port()
         self.env = env or {}
         self.args = args or []
@@ -73,6 +80,7 @@ class BusbarProcess:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec_fn,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

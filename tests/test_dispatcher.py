@@ -109,7 +109,7 @@ def run(
     async def main() -> None:
         rig = Rig(make_store(backend, tmp_path / "data"), tmp_path / "data", target, timeout)
         await rig.store.start()
-        rig.sender = HttpSender(rig.store, rig.ctx.settings, timeout=timeout)
+        rig.sender = HttpSender(rig.store, rig.ctx.settings, secrets=rig.ctx.secrets, timeout=timeout)
         try:
             await body(rig)
         finally:

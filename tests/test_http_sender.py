@@ -47,7 +47,7 @@ class Bench:
 
     async def __aenter__(self) -> Bench:
         await self.store.start()
-        self.sender = HttpSender(self.store, self.ctx.settings, timeout=self.timeout)
+        self.sender = HttpSender(self.store, self.ctx.settings, secrets=self.ctx.secrets, timeout=self.timeout)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -5,9 +5,13 @@
     busbar events         read the events stored in a data directory
     busbar dead-letters   list or redrive deliveries that could not be delivered
     busbar replays        show the progress of replays on a running server
+    busbar backup         copy a data directory's store, online, consistently
+    busbar secrets        rotate the key that seals connection secrets
 
 Every ``serve`` flag can also be set with a ``BUSBAR_*`` environment variable;
-a flag wins over the environment.
+a flag wins over the environment.  The commands that read a data directory
+(``events``, ``dead-letters list``, ``backup``) work beside a running server and
+honour ``BUSBAR_DATA_DIR`` too; what writes to the store goes through the server.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -125,7 +130,8 @@ def _serve_parser(sub: Any) -> None:
         type=Path,
         default=None,
         help="require SigV4-signed requests made with one of the access keys in this file "
-        "('ACCESS_KEY_ID SECRET_ACCESS_KEY' per line) [BUSBAR_AUTH_KEYS_FILE] "
+        "('ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]' per line; a request acts in its key's account, "
+        "by default --account-id, and in the region it is signed for) [BUSBAR_AUTH_KEYS_FILE] "
         "(default: none, any signature is accepted)",
     )
     p.add_argument(
@@ -146,6 +152,50 @@ def _serve_parser(sub: Any) -> None:
         "checked but not used)",
     )
     p.add_argument(
+        "--secrets-key-file",
+        type=Path,
+        default=None,
+        help="the keys that seal connection secrets at rest, newest first; made (0600) on first start "
+        "[BUSBAR_SECRETS_KEY_FILE] (default: secrets.key in the data directory)",
+    )
+    p.add_argument(
+        "--max-request-body-bytes",
+        type=int,
+        default=None,
+        help="largest request body read; larger ones are refused unread; 0 is four times "
+        "--max-put-events-request-bytes, at least 1 MiB [BUSBAR_MAX_REQUEST_BODY_BYTES] (default 0)",
+    )
+    p.add_argument(
+        "--http-max-header-bytes",
+        type=int,
+        default=None,
+        help="most bytes of request line and headers one request may send; more is answered 431 "
+        f"[BUSBAR_HTTP_MAX_HEADER_BYTES] (default {defaults.http_max_header_bytes})",
+    )
+    p.add_argument(
+        "--http-request-timeout",
+        type=int,
+        default=None,
+        help="seconds a client has to send a whole request (headers and body) once it has begun; "
+        f"slower ones get 408 and are disconnected [BUSBAR_HTTP_REQUEST_TIMEOUT] "
+        f"(default {defaults.http_request_timeout})",
+    )
+    p.add_argument(
+        "--http-keep-alive-timeout",
+        type=int,
+        default=None,
+        help="seconds a connection may sit idle before its first request or between requests "
+        f"[BUSBAR_HTTP_KEEP_ALIVE_TIMEOUT] (default {defaults.http_keep_alive_timeout})",
+    )
+    p.add_argument(
+        "--http-max-connections",
+        type=int,
+        default=None,
+        help="most client connections open at once (fewer if the open-file limit, raised to its hard "
+        "limit at start, is lower); beyond it the longest-idle connection is closed, or the new one "
+        f"answered 503 if all are busy [BUSBAR_HTTP_MAX_CONNECTIONS] (default {defaults.http_max_connections})",
+    )
+    p.add_argument(
         "--replay-events-per-second",
         type=int,
         default=None,
@@ -160,7 +210,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     from busbar import logs
     from busbar.server.app import BusbarApp
+    from busbar.server.protocol import HttpLimits, connection_cap, guarded_protocol, raise_open_file_limit
+    from busbar.store.datadir import DataDirError
 
+    # Whatever busbar writes (the store and its -wal and -shm, log groups, the key) is for
+    # its own user only.
+    os.umask(0o077)
     overrides = {
         key: getattr(args, key)
         for key in (
@@ -183,6 +238,12 @@ def _serve(args: argparse.Namespace) -> int:
             "aws_targets",
             "assume_target_roles",
             "replay_events_per_second",
+            "secrets_key_file",
+            "max_request_body_bytes",
+            "http_max_header_bytes",
+            "http_request_timeout",
+            "http_keep_alive_timeout",
+            "http_max_connections",
         )
     }
     try:
@@ -193,9 +254,17 @@ def _serve(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     try:
         app = BusbarApp(settings)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, DataDirError) as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
+    open_files = raise_open_file_limit()
+    max_connections = connection_cap(settings.http_max_connections, open_files)
+    if max_connections < settings.http_max_connections:
+        logging.getLogger("busbar").warning(
+            "the open-file limit caps client connections",
+            extra={"open_file_limit": open_files, "max_connections": max_connections},
+        )
+    limits = HttpLimits(settings.http_max_header_bytes, settings.http_request_timeout, max_connections)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -204,7 +273,8 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(limits),
+        timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=30,
     )
     server = _graceful_server_class()(config)
@@ -246,21 +316,97 @@ def _test_pattern_parser(sub: Any) -> None:
     p.set_defaults(func=_test_pattern)
 
 
+class _BadInput(Exception):
+    """An argument of a command that cannot be used; the message is shown as is."""
+
+
 def _read_arg(value: str) -> str:
-    return Path(value[1:]).read_text() if value.startswith("@") else value
+    """JSON text as given, or the text of the file ``@path`` names."""
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise _BadInput(f"cannot read {value[1:]}: {reason}") from None
 
 
 def _test_pattern(args: argparse.Namespace) -> int:
     from busbar.patterns import InvalidEventPattern, pattern_matches, validate
+    from busbar.patterns.events import EventNotObject, parse_event
 
     try:
         compiled = validate(_read_arg(args.pattern))
+        try:
+            event = parse_event(_read_arg(args.event))
+        except EventNotObject:
+            raise _BadInput("the event must be a JSON object") from None
+        except (ValueError, RecursionError) as error:
+            raise _BadInput(f"the event is not valid JSON: {error}") from None
     except InvalidEventPattern as error:
         print(str(error), file=sys.stderr)
         return 2
-    matched = pattern_matches(compiled, _read_arg(args.event))
+    except _BadInput as error:
+        # Exit 1 means "no match": a command that could not run says so with 2.
+        print(f"busbar test-pattern: {error}", file=sys.stderr)
+        return 2
+    matched = pattern_matches(compiled, event)
     print("true" if matched else "false")
     return 0 if matched else 1
+
+
+def _data_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the server's data directory [BUSBAR_DATA_DIR] (default ./{Settings().data_dir})",
+    )
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    """--data-dir, else BUSBAR_DATA_DIR, else the default: what ``serve`` would use."""
+    if args.data_dir is not None:
+        return Path(args.data_dir)
+    return Path(os.environ.get("BUSBAR_DATA_DIR") or Settings().data_dir)
+
+
+def _key_file(args: argparse.Namespace) -> Path:
+    """--secrets-key-file, else BUSBAR_SECRETS_KEY_FILE, else the data directory's: what ``serve`` would use."""
+    from busbar.resources.secretbox import KEY_FILE_NAME
+
+    given = args.secrets_key_file or os.environ.get("BUSBAR_SECRETS_KEY_FILE")
+    return Path(given) if given else _data_dir(args) / KEY_FILE_NAME
+
+
+def _key_file_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--secrets-key-file",
+        type=Path,
+        default=None,
+        help="the server's secrets key file [BUSBAR_SECRETS_KEY_FILE] (default: secrets.key in the data directory)",
+    )
+
+
+def _open_store(command: str, args: argparse.Namespace) -> Any:
+    """A SqliteStore to read the data directory with (no lock: the server may be running), or None."""
+    from busbar.store.sqlite import SqliteStore
+
+    store = SqliteStore(_data_dir(args))
+    if not store.path.exists():
+        print(f"busbar {command}: no store at {store.path}", file=sys.stderr)
+        return None
+    return store
+
+
+@contextlib.contextmanager
+def _quiet_broken_pipe() -> Iterator[None]:
+    """``busbar events | head`` stops reading early: that is not an error."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _events_parser(sub: Any) -> None:
@@ -268,38 +414,51 @@ def _events_parser(sub: Any) -> None:
         "events",
         help="print events stored in a data directory",
         description="Print the stored events of a data directory as JSON lines, oldest first "
-        "(the server may be running). Each line is {seq, bus, event}.",
+        "(the server may be running). Each line is {seq, bus, event}. Routed events are kept "
+        "for --event-retention-seconds of the server (a day by default).",
     )
-    p.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
+    _data_dir_option(p)
     p.add_argument("--bus", default=None, help="only events of this bus")
     p.add_argument("--after", type=int, default=0, help="only events with a sequence number above this")
-    p.add_argument("--limit", type=int, default=100, help="print at most this many events")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="print at most this many events, and say on stderr when there were more "
+        "(default: print every event, streamed)",
+    )
     p.set_defaults(func=_events)
 
 
 def _events(args: argparse.Namespace) -> int:
     from busbar.resources.scope import name_of_key
-    from busbar.store.sqlite import SqliteStore
 
-    store = SqliteStore(args.data_dir)
-    if not store.path.exists():
-        print(f"busbar events: no store at {store.path}", file=sys.stderr)
+    store = _open_store("events", args)
+    if store is None:
         return 2
     printed, after = 0, args.after
-    while printed < args.limit:
-        batch = store.read_events(after, limit=1000)
-        if not batch:
-            break
-        for event in batch:
-            after = event.seq
-            bus = name_of_key(event.bus)  # the store keys buses by account/region/name
-            if args.bus and args.bus not in (bus, event.bus):
-                continue
-            line = {"seq": event.seq, "bus": bus, "event": orjson.loads(event.envelope)}
-            sys.stdout.write(orjson.dumps(line).decode() + "\n")
-            printed += 1
-            if printed >= args.limit:
-                break
+    with _quiet_broken_pipe():
+        while True:
+            batch = store.read_events(after, limit=1000)
+            if not batch:
+                return 0
+            for event in batch:
+                bus = name_of_key(event.bus)  # the store keys buses by account/region/name
+                if args.bus and args.bus not in (bus, event.bus):
+                    after = event.seq
+                    continue
+                if args.limit is not None and printed >= args.limit:
+                    sys.stdout.flush()
+                    print(
+                        f"busbar events: stopped after {printed} events (--limit {args.limit}); there are more "
+                        f"(next: --after {after})",
+                        file=sys.stderr,
+                    )
+                    return 0
+                after = event.seq
+                line = {"seq": event.seq, "bus": bus, "event": orjson.loads(event.envelope)}
+                sys.stdout.write(orjson.dumps(line).decode() + "\n")
+                printed += 1
     return 0
 
 
@@ -313,8 +472,8 @@ def _dead_letters_parser(sub: Any) -> None:
     )
     dead = p.add_subparsers(title="actions", metavar="ACTION")
     show = dead.add_parser("list", help="print dead deliveries as JSON lines (works with the server up or down)")
-    show.add_argument("--data-dir", type=Path, default=Settings().data_dir, help="the server's data directory")
-    show.add_argument("--limit", type=int, default=100, help="print at most this many")
+    _data_dir_option(show)
+    show.add_argument("--limit", type=int, default=None, help="print at most this many (default: all)")
     show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
     show.set_defaults(func=_dead_letters_list)
     redrive = dead.add_parser("redrive", help="send dead deliveries again (asks the running server)")
@@ -327,27 +486,32 @@ def _dead_letters_parser(sub: Any) -> None:
 
 
 def _dead_letters_list(args: argparse.Namespace) -> int:
-    from busbar.store.sqlite import SqliteStore
-
-    store = SqliteStore(args.data_dir)
-    if not store.path.exists():
-        print(f"busbar dead-letters: no store at {store.path}", file=sys.stderr)
+    store = _open_store("dead-letters", args)
+    if store is None:
         return 2
-    for dead in store.dead_deliveries(0, args.limit):
-        line: dict[str, Any] = {
-            "id": dead.id,
-            "event_id": dead.event_id,
-            "bus": dead.bus,
-            "rule_arn": dead.rule_arn,
-            "target_id": dead.target["Id"],
-            "target_arn": dead.target["Arn"],
-            "attempts": dead.attempts,
-            "error_code": dead.error_code,
-            "error_message": dead.error_message,
-        }
-        if args.with_event:
-            line["event"] = orjson.loads(dead.envelope)
-        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    printed, after = 0, 0
+    with _quiet_broken_pipe():
+        while args.limit is None or printed < args.limit:
+            page = store.dead_deliveries(after, 1000 if args.limit is None else min(1000, args.limit - printed))
+            if not page:
+                break
+            for dead in page:
+                after = dead.id
+                line: dict[str, Any] = {
+                    "id": dead.id,
+                    "event_id": dead.event_id,
+                    "bus": dead.bus,
+                    "rule_arn": dead.rule_arn,
+                    "target_id": dead.target["Id"],
+                    "target_arn": dead.target["Arn"],
+                    "attempts": dead.attempts,
+                    "error_code": dead.error_code,
+                    "error_message": dead.error_message,
+                }
+                if args.with_event:
+                    line["event"] = orjson.loads(dead.envelope)
+                sys.stdout.write(orjson.dumps(line).decode() + "\n")
+                printed += 1
     return 0
 
 
@@ -446,6 +610,90 @@ def _signed_headers(url: str, body: bytes, method: str = "POST") -> dict[str, st
     return dict(request.headers.items())
 
 
+def _backup_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "backup",
+        help="copy a data directory's store, consistently, while the server runs",
+        description="Copy the store of a data directory into DEST, a new directory that is itself a data "
+        "directory ('busbar serve --data-dir DEST' starts from it). The copy is consistent: every event "
+        "acknowledged before the backup started, taken while the server keeps running; progress (pages "
+        "copied) goes to stderr. The secrets key is left out unless --with-secrets-key: keep it apart.",
+    )
+    p.add_argument("dest", metavar="DEST", type=Path, help="a new (or empty) directory for the copy")
+    _data_dir_option(p)
+    p.add_argument(
+        "--with-secrets-key",
+        action="store_true",
+        help="copy the secrets key file into DEST too (without it, the copy's connection secrets open "
+        "only with the key kept elsewhere)",
+    )
+    _key_file_option(p)
+    p.set_defaults(func=_backup)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from busbar.backup import BackupError, backup
+
+    shown = -1
+
+    def progress(copied: int, total: int) -> None:
+        nonlocal shown
+        tenth = copied * 10 // max(total, 1)
+        if tenth != shown:  # a line per tenth: a long backup says how far it is, a short one stays short
+            shown = tenth
+            print(f"busbar backup: {copied} of {total} pages copied", file=sys.stderr, flush=True)
+
+    key = _key_file(args) if args.with_secrets_key else None
+    try:
+        pages = backup(_data_dir(args), args.dest, with_key=key, progress=progress)
+    except (BackupError, OSError) as error:
+        print(f"busbar backup: {error}", file=sys.stderr)
+        return 2
+    print(f"busbar backup: {args.dest} holds a consistent copy ({pages} pages, quick_check ok)", file=sys.stderr)
+    if key is None:
+        print(
+            f"busbar backup: the secrets key was not copied; keep {_key_file(args)} apart, or use --with-secrets-key",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _secrets_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "secrets",
+        help="rotate the key that seals connection secrets",
+        description="Connection secrets are sealed in the store with the first key of the secrets key file.",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    rotate = actions.add_parser(
+        "rotate",
+        help="put a new key first in the key file",
+        description="Put a new key first in the secrets key file (made 0600 if missing), keeping the old ones "
+        "after it. Then restart the server: it seals every stored secret again with the new key and logs "
+        "'connection secrets sealed with the newest key'. After that the old keys can be deleted from the file.",
+    )
+    _data_dir_option(rotate)
+    _key_file_option(rotate)
+    rotate.set_defaults(func=_secrets_rotate)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _secrets_rotate(args: argparse.Namespace) -> int:
+    from busbar.resources.secretbox import SecretsKeyError, rotate_key_file
+
+    path = _key_file(args)
+    try:
+        count = rotate_key_file(path)
+    except (SecretsKeyError, OSError) as error:
+        print(f"busbar secrets rotate: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"a new key is first in {path} ({count} keys). Restart busbar to seal the stored secrets with it; "
+        "once it logs 'connection secrets sealed with the newest key', the older keys can be deleted."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="busbar",
@@ -460,6 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
     _events_parser(sub)
     _dead_letters_parser(sub)
     _replays_parser(sub)
+    _backup_parser(sub)
+    _secrets_parser(sub)
     return parser
 
 

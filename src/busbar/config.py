@@ -36,6 +36,15 @@ class Limits:
     max_api_destinations: int = 3000
     # Events that may descend from one event through bus-to-bus forwards (see busbar.router).
     max_event_descendants: int = 100
+    # The largest request body read; a larger one is refused before it is parsed.
+    # 0: four times max_put_events_request_bytes (JSON escaping makes a body larger
+    # than the entry sizes it carries), at least 1 MiB.
+    max_request_body_bytes: int = 0
+
+    @property
+    def request_body_bytes(self) -> int:
+        """The body-size cap in force (see ``max_request_body_bytes``)."""
+        return self.max_request_body_bytes or max(1 << 20, 4 * self.max_put_events_request_bytes)
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,9 @@ class Settings:
     # Routed events are kept this long (for `busbar events` and debugging), then deleted;
     # their deliveries are stored on their own.  0 keeps them forever.
     event_retention_seconds: int = 86400
-    # A file of "ACCESS_KEY_ID SECRET_ACCESS_KEY" lines: when given, every API call must be
-    # signed (SigV4) with one of these keys.  None: any signature is accepted.
+    # A file of "ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]" lines: when given, every API
+    # call must be signed (SigV4) with one of these keys, and acts in the key's account
+    # (default account_id).  None: any signature is accepted.
     auth_keys_file: Path | None = None
     # Deliver to AWS service targets (SQS, SNS, Lambda, Kinesis, Firehose, Step Functions,
     # CloudWatch Logs, buses of other accounts or regions) through their APIs, configured
@@ -77,6 +87,19 @@ class Settings:
     # second, per replay), and never while more live events wait to be routed, so that
     # live traffic keeps its latency during a large replay.
     replay_events_per_second: int = 1000
+    # The keys that seal connection secrets at rest (busbar.resources.secretbox); None: <data_dir>/secrets.key.
+    secrets_key_file: Path | None = None
+    # HTTP: the request line and headers of one request may take this many bytes
+    # (more: 431); a request must arrive whole (headers and body) within
+    # http_request_timeout seconds of its first byte (else 408 and the connection is
+    # closed); a connection idle this long before or between requests is closed; at most
+    # this many connections are open at once (fewer if the open-file limit is lower):
+    # beyond it the longest-idle connection is closed, or the new one refused with 503
+    # when every connection is busy.
+    http_max_header_bytes: int = 65536
+    http_request_timeout: int = 30
+    http_keep_alive_timeout: int = 5
+    http_max_connections: int = 10_000
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -105,7 +128,7 @@ class Settings:
                 limit_values[name] = value
             else:
                 values[name] = value
-        for name in ("data_dir", "auth_keys_file"):
+        for name in ("data_dir", "auth_keys_file", "secrets_key_file"):
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         settings = cls(limits=Limits(**limit_values), **values)
@@ -141,6 +164,18 @@ class Settings:
             raise ValueError("replay events per second must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")
+        if self.http_max_header_bytes < 1024:
+            raise ValueError(f"http max header bytes must be at least 1024, got {self.http_max_header_bytes}")
+        if self.http_request_timeout < 1 or self.http_keep_alive_timeout < 1:
+            raise ValueError("http timeouts must be at least 1 second")
+        if self.http_max_connections < 1:
+            raise ValueError("http max connections must be at least 1")
+        body = self.limits.max_request_body_bytes
+        if body != 0 and body < self.limits.max_put_events_request_bytes:
+            raise ValueError(
+                f"max request body bytes ({body}) must be 0 (automatic) or at least the "
+                f"PutEvents request size ({self.limits.max_put_events_request_bytes})"
+            )
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Token buckets: the rate limits of PutEvents and, later, of each target."""
+"""Token buckets: the rate limits of PutEvents and of API destinations' invocations."""
 
 from __future__ import annotations
 

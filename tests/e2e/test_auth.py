@@ -4,6 +4,7 @@ pass; anything else is refused in AWS's words."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -179,3 +180,171 @@ def test_bad_keys_file_is_refused(tmp_path):
         text=True,
     )
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+# -- signed requests built by hand, for what boto3 will not send ------------------------
+
+
+def signed(
+    server: BusbarProcess,
+    target: str,
+    body: bytes,
+    *,
+    region: str = REGION,
+    service: str = "events",
+    key: str = KEY,
+    secret: str = SECRET,
+    headers: dict[str, str] | None = None,
+) -> list[tuple[str, str]]:
+    """The headers of a correctly signed request (Host included, as the client sends it)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=server.endpoint_url + "/",
+        data=body,
+        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1", **(headers or {})},
+    )
+    SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
+    return [("Host", f"127.0.0.1:{server.port}"), *request.headers.items()]
+
+
+def raw_post(server: BusbarProcess, headers: list[tuple[str, str]], body: bytes) -> tuple[int, dict]:
+    """POST / with exactly these headers (repeats kept, in order) over a plain socket."""
+    import socket
+
+    head = "POST / HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers)
+    head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head.encode("latin-1") + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    payload = rest.partition(b"\r\n\r\n")[2]
+    return int(status_line.split()[1]), json.loads(payload) if payload else {}
+
+
+def test_signed_raw_request_passes(secured):
+    status, answer = raw_post(secured, signed(secured, "AWSEvents.ListEventBuses", b"{}"), b"{}")
+    assert status == 200 and answer["EventBuses"]
+
+
+def test_an_unsigned_extra_target_header_is_refused_and_nothing_runs(secured):
+    events = client(secured)
+    rule = "victim-rule"
+    events.put_rule(Name=rule, EventPattern='{"source": ["x"]}')
+    body = json.dumps({"Name": rule}).encode()
+    headers = signed(secured, "AWSEvents.DescribeRule", body)
+    # The captured request, resent with DeleteRule placed before the signed target.
+    status, answer = raw_post(secured, [("X-Amz-Target", "AWSEvents.DeleteRule"), *headers], body)
+    assert status == 400
+    assert answer["__type"] == "ValidationException"
+    assert "X-Amz-Target" in answer["message"]
+    assert events.describe_rule(Name=rule)["Name"] == rule
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Amz-Target", "Content-Type", "Host", "X-Amz-Date", "Authorization", "X-Amz-Content-SHA256"]
+)
+def test_a_repeated_header_is_refused(secured, name):
+    body = b"{}"
+    headers = signed(
+        secured, "AWSEvents.ListEventBuses", body, headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()}
+    )
+    value = next(value for header, value in headers if header.lower() == name.lower())
+    status, answer = raw_post(secured, [*headers, (name, value)], body)
+    assert status == 400
+    assert answer == {
+        "__type": "ValidationException",
+        "message": f"The request has more than one {name} header; send it once.",
+    }
+
+
+def test_repeated_target_is_refused_without_auth_too(server):
+    body = b"{}"
+    headers = [
+        ("Host", f"127.0.0.1:{server.port}"),
+        ("X-Amz-Target", "AWSEvents.ListEventBuses"),
+        ("X-Amz-Target", "AWSEvents.ListRules"),
+        ("Content-Type", "application/x-amz-json-1.1"),
+    ]
+    status, answer = raw_post(server, headers, body)
+    assert (status, answer["__type"]) == (400, "ValidationException")
+
+
+def test_a_body_swapped_under_a_signed_content_hash_is_refused(secured):
+    body = b'{"NamePrefix": "a"}'
+    headers = signed(
+        secured, "AWSEvents.ListEventBuses", body, headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()}
+    )
+    assert raw_post(secured, headers, body)[0] == 200
+    status, answer = raw_post(secured, headers, b'{"NamePrefix": "b"}')
+    assert status == 400
+    assert answer["__type"] == "InvalidSignatureException"
+
+
+def test_the_credential_scope_must_name_events(secured):
+    status, answer = raw_post(secured, signed(secured, "AWSEvents.ListEventBuses", b"{}", service="sqs"), b"{}")
+    assert (status, answer) == (
+        400,
+        {
+            "__type": "InvalidSignatureException",
+            "message": "Credential should be scoped to correct service: 'events'. ",
+        },
+    )
+
+
+@pytest.mark.parametrize("region", ["mars-central-1", "local", "us-east-1;x", "aws-global", ""])
+def test_the_credential_scope_must_name_a_region(secured, region):
+    status, answer = raw_post(secured, signed(secured, "AWSEvents.ListEventBuses", b"{}", region=region), b"{}")
+    assert (status, answer) == (
+        400,
+        {
+            "__type": "InvalidSignatureException",
+            "message": f"Credential should be scoped to a valid region, not '{region}'. ",
+        },
+    )
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1"])
+def test_any_valid_region_is_accepted(secured, region):
+    # One busbar serves every region (issue #11): the scope's region is the caller's.
+    status, _ = raw_post(secured, signed(secured, "AWSEvents.ListEventBuses", b"{}", region=region), b"{}")
+    assert status == 200
+
+
+def test_keys_may_name_their_account(tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text(f"{KEY} {SECRET} 123456789012\nAKIDDEFAULT other\n")
+    process = BusbarProcess(tmp_path / "data", args=["--auth-keys-file", str(keys)]).start()
+    try:
+        assert client(process).list_event_buses()["EventBuses"]
+        assert client(process, "AKIDDEFAULT", "other").list_event_buses()["EventBuses"]
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (f"{KEY} {SECRET} 12345", "keys:1: the account of an access key must be 12 digits, got '12345'"),
+        (f"{KEY} {SECRET} 123456789012 extra", "keys:1: expected 'ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]'"),
+        (f"{KEY}", "keys:1: expected 'ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]'"),
+        (f"{KEY} {SECRET}\n{KEY} other", f"keys:2: access key {KEY} is listed twice"),
+    ],
+)
+def test_bad_key_lines_are_refused_clearly(tmp_path, line, message):
+    keys = tmp_path / "keys"
+    keys.write_text(line + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "busbar", "serve", "--auth-keys-file", str(keys), "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert SECRET not in done.stderr

@@ -10,8 +10,9 @@ bearer token at the authorization endpoint), plus ``InvocationHttpParameters``
 Secrets
     AWS keeps the credentials in a Secrets Manager secret and answers only its
     ARN.  busbar has no Secrets Manager: the credentials live in the connection's
-    document in the store (under the data directory), and ``SecretArn`` is a name
-    in AWS's format that points nowhere.  Password, API key value, client secret
+    document in the store, sealed with the server's secrets key
+    (:mod:`busbar.resources.secretbox`; only the HTTP sender opens them), and ``SecretArn``
+    is a name in AWS's format that points nowhere.  Password, API key value, client secret
     and the values of parameters marked ``IsValueSecret`` are never answered by
     Describe/List (answers are built from a whitelist, see :func:`public_auth`)
     and never logged.
@@ -273,7 +274,7 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         "AuthorizationType": auth_type,
         "ConnectionState": state,
         "SecretArn": connection_secret_arn(ctx.region, ctx.account, name, unique),
-        "AuthParameters": auth,
+        "AuthParameters": ctx.secrets.seal_auth(auth),  # secretbox hook: only sealed secrets are stored
         "CreationTime": now,
         "LastModifiedTime": now,
         "Generation": 1,
@@ -349,10 +350,11 @@ async def update_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
             )
         credentials_changed = auth_type != stored_type or any(member in given for member in _AUTH_MEMBER.values())
         if given or auth_type != stored_type:
-            auth = _merge_auth(connection.get("AuthParameters", {}), stored_type, auth_type, given)
+            stored_auth = ctx.secrets.open_auth(connection.get("AuthParameters", {}))  # secretbox hook
+            auth = _merge_auth(stored_auth, stored_type, auth_type, given)
             if credentials_changed or connection["ConnectionState"] != DEAUTHORIZED:
                 _check_auth(auth_type, auth)
-            connection["AuthParameters"] = auth
+            connection["AuthParameters"] = ctx.secrets.seal_auth(auth)  # secretbox hook
         connection["AuthorizationType"] = auth_type
         for key in ("Description", "KmsKeyIdentifier"):
             if body.get(key) is not None:
@@ -368,13 +370,17 @@ async def update_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
                 connection["LastAuthorizedTime"] = now
         return connection
 
-    return _summary(await change_connection(ctx, body["Name"], change))
+    changed = await change_connection(ctx, body["Name"], change)
+    if body.get("AuthParameters") or body.get("AuthorizationType"):
+        await ctx.store.scrub()  # busbar.store.datadir hook: replaced secrets leave the store's files
+    return _summary(changed)
 
 
 async def delete_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     connection = get_connection(ctx, body["Name"])
     await ctx.store.delete_resource(CONNECTION, ctx.scope.key(connection["Name"]))
     await quotas.release(ctx.store, CONNECTION, ctx.scope.prefix, connection["Name"])
+    await ctx.store.scrub()  # busbar.store.datadir hook: the secrets leave the store's files
     # AWS deletes asynchronously and answers DELETING; busbar's delete is done, the answer is AWS's.
     return _summary(connection, DELETING)
 
@@ -404,5 +410,7 @@ async def deauthorize_connection(ctx: Context, body: dict[str, Any]) -> dict[str
         connection["Generation"] = connection.get("Generation", 0) + 1
         return connection
 
+    deauthorized = await change_connection(ctx, body["Name"], change)
+    await ctx.store.scrub()  # busbar.store.datadir hook: the secrets leave the store's files
     # AWS answers DEAUTHORIZING while it removes the secret; here it is gone already.
-    return _summary(await change_connection(ctx, body["Name"], change), DEAUTHORIZING)
+    return _summary(deauthorized, DEAUTHORIZING)

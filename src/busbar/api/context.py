@@ -10,6 +10,7 @@ from busbar.config import Settings
 from busbar.model.entries import Clock
 from busbar.ratelimit import TokenBucket
 from busbar.resources.scope import Scope
+from busbar.resources.secretbox import SecretBox
 from busbar.ruleindex import RuleIndex
 from busbar.store.base import Store
 
@@ -23,6 +24,8 @@ class Context:
     rules: RuleIndex
     scope: Scope
     clock: Clock = field(default_factory=Clock)
+    # Seals connection secrets before they reach the store (a server passes the one its key file opens).
+    secrets: SecretBox = field(default_factory=SecretBox.ephemeral)
     _scoped: dict[Scope, Context] = field(default_factory=dict, repr=False)
 
     @cached_property

@@ -17,7 +17,7 @@ from busbar.api.resources import bus_ref
 from busbar.model import entries as checks
 from busbar.model.size import entry_size
 from busbar.resources.kinds import BUS, bus_key
-from busbar.store.base import NewEvent
+from busbar.store.base import NewEvent, Unavailable
 
 log = logging.getLogger("busbar.api")
 
@@ -50,6 +50,10 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         # Answer success only once the events are durable (group commit).
         try:
             await ctx.store.append_events(accepted)
+        except Unavailable as error:  # the store said why (and logged it once); nothing was stored
+            log.warning("events could not be stored", extra={"count": len(accepted), "reason": str(error)})
+            results = [STORE_FAILED if "EventId" in result else result for result in results]
+            accepted = []
         except Exception:  # noqa: BLE001 - e.g. a full disk: nothing was stored, say so per entry
             log.exception("events could not be stored", extra={"count": len(accepted)})
             results = [STORE_FAILED if "EventId" in result else result for result in results]

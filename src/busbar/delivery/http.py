@@ -47,9 +47,10 @@ messages start as AWS's do, "Unable to invoke ApiDestination endpoint: ...")
     * a destination or connection that does not exist -> no retry, ``NO_RESOURCE``.
 
 Rate limits
-    Each destination has a token bucket of ``InvocationRateLimitPerSecond`` (bursts
-    of one second's worth).  A send waits for its token, in arrival order: throttled
-    invocations are delayed, never dropped.
+    :meth:`HttpSender.rate_of` tells the dispatcher each destination's
+    ``InvocationRateLimitPerSecond``; the dispatcher paces the destination's lane with
+    a token bucket (bursts of one second's worth, see :mod:`busbar.delivery.lanes`):
+    throttled invocations are delayed, never dropped, and the sender never waits.
 
 Credentials never reach a log or an outcome message: logs and messages name the
 destination and the status, never headers, query strings or bodies.
@@ -77,6 +78,7 @@ from busbar.resources.connections import API_KEY, AUTHORIZED, BASIC, DEAUTHORIZE
 from busbar.resources.kinds import CONNECTION
 from busbar.resources.lookup import find_api_destination, find_connection
 from busbar.resources.scope import Scope
+from busbar.resources.secretbox import SecretBox
 from busbar.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -139,13 +141,17 @@ class _Refused(Exception):
 class HttpSender:
     """Delivers to targets whose ``Arn`` is an API destination ARN.
 
-    One per server: ``HttpSender(store, settings)``; ``await send(delivery)`` for
-    each attempt (safe to call concurrently), ``await close()`` at shutdown.
+    One per server: ``HttpSender(store, settings, secrets=box)``, where *box* opens the
+    connections' sealed secrets; ``await send(delivery)`` for each attempt (safe to call
+    concurrently), ``await close()`` at shutdown.
     """
 
-    def __init__(self, store: Store, settings: Settings | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, store: Store, settings: Settings | None = None, *, secrets: SecretBox, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self._store = store
         self._settings = settings
+        self._secrets = secrets
         self._timeout = timeout
         # Created on first use: an aiohttp session belongs to the running event loop.
         # aiohttp rather than httpx: measured here, httpx's pool managed ~500 requests/s
@@ -187,6 +193,7 @@ class HttpSender:
             )
         if connection["ConnectionState"] == DEAUTHORIZED:
             return _deauthorized(connection)
+        connection = self._secrets.opened(connection)  # secretbox hook: secrets opened for the request only
         request = self._request(destination, connection, delivery)
         try:
             return await self._invoke(request, destination, connection)

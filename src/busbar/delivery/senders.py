@@ -10,12 +10,13 @@ from busbar.delivery.http import HttpSender
 from busbar.delivery.loggroup import LogGroupSender
 from busbar.model.arns import AWS_SERVICE_KINDS, TargetKind
 from busbar.resources.scope import Scope
+from busbar.resources.secretbox import SecretBox
 from busbar.store.base import Store
 
 
-def build_senders(store: Store, settings: Settings) -> dict[TargetKind, Sender]:
+def build_senders(store: Store, settings: Settings, secrets: SecretBox) -> dict[TargetKind, Sender]:
     senders: dict[TargetKind, Sender] = {
-        TargetKind.API_DESTINATION: HttpSender(store, settings),
+        TargetKind.API_DESTINATION: HttpSender(store, settings, secrets=secrets),
         TargetKind.EVENT_BUS: BusSender(store),
         TargetKind.LOG_GROUP: LogGroupSender(settings.data_dir, Scope(settings.account_id, settings.region)),
         TargetKind.ARCHIVE: ArchiveSender(store),

@@ -1,8 +1,9 @@
 """PutEvents entries: the per-entry checks EventBridge makes, and the envelope
 that an accepted entry becomes.
 
-Everything here is pure (no I/O): the API layer calls :func:`check_entry` for each
-entry and stores the envelopes it returns.
+Everything here is pure (no I/O): PutEvents (:mod:`busbar.api.events`) runs these
+checks on each entry (:func:`parse_detail`, :func:`event_time`, the
+:class:`EntryError` constants) and stores the envelope :func:`envelope` builds.
 """
 
 from __future__ import annotations

@@ -5,12 +5,17 @@ JSON object body; the answer is JSON with an ``x-amzn-RequestId`` header; errors
 are ``{"__type": code, "message": text}`` with HTTP 400 (500 for
 ``InternalException``).  The hot path is plain ASGI; the few other routes
 (``GET /health``) are a small Starlette app.
+
+The app owns its data directory (:mod:`busbar.store.datadir`): building it locks the
+directory, makes it private and checks its database; a second server on the same
+directory fails there, before anything listens.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -33,26 +38,33 @@ from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
+from busbar.model.caller import Caller
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
 from busbar.replayer import Replayer, replay_progress
+from busbar.resources.kinds import CONNECTION
 from busbar.resources.scope import Scope as ResourceScope
+from busbar.resources.secretbox import KEY_FILE_NAME, SecretBox, SecretsKeyError, unlock
 from busbar.retention import Retention
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
 from busbar.scheduler import Scheduler
-from busbar.server.auth import SigV4Verifier, load_keys
+from busbar.server.auth import SigV4Verifier, load_keys, request_headers, unsigned_caller
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
 from busbar.store.base import Store
+from busbar.store.datadir import DataDir
 from busbar.store.sqlite import SqliteStore
 
 log = logging.getLogger("busbar.server")
 
 _TARGET_PREFIX = "AWSEvents."
 _CONTENT_TYPE = b"application/x-amz-json-1.1"
-# No EventBridge request comes near this; bigger bodies are refused unread.
-_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+# Delivery ids are SQLite rowids: 1 .. 2**63-1.
+MAX_DELIVERY_ID = 2**63 - 1
+# One redrive request names at most this many ids (bounds the work of one call).
+MAX_REDRIVE_IDS = 10_000
 
 Scope = dict[str, Any]
 
@@ -62,17 +74,22 @@ class BusbarApp:
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
+        # Raises busbar.store.datadir.DataDirError: in use by another server, damaged, not ours.
+        self.data_dir = DataDir.open(settings.data_dir)
         self.store = store or SqliteStore(settings.data_dir, settings.sync)
+        # Opened at startup, once the store can say whether secrets were sealed before.
+        self.secrets = SecretBox()
         limits = PatternLimits(max_pattern_chars=settings.limits.max_pattern_chars)
         self.ctx = Context(
             settings=settings,
             store=self.store,
             rules=RuleIndex(limits),
             scope=ResourceScope(settings.account_id, settings.region),
+            secrets=self.secrets,
         )
         self.dispatcher = Dispatcher(
             self.store,
-            build_senders(self.store, settings),
+            build_senders(self.store, settings, self.secrets),
             backoff=Backoff(settings.retry_base_delay, settings.retry_max_delay),
             concurrency=settings.delivery_concurrency,
             window=settings.delivery_window,
@@ -83,8 +100,11 @@ class BusbarApp:
         self.retention = Retention(self.store, settings.event_retention_seconds)
         self.scheduler = Scheduler(self.store)
         self.replayer = Replayer(self.store, events_per_second=settings.replay_events_per_second)
-        self._verifier = SigV4Verifier(load_keys(settings.auth_keys_file)) if settings.auth_keys_file else None
-        self._max_body = max(_MAX_BODY_BYTES, 4 * settings.limits.max_put_events_request_bytes)
+        self._scopes_seen: set[ResourceScope] = set()
+        self._verifier = (
+            SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id)) if settings.auth_keys_file else None
+        )
+        self._max_body = settings.limits.request_body_bytes
         self._plain = Starlette(
             routes=[
                 Route("/health", self._health, methods=["GET", "HEAD"]),
@@ -110,6 +130,10 @@ class BusbarApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
+                except SecretsKeyError as error:  # the message says what to do; a traceback would hide it
+                    log.error("busbar could not start: %s", error)
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 except Exception as error:  # noqa: BLE001 - reported to the server
                     log.exception("busbar could not start")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
@@ -122,6 +146,7 @@ class BusbarApp:
 
     async def startup(self) -> None:
         await self.store.start()
+        await unlock(self.secrets, self._key_file(), self.store, CONNECTION)
         await ensure_default_bus(self.store, self.ctx.scope, self.settings.limits.max_event_buses)
         self.ctx.rules.follow(self.store)
         await self.dispatcher.start()
@@ -147,61 +172,66 @@ class BusbarApp:
         await self.router.stop()
         await self.dispatcher.stop()
         await self.store.close()
+        self.data_dir.close()
         log.info("busbar stopped")
+
+    def _key_file(self) -> Path:
+        return self.settings.secrets_key_file or self.settings.data_dir / KEY_FILE_NAME
 
     # -- routes --------------------------------------------------------------------
     async def _health(self, request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__, "deliveries_backlog": self.dispatcher.backlog})
-
-    def _refused(self, request: Request, raw: bytes) -> JSONResponse | None:
-        """The answer to an admin request that is not signed as --auth-keys-file wants, or None."""
-        if self._verifier is not None:
-            try:
-                self._verify(request.method, request.url.path, request.url.query.encode(), request.headers.raw, raw)
-            except AwsError as error:
-                return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
-        return None
+        """200 and status ok while the store can write; 503 with the reason when it cannot
+        (its file deleted or replaced, its last commit failed): see busbar.store.datadir."""
+        answer: dict[str, Any] = {"status": "ok", "version": __version__, "deliveries_backlog": self.dispatcher.backlog}
+        problem = self.store.health()
+        if problem is None:
+            return JSONResponse(answer)
+        answer.update(status="unavailable", reason=problem)
+        return JSONResponse(answer, status_code=503)
 
     async def _replays(self, request: Request) -> JSONResponse:
         """The progress of every replay (what ``busbar replays`` shows)."""
-        refused = self._refused(request, b"")
-        if refused is not None:
-            return refused
+        try:
+            headers = request_headers(request.headers.raw)
+            self._caller(request.method, request.url.path, request.url.query.encode(), headers, b"")
+        except AwsError as error:
+            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
         return JSONResponse({"replays": replay_progress(self.store)})
 
     async def _redrive(self, request: Request) -> JSONResponse:
         """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""
-        raw = await request.body()
-        refused = self._refused(request, raw)
-        if refused is not None:
-            return refused
         try:
-            body = orjson.loads(raw or b"{}")
-            ids = body.get("ids") if isinstance(body, dict) else None
-            if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
-                raise ValueError
-        except (orjson.JSONDecodeError, ValueError):
-            return JSONResponse({"message": 'expected {"ids": [<delivery id>, ...]} or an empty body'}, status_code=400)
+            raw = await self._read_body(request.receive)
+            headers = request_headers(request.headers.raw)
+            self._caller(request.method, request.url.path, request.url.query.encode(), headers, raw)
+            # Checked here, before the store's writer sees them: a bad id must fail this
+            # request only, never the commits it would share with other clients' writes.
+            ids = redrive_ids(raw)
+        except AwsError as error:
+            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
+        except _Disconnected:
+            return JSONResponse({}, status_code=400)  # nobody is listening; nothing was done
         return JSONResponse({"redriven": await self.store.redrive(ids)})
 
     async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
         request_id = new_event_ids(1)[0]
         target = ""
-        for name, value in scope["headers"]:
-            if name == b"x-amz-target":
-                target = value.decode("latin-1")
-                break
         try:
+            headers = request_headers(scope["headers"])
+            # The operation dispatched is the one the signature covers: read once, from
+            # the same (single) header the verifier checks.
+            target = headers.get("x-amz-target", "")
             body = await self._read_body(receive)
-            if self._verifier is not None:
-                self._verify(scope["method"], scope["path"], scope["query_string"], scope["headers"], body)
-            answer = await self._dispatch(target, body)
+            caller = self._caller(scope["method"], scope["path"], scope["query_string"], headers, body)
+            answer = await self._dispatch(target, body, caller)
             status, payload = 200, orjson.dumps(answer)
+        except _Disconnected:
+            return
         except AwsError as error:
             status, payload = error.status, _error_body(error)
         except Exception:  # noqa: BLE001 - never let a bug take the connection down
-            log.exception("operation failed", extra={"target": target, "request_id": request_id})
+            log.exception("operation failed", extra={"target": target[:128], "request_id": request_id})
             internal = InternalException("An internal error occurred. The request id is " + request_id)
             status, payload = internal.status, _error_body(internal)
         await send(
@@ -227,20 +257,22 @@ class BusbarApp:
                 },
             )
 
-    def _verify(
-        self, method: str, path: str, query: bytes, raw_headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> None:
-        assert self._verifier is not None
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
-        self._verifier.verify(method, path, query.decode("latin-1"), headers, body)
+    def _caller(self, method: str, path: str, query: bytes, headers: dict[str, str], body: bytes) -> Caller:
+        """Who the request comes from: verified with ``--auth-keys-file``, else as it says."""
+        if self._verifier is None:
+            return unsigned_caller(headers, self.settings.account_id, self.settings.region)
+        return self._verifier.verify(method, path, query.decode("latin-1"), headers, body)
 
     async def _read_body(self, receive: Any) -> bytes:
+        """The whole request body, refused as soon as it grows over the cap; a client
+        that goes away (or is cut off by the request timeout) before its body is
+        complete raises _Disconnected: a partial body is never acted on."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
@@ -250,20 +282,33 @@ class BusbarApp:
                 break
         return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
-    async def _dispatch(self, target: str, raw: bytes) -> dict[str, Any]:
+    async def _dispatch(self, target: str, raw: bytes, caller: Caller) -> dict[str, Any]:
+        """Run the operation *target* names for *caller*, in the caller's account and the
+        region its request was signed for."""
         if not target.startswith(_TARGET_PREFIX):
             raise UnknownOperationException(
-                f"The X-Amz-Target header {target!r} names no operation; expected AWSEvents.<Operation>."
+                f"The X-Amz-Target header {target[:128]!r} names no operation; expected AWSEvents.<Operation>."
             )
         name = target[len(_TARGET_PREFIX) :]
         handler = OPERATIONS.get(name)
         if handler is None:
             if operation(name) is None:
-                raise UnknownOperationException(f"EventBridge has no operation {name}.")
+                raise UnknownOperationException(f"EventBridge has no operation {name[:128]}.")
             raise UnknownOperationException(f"busbar does not implement {name} yet.")
         body = _parse(raw)
         validate_request(name, body)
-        return await handler(self.ctx, body)
+        return await handler(await self._context(caller), body)
+
+    async def _context(self, caller: Caller) -> Context:
+        """The context of a request acting as *caller*; the first request acting in an
+        account and region makes its ``default`` bus, as AWS has one in each."""
+        scope = ResourceScope(caller.account, caller.region)
+        if scope == self.ctx.scope:
+            return self.ctx
+        if scope not in self._scopes_seen:
+            await ensure_default_bus(self.store, scope, self.settings.limits.max_event_buses)
+            self._scopes_seen.add(scope)
+        return self.ctx.in_scope(scope)
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
@@ -276,6 +321,37 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SerializationException("The request body must be a JSON object.")
     return body
+
+
+class _Disconnected(Exception):
+    """The client went away before its request was complete."""
+
+
+def redrive_ids(raw: bytes) -> list[int] | None:
+    """The delivery ids of a redrive request (``{"ids": [...]}``; None: every dead
+    delivery), or ValidationException saying what is wrong with the body."""
+    expected = (
+        f'expected {{"ids": [<delivery id>, ...]}} with at most {MAX_REDRIVE_IDS} ids from 1 to {MAX_DELIVERY_ID}, '
+        "or an empty body"
+    )
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise ValidationException(f"The request body is not valid JSON: {expected}.") from None
+    if not isinstance(body, dict):
+        raise ValidationException(f"The request body is not a JSON object: {expected}.")
+    ids = body.get("ids")
+    if ids is None:
+        return None
+    if not isinstance(ids, list):
+        raise ValidationException(f"ids is not a list: {expected}.")
+    if len(ids) > MAX_REDRIVE_IDS:
+        raise ValidationException(f"ids holds {len(ids)} ids: {expected}.")
+    for index, value in enumerate(ids):
+        if type(value) is not int or not 1 <= value <= MAX_DELIVERY_ID:
+            shown = orjson.dumps(value).decode()[:64]
+            raise ValidationException(f"ids[{index}] is {shown}, not a delivery id: {expected}.")
+    return ids
 
 
 def _error_body(error: AwsError) -> bytes:

@@ -13,13 +13,23 @@ services print them: strings bare, ``null``, lists as ``[a, b]`` and structures 
 
 A validator is compiled once per operation into nested closures; the hot path
 (PutEvents) then costs a few attribute lookups per member.
+
+Bad input stays cheap: a list or map over the model's maximum fails on its length
+without its items being checked (a million entries cost one comparison), checking
+stops after :data:`MAX_FAILURES` failures, and a value is quoted by at most
+:data:`MAX_QUOTED_CHARS` characters (AWS quotes values, not megabytes).  Members
+the model marks ``sensitive`` (passwords, API keys, client secrets, secret header
+values) are never quoted: a failing one is named without its value, as AWS does
+(``Value at 'password' failed to satisfy constraint: ...``), and inside a quoted
+structure it reads ``*** Sensitive Data Redacted ***``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from botocore.model import Shape
@@ -28,9 +38,17 @@ from busbar.api.errors import ValidationException
 from busbar.model.timestamps import parse_timestamp
 from busbar.server.model import operation
 
-# A check appends (path, rendered value, constraint) for each failure it finds.
+# A check appends (path, value, shape of the value, constraint) for each failure it finds.
 Failure = tuple[str, Any, Shape, str]
 Check = Callable[[Any, str, list[Failure]], None]
+
+# Checking stops after this many failures; the message lists them and says there are more.
+MAX_FAILURES = 100
+# A quoted value is cut after about this many characters ("...").
+MAX_QUOTED_CHARS = 4096
+# Deeper values are quoted as "[...]"/"{...}" (the model nests a dozen levels at most).
+MAX_QUOTED_DEPTH = 16
+REDACTED = "*** Sensitive Data Redacted ***"
 
 # Members that AWS's Java model prints in toString() but botocore does not model.
 _HIDDEN_MEMBERS: dict[str, tuple[str, ...]] = {
@@ -49,10 +67,27 @@ def validate_request(operation_name: str, body: dict[str, Any]) -> None:
     check = _compiled(operation_name)
     if check is None:
         return
-    failures: list[Failure] = []
-    check(body, "", failures)
+    failures = _Failures()
+    try:
+        check(body, "", failures)
+    except _TooManyFailures:
+        raise _to_exception(failures, more=True) from None
     if failures:
         raise _to_exception(failures)
+
+
+class _TooManyFailures(Exception):
+    """Raised by :class:`_Failures` to stop checking."""
+
+
+class _Failures(list[Failure]):
+    """The failures found so far; finding one more than :data:`MAX_FAILURES` stops the
+    check, so a hostile request costs a bounded amount of work."""
+
+    def append(self, failure: Failure) -> None:
+        if len(self) >= MAX_FAILURES:
+            raise _TooManyFailures
+        super().append(failure)
 
 
 @cache
@@ -128,6 +163,8 @@ def _compile_list(shape: Shape) -> Check:
         if not isinstance(value, list):
             _wrong_type(value, path, "list")
         _check_length(value, path, shape, low, high, failures)
+        if high is not None and len(value) > high:
+            return  # refused for its length; its items are not worth checking
         for index, item in enumerate(value, 1):
             if item is None:
                 failures.append((f"{path}.{index}.member", None, shape, "Member must not be null"))
@@ -139,10 +176,14 @@ def _compile_list(shape: Shape) -> Check:
 
 def _compile_map(shape: Shape) -> Check:
     key_check, value_check = _compile(shape.key), _compile(shape.value)
+    high = shape.metadata.get("max")
 
     def check(value: Any, path: str, failures: list[Failure]) -> None:
         if not isinstance(value, dict):
             _wrong_type(value, path, "map")
+        if high is not None and len(value) > high:
+            failures.append((path, value, shape, f"Member must have length less than or equal to {high}"))
+            return
         for key, item in value.items():
             key_check(key, f"{path}.key", failures)
             if item is not None:
@@ -223,33 +264,100 @@ def _wrong_type(value: Any, path: str, kind: str) -> None:
     )
 
 
-def render(value: Any, shape: Shape | None = None) -> str:
-    """Show *value* as AWS's Java services print it in validation messages."""
+def render(value: Any, shape: Shape | None = None, limit: int = MAX_QUOTED_CHARS) -> str:
+    """Show *value* as AWS's Java services print it in validation messages, in about
+    *limit* characters at most (what is cut is shown as ``...``); members whose shape
+    is ``sensitive`` read ``*** Sensitive Data Redacted ***``."""
+    out = _Quote(limit)
+    _render(value, shape, out, 0)
+    return "".join(out.parts)
+
+
+class _Quote:
+    """The pieces of a quoted value and the characters still allowed.  Short tokens
+    (brackets, ``null``, member names) are always written so the quote stays
+    readable; strings are cut to what is left."""
+
+    __slots__ = ("parts", "left")
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.left = limit
+
+    @property
+    def full(self) -> bool:
+        return self.left <= 0
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.left -= len(text)
+
+    def add_cut(self, text: str) -> None:
+        if len(text) > self.left:
+            text = text[: max(self.left, 0)] + "..."
+        self.add(text)
+
+
+def _render(value: Any, shape: Shape | None, out: _Quote, depth: int) -> None:
     if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
+        out.add("null")
+    elif shape is not None and shape.metadata.get("sensitive"):
+        out.add(REDACTED)
+    elif isinstance(value, bool):
+        out.add("true" if value else "false")
+    elif isinstance(value, list):
+        if depth >= MAX_QUOTED_DEPTH:
+            out.add("[...]")
+            return
         item_shape = shape.member if shape is not None and shape.type_name == "list" else None
-        return "[" + ", ".join(render(item, item_shape) for item in value) + "]"
-    if isinstance(value, dict):
-        if shape is not None and shape.type_name == "structure":
-            parts = [f"{lower_camel(name)}={render(value.get(name), member)}" for name, member in shape.members.items()]
-            parts += [f"{name}=null" for name in _HIDDEN_MEMBERS.get(shape.name, ())]
-            return f"{shape.name}({', '.join(parts)})"
-        return "{" + ", ".join(f"{k}={render(v)}" for k, v in value.items()) + "}"
-    return str(value)
+        _render_all(out, "[", "]", (("", item, item_shape) for item in value), depth)
+    elif isinstance(value, dict):
+        if depth >= MAX_QUOTED_DEPTH:
+            out.add("{...}")
+        elif shape is not None and shape.type_name == "structure":
+            members = ((f"{lower_camel(name)}=", value.get(name), member) for name, member in shape.members.items())
+            hidden = ((f"{name}=", None, None) for name in _HIDDEN_MEMBERS.get(shape.name, ()))
+            _render_all(out, f"{shape.name}(", ")", chain(members, hidden), depth)
+        else:
+            item_shape = shape.value if shape is not None and shape.type_name == "map" else None
+            _render_all(out, "{", "}", ((f"{key}=", item, item_shape) for key, item in value.items()), depth)
+    else:
+        out.add_cut(str(value))
 
 
-def _to_exception(failures: list[Failure]) -> ValidationException:
+def _render_all(
+    out: _Quote, opening: str, closing: str, pieces: Iterable[tuple[str, Any, Shape | None]], depth: int
+) -> None:
+    """The pieces (label, value, shape) of a list, structure or map, separated by commas,
+    until the quote is full."""
+    out.add(opening)
+    for index, (label, item, item_shape) in enumerate(pieces):
+        if index:
+            out.add(", ")
+        if out.full:
+            out.add("...")
+            break
+        out.add_cut(label)
+        _render(item, item_shape, out, depth + 1)
+    out.add(closing)
+
+
+def _to_exception(failures: list[Failure], more: bool = False) -> ValidationException:
     parts = [
-        f"Value {_quoted(value, shape)} at '{path}' failed to satisfy constraint: {constraint}"
+        f"Value {_quoted(value, shape)}at '{path}' failed to satisfy constraint: {constraint}"
         for path, value, shape, constraint in failures
     ]
     count = len(parts)
     noun = "error" if count == 1 else "errors"
-    return ValidationException(f"{count} validation {noun} detected: " + "; ".join(parts))
+    extra = f" (and more; busbar lists the first {count})" if more else ""
+    return ValidationException(f"{count} validation {noun} detected{extra}: " + "; ".join(parts))
 
 
 def _quoted(value: Any, shape: Shape) -> str:
-    return "null" if value is None else f"'{render(value, shape)}'"
+    """The value as the message quotes it, with its trailing space; nothing at all for
+    a sensitive member (AWS's ``Value at 'password' ...``)."""
+    if value is None:
+        return "null "
+    if shape.metadata.get("sensitive"):
+        return ""
+    return f"'{render(value, shape)}' "

@@ -449,6 +449,13 @@ class Store(abc.ABC):
     async def close(self) -> None:
         """Finish the writes in flight, then release the store."""
 
+    # -- health and erasure (busbar.store.datadir; not abstract: a backend without files has neither) --
     def health(self) -> str | None:
-        """Why the store cannot take writes now, or None when it can."""
+        """Why the store cannot take writes now (its file deleted or replaced, its last commit
+        failed), or None when it can.  ``/health`` reports it."""
+        return None
+
+    async def scrub(self) -> None:
+        """Make what was overwritten or deleted so far unrecoverable from the store's files
+        (called after connection secrets are replaced or removed)."""
         return None

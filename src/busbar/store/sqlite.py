@@ -51,6 +51,7 @@ from busbar.store.base import (
     StoredEvent,
     Versioned,
 )
+from busbar.store.datadir import StoreLost, WalScrubber, WriterGuard, sqlite_uri
 
 log = logging.getLogger("busbar.store")
 
@@ -167,6 +168,8 @@ class SqliteStore(Store):
         self._appended: asyncio.Event | None = None
         self._local = threading.local()
         self._started = False
+        self._guard: WriterGuard | None = None  # busbar.store.datadir hook
+        self._scrubber = WalScrubber(self._between_transactions)  # busbar.store.datadir hook
 
     @property
     def capabilities(self) -> Capabilities:
@@ -189,6 +192,7 @@ class SqliteStore(Store):
         self._position = self._cursor = row[0] if row else 0
         self._last_seq = _max_seq(conn)
         self._notified_seq = self._last_seq
+        self._guard = WriterGuard(self.path)  # busbar.store.datadir hook: remember the files the writer has open
         self._writer = threading.Thread(target=self._write_loop, args=(conn,), name="busbar-store-writer", daemon=True)
         self._writer.start()
         self._started = True
@@ -197,6 +201,7 @@ class SqliteStore(Store):
     async def close(self) -> None:
         if not self._started:
             return
+        await self._scrubber.close()  # busbar.store.datadir hook
         self._started = False
         self._jobs.put(None)
         assert self._writer is not None
@@ -210,6 +215,8 @@ class SqliteStore(Store):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._sync}")
+        # busbar.store.datadir hook: deleted rows (old connection secrets) are overwritten with zeros.
+        conn.execute("PRAGMA secure_delete = ON")
         return conn
 
     # -- the writer ----------------------------------------------------------------
@@ -236,7 +243,11 @@ class SqliteStore(Store):
         try:
             outcomes, afters = self._transaction(conn, batch)
         except Exception as exc:  # noqa: BLE001 - the batch failed to commit: nothing of it is stored
-            if len(batch) == 1:
+            if self._guard is not None:  # busbar.store.datadir hook: /health says so until a commit succeeds
+                self._guard.failed(exc)
+            if isinstance(exc, StoreLost):  # busbar.store.datadir hook: every job fails; the guard logged it
+                outcomes, afters = [(job[2], None, exc) for job in batch], []
+            elif len(batch) == 1:
                 log.error("store commit failed", extra={"error": f"{type(exc).__name__}: {exc}"})
                 outcomes, afters = [(batch[0][2], None, exc)], []
             else:
@@ -257,7 +268,10 @@ class SqliteStore(Store):
         """Run *batch* in one transaction; raise (after rolling back) when it cannot commit."""
         outcomes: list[_Outcome] = []
         afters: list[tuple[Callable[[Any], None], Any]] = []
+        guard = self._guard
         try:
+            if guard is not None:  # busbar.store.datadir hook: never commit into a file that is gone
+                guard.check()
             conn.execute("BEGIN IMMEDIATE")
             for op, after, future, may_fail in batch:
                 if not may_fail:
@@ -279,6 +293,9 @@ class SqliteStore(Store):
                     if after is not None:
                         afters.append((after, result))
             conn.execute("COMMIT")
+            if guard is not None:  # busbar.store.datadir hook: committed to the file at our path?
+                guard.check()
+                guard.succeeded()
         except BaseException:
             self._changes = []
             try:
@@ -702,11 +719,28 @@ class SqliteStore(Store):
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            # A file URI, percent-encoded: a path may hold '#', '?' or '%'.
-            uri = self.path.resolve().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(
+                sqlite_uri(self.path, read_only=True),
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+            )
             self._local.conn = conn
         return conn
+
+    # -- health and erasure (busbar.store.datadir hooks) -----------------------------
+    def health(self) -> str | None:
+        return self._guard.problem() if self._guard is not None and self._started else None
+
+    async def scrub(self) -> None:
+        await self._scrubber.scrub()
+
+    async def _between_transactions(self, run: Callable[[sqlite3.Connection], bool]) -> bool:
+        """*run* on the writer's connection right after a commit (an "after" runs outside the transaction)."""
+        outcome: list[bool] = []
+        await self._submit(lambda conn: conn, lambda conn: outcome.append(run(conn)))
+        return outcome == [True]
 
 
 def _delivery(row: tuple[Any, ...]) -> StoredDelivery:
