@@ -120,7 +120,7 @@ def test_errors_in_aws_words(events):
     for call, case, key in [
         (
             lambda: events.create_archive(
-                ArchiveName=unique("a"), EventSourceArn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{missing}"
+                ArchiveName=unique("a"), EventSourceArn=f"arn:aws:events:{REGION}:123456789012:event-bus/{missing}"
             ),
             "TestArchive::test_create_archive_error_unknown_event_bus",
             "create-archive-unknown-event-bus-error",

@@ -31,11 +31,13 @@ from busbar.api.errors import (
 )
 from busbar.api.paging import listing
 from busbar.api.patterns import compile_pattern
-from busbar.api.resources import get_bus
+from busbar.api.resources import bus_not_found, get_bus
+from busbar.model import arns
 from busbar.model.arns import archive_arn, rule_arn
 from busbar.resources import quotas
 from busbar.resources.kinds import ARCHIVE, RULE, bus_key, rule_key
 from busbar.resources.lookup import find_rule
+from busbar.resources.scope import Scope
 from busbar.store.base import AlreadyExists
 
 # What AWS shows as the ManagedBy of an archive's rule (as moto records it; AWS's own
@@ -73,6 +75,15 @@ def get_archive(ctx: Context, name: str) -> dict[str, Any]:
     return archive
 
 
+def source_bus(ctx: Context, arn: str) -> dict[str, Any]:
+    """The bus an archive's ``EventSourceArn`` names, or AWS's answer naming the bus (an
+    ARN of another account or region names no bus of this one)."""
+    parts = arns.parse_events(arn, "event-bus")
+    if parts is not None and Scope(parts.account, parts.region) != ctx.scope:
+        raise bus_not_found(parts.name)
+    return get_bus(ctx, arn)
+
+
 def rule_pattern(pattern: str | None) -> str:
     """The pattern of an archive's managed rule: the archive's, and never a replayed event."""
     merged = json.loads(pattern) if pattern else {}
@@ -82,7 +93,7 @@ def rule_pattern(pattern: str | None) -> str:
 
 async def create_archive(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     name: str = body["ArchiveName"]
-    bus = get_bus(ctx, body["EventSourceArn"])
+    bus = source_bus(ctx, body["EventSourceArn"])
     store, scope = ctx.store, ctx.scope
     if store.get_resource(ARCHIVE, scope.key(name)) is not None:
         raise ResourceAlreadyExistsException(f"Archive {name} already exists.")
@@ -156,7 +167,7 @@ async def list_archives(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             "At most one filter is allowed for ListArchives. Use either : State, EventSourceArn, or NamePrefix."
         )
     if source is not None:
-        source = get_bus(ctx, source)["Arn"]
+        source = source_bus(ctx, source)["Arn"]
     scope_prefix = ctx.scope.prefix
     listed = []
     for key, archive in ctx.store.list_resources(ARCHIVE, scope_prefix + (prefix or "")):
