@@ -98,3 +98,14 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
         if dead or time.monotonic() > deadline:
             return dead
         time.sleep(0.1)
+
+
+def stored_events(data_dir: Path) -> list[dict[str, Any]]:
+    """Every event the log of *data_dir* holds, oldest first (``busbar events``)."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "busbar", "events", "--data-dir", str(data_dir), "--limit", "1000000"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [json.loads(line)["event"] for line in printed.splitlines()]

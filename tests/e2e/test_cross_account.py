@@ -8,25 +8,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from delivery_support import read_log_group
 from support import REGION, BusbarProcess, unique
 
 ALICE, BOB = "111111111111", "222222222222"
-
-
-def events_as(server: BusbarProcess, key: str, secret: str, region: str = REGION) -> Any:
-    return boto3.client(
-        "events",
-        endpoint_url=server.endpoint_url,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +31,8 @@ def entry(bus: str, source: str) -> dict[str, Any]:
 
 
 def test_put_events_to_another_accounts_bus_follows_its_policy(two_accounts):
-    alice = events_as(two_accounts, "AKIDALICE", "alice-secret")
-    bob = events_as(two_accounts, "AKIDBOB", "bob-secret")
+    alice = two_accounts.client(key="AKIDALICE", secret="alice-secret")
+    bob = two_accounts.client(key="AKIDBOB", secret="bob-secret")
     bus, group, source = unique("shared"), unique("group"), unique("src")
     bus_arn = bob.create_event_bus(Name=bus)["EventBusArn"]
     assert bus_arn == f"arn:aws:events:{REGION}:{BOB}:event-bus/{bus}"

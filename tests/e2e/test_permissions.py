@@ -56,16 +56,22 @@ def expected(test: str, key: str) -> dict[str, Any]:
     return want
 
 
+def bus_without_policy(events: Any, bus_type: str) -> str:
+    """A new custom bus, or the default bus with its policy removed (tests share it)."""
+    if bus_type == "custom":
+        bus = unique("bus")
+        events.create_event_bus(Name=bus)
+        return bus
+    try:
+        events.remove_permission(EventBusName="default", RemoveAllPermissions=True)
+    except ClientError:
+        pass  # it had none
+    return "default"
+
+
 @pytest.mark.parametrize("bus_type", ["custom", "default"])
 def test_put_permission_as_recorded(events, bus_type):
-    bus = unique("bus") if bus_type == "custom" else "default"
-    if bus_type == "custom":
-        events.create_event_bus(Name=bus)
-    else:
-        try:
-            events.remove_permission(EventBusName=bus, RemoveAllPermissions=True)
-        except ClientError:
-            pass
+    bus = bus_without_policy(events, bus_type)
     test = f"test_put_permission[{bus_type}]"
     sids: dict[str, str] = {}
     for n, principal in ((1, ACCOUNT), (2, ACCOUNT), (3, SECONDARY)):
@@ -104,14 +110,7 @@ def test_put_permission_as_recorded(events, bus_type):
 
 @pytest.mark.parametrize("bus_type", ["custom", "default"])
 def test_remove_permission_as_recorded(events, bus_type):
-    bus = unique("bus") if bus_type == "custom" else "default"
-    if bus_type == "custom":
-        events.create_event_bus(Name=bus)
-    else:
-        try:
-            events.remove_permission(EventBusName=bus, RemoveAllPermissions=True)
-        except ClientError:
-            pass
+    bus = bus_without_policy(events, bus_type)
     test = f"test_remove_permission[{bus_type}]"
     events.put_permission(EventBusName=bus, Action="events:PutEvents", Principal=ACCOUNT, StatementId="primary")
     events.put_permission(EventBusName=bus, Action="events:PutEvents", Principal=SECONDARY, StatementId="secondary")

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from data import CONFORMANCE
 
-from delivery_support import log_group_arn, put, read_log_group
+from delivery_support import log_group_arn, put, read_log_group, stored_events
 from support import ACCOUNT, REGION, BusbarProcess, error_of, unique
 
 SNAPSHOT = json.loads((CONFORMANCE / "archive-replay-aws.snapshot.json").read_text())
@@ -69,6 +69,17 @@ def archived_bus(events: Any, count: int, rules: int = 1) -> tuple[str, str, str
     return bus, bus_arn, archive_arn, rule_arns, groups
 
 
+def replay(events: Any, name: str, archive_arn: str, bus_arn: str, start: Any, end: Any) -> dict[str, Any]:
+    """StartReplay of *archive_arn*'s events from *start* to *end* back onto *bus_arn*."""
+    return events.start_replay(  # type: ignore[no-any-return]
+        ReplayName=name,
+        EventSourceArn=archive_arn,
+        EventStartTime=start,
+        EventEndTime=end,
+        Destination={"Arn": bus_arn},
+    )
+
+
 def window() -> tuple[dt.datetime, dt.datetime]:
     now = dt.datetime.now(dt.UTC)
     return now - dt.timedelta(minutes=5), now + dt.timedelta(minutes=5)
@@ -115,13 +126,7 @@ def test_a_replay_puts_the_archived_events_back_for_its_filter_rules_only(server
     assert events.describe_archive(ArchiveName=archive)["EventCount"] == 3
     # Without FilterArns every rule of the bus gets them.
     again = unique("replay")
-    events.start_replay(
-        ReplayName=again,
-        EventSourceArn=archive_arn,
-        EventStartTime=start,
-        EventEndTime=end,
-        Destination={"Arn": bus_arn},
-    )
+    replay(events, again, archive_arn, bus_arn, start, end)
     wait_for_state(events, again, "COMPLETED")
     assert len(read_log_group(server.data_dir, groups[1], 6)) == 6
     assert len(read_log_group(server.data_dir, groups[0], 9)) == 9
@@ -137,13 +142,7 @@ def test_only_events_of_the_time_range_are_replayed(server, events):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     name = unique("replay")
-    events.start_replay(
-        ReplayName=name,
-        EventSourceArn=archive_arn,
-        EventStartTime=later - dt.timedelta(seconds=1),
-        EventEndTime=later + dt.timedelta(seconds=1),
-        Destination={"Arn": bus_arn},
-    )
+    replay(events, name, archive_arn, bus_arn, later - dt.timedelta(seconds=1), later + dt.timedelta(seconds=1))
     wait_for_state(events, name, "COMPLETED")
     delivered = read_log_group(server.data_dir, groups[0], 4)
     assert [e["detail"]["n"] for e in delivered if "replay-name" in e] == ["later"]
@@ -157,48 +156,27 @@ def test_errors_in_aws_words(events):
     missing_bus_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{missing_bus}"
     want = recorded("test_start_replay_error_unknown_event_bus", "start-replay-unknown-event-bus-error")["Error"]
     with pytest.raises(ClientError) as raised:
-        events.start_replay(
-            ReplayName=name, EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-            Destination={"Arn": missing_bus_arn},
-        )  # fmt: skip
+        replay(events, name, archive_arn, missing_bus_arn, start, end)
     assert error_of(raised) == (want["Code"], want["Message"].replace("<event-bus-name>", missing_bus))
     other = events.create_event_bus(Name=missing_bus)["EventBusArn"]
     want = recorded("test_start_replay_error_unknown_event_bus", "start-replay-wrong-event-bus-error")["Error"]
     with pytest.raises(ClientError) as raised:
-        events.start_replay(
-            ReplayName=name, EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-            Destination={"Arn": other},
-        )  # fmt: skip
+        replay(events, name, archive_arn, other, start, end)
     assert error_of(raised) == (want["Code"], want["Message"])
     missing_archive = unique("doesnotexist")
     want = recorded("test_start_replay_error_unknown_archive", "start-replay-unknown-archive-error")["Error"]
     with pytest.raises(ClientError) as raised:
-        events.start_replay(
-            ReplayName=name, EventSourceArn=f"arn:aws:events:{REGION}:{ACCOUNT}:archive/{missing_archive}",
-            EventStartTime=start, EventEndTime=end, Destination={"Arn": bus_arn},
-        )  # fmt: skip
+        replay(events, name, f"arn:aws:events:{REGION}:{ACCOUNT}:archive/{missing_archive}", bus_arn, start, end)
     assert error_of(raised) == (want["Code"], want["Message"].replace("<archive-name>", missing_archive))
     want = recorded("test_start_replay_error_invalid_end_time[0]", "start-replay-invalid-end-time-error")["Error"]
     for too_early in (start, start - dt.timedelta(seconds=10)):
         with pytest.raises(ClientError) as raised:
-            events.start_replay(
-                ReplayName=name, EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=too_early,
-                Destination={"Arn": bus_arn},
-            )  # fmt: skip
+            replay(events, name, archive_arn, bus_arn, start, too_early)
         assert error_of(raised) == (want["Code"], want["Message"])
-    events.start_replay(
-        ReplayName=name,
-        EventSourceArn=archive_arn,
-        EventStartTime=start,
-        EventEndTime=end,
-        Destination={"Arn": bus_arn},
-    )
+    replay(events, name, archive_arn, bus_arn, start, end)
     want = recorded("test_start_replay_error_duplicate_name_same_archive", "start-replay-duplicate-error")["Error"]
     with pytest.raises(ClientError) as raised:
-        events.start_replay(
-            ReplayName=name, EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-            Destination={"Arn": bus_arn},
-        )  # fmt: skip
+        replay(events, name, archive_arn, bus_arn, start, end)
     assert error_of(raised) == (want["Code"], want["Message"].replace("<replay-name>", name))
     missing_replay = unique("doesnotexist")
     want = recorded("test_describe_replay_error_unknown_replay", "describe-replay-unknown-replay-error")["Error"]
@@ -219,10 +197,7 @@ def test_list_replays_by_prefix_source_state_and_pages(events):
     prefix = unique("listed")
     names = [f"{prefix}-test-replay-{n}" for n in range(6)]
     for name in names:
-        events.start_replay(
-            ReplayName=name, EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-            Destination={"Arn": bus_arn},
-        )  # fmt: skip
+        replay(events, name, archive_arn, bus_arn, start, end)
         wait_for_state(events, name, "COMPLETED")
     first = events.list_replays(Limit=3, NamePrefix=prefix)
     want = recorded("test_list_replay_with_limit", "list-replays-with-limit")
@@ -246,16 +221,10 @@ def test_at_most_ten_replays_run_at_once(tmp_path: Path):
         _, bus_arn, archive_arn, _, _ = archived_bus(events, 150)
         start, end = window()
         for n in range(10):
-            events.start_replay(
-                ReplayName=f"r{n}", EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-                Destination={"Arn": bus_arn},
-            )  # fmt: skip
+            replay(events, f"r{n}", archive_arn, bus_arn, start, end)
         want = recorded("tests_concurrency_error_too_many_active_replays", "list-replays-with-limit")["Error"]
         with pytest.raises(ClientError) as raised:
-            events.start_replay(
-                ReplayName="r10", EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-                Destination={"Arn": bus_arn},
-            )  # fmt: skip
+            replay(events, "r10", archive_arn, bus_arn, start, end)
         assert error_of(raised) == (want["Code"], want["Message"])
         # Cancelling one: CANCELLING (AWS's answer), then CANCELLED, and room for another.
         cancelled = events.cancel_replay(ReplayName="r0")
@@ -263,10 +232,7 @@ def test_at_most_ten_replays_run_at_once(tmp_path: Path):
         assert cancelled["State"] == "CANCELLING"
         described = wait_for_state(events, "r0", "CANCELLED")
         assert "ReplayEndTime" in described
-        events.start_replay(
-            ReplayName="r10", EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-            Destination={"Arn": bus_arn},
-        )  # fmt: skip
+        replay(events, "r10", archive_arn, bus_arn, start, end)
         progress = subprocess.run(
             [sys.executable, "-m", "busbar", "replays", "--endpoint-url", server.endpoint_url, "r0", "r1"],
             capture_output=True,
@@ -280,15 +246,8 @@ def test_at_most_ten_replays_run_at_once(tmp_path: Path):
 
 
 def replayed_in_log(data_dir: Path) -> list[tuple[str, str]]:
-    """(replay-name, event id) of every replayed event stored in the log (``busbar events``)."""
-    printed = subprocess.run(
-        [sys.executable, "-m", "busbar", "events", "--data-dir", str(data_dir), "--limit", "100000"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    envelopes = [json.loads(line)["event"] for line in printed.splitlines()]
-    return [(e["replay-name"], e["id"]) for e in envelopes if "replay-name" in e]
+    """(replay-name, event id) of every replayed event stored in the log."""
+    return [(e["replay-name"], e["id"]) for e in stored_events(data_dir) if "replay-name" in e]
 
 
 def test_kill_9_during_a_replay_resumes_where_it_was(tmp_path: Path):
@@ -302,10 +261,7 @@ def test_kill_9_during_a_replay_resumes_where_it_was(tmp_path: Path):
         _, bus_arn, archive_arn, _, groups = archived_bus(events, count)
         originals = {e["id"] for e in read_log_group(server.data_dir, groups[0], count)}
         start, end = window()
-        events.start_replay(
-            ReplayName="resumed", EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-            Destination={"Arn": bus_arn},
-        )  # fmt: skip
+        replay(events, "resumed", archive_arn, bus_arn, start, end)
         deadline = time.monotonic() + 30
         while not replayed_in_log(server.data_dir):
             assert time.monotonic() < deadline, "the replay did not start"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from data import CONFORMANCE
 
-from delivery_support import api_destination, log_group_arn, read_log_group
+from delivery_support import api_destination, log_group_arn, read_log_group, stored_events
 from httptarget import HttpTarget, Reply
 from support import ACCOUNT, REGION, BusbarProcess, error_of, unique
 
@@ -70,14 +68,8 @@ def _parse(text: str) -> float:
 
 
 def _stored_ticks(data_dir: Path) -> Counter[tuple[str, str]]:
-    """How many Scheduled Events the log holds per (rule ARN, tick), from ``busbar events``."""
-    printed = subprocess.run(
-        [sys.executable, "-m", "busbar", "events", "--data-dir", str(data_dir), "--limit", "100000"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    found = [json.loads(line)["event"] for line in printed.splitlines()]
+    """How many Scheduled Events the log holds per (rule ARN, tick)."""
+    found = stored_events(data_dir)
     return Counter((e["resources"][0], e["time"]) for e in found if e["detail-type"] == "Scheduled Event")
 
 
