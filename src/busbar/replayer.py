@@ -85,12 +85,6 @@ class Replayer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def wait(self, key: str) -> None:
-        """Wait until this node stops running the replay *key* (for tests)."""
-        task = self._running.get(key)
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
-
     # -- finding work --------------------------------------------------------------
     def _changed(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
         if kind == REPLAY and value is not None:

@@ -111,9 +111,13 @@ def _anchor(rule: dict[str, Any], previous: dict[str, Any] | None) -> None:
     if schedule is None:
         rule.pop("ScheduleAnchor", None)
         return
-    kept = previous is not None and previous.get("ScheduleExpression") == schedule and "ScheduleAnchor" in previous
-    if kept and not (previous is not None and previous.get("State") == "DISABLED" and rule["State"] != "DISABLED"):
-        rule["ScheduleAnchor"] = previous["ScheduleAnchor"] if previous is not None else time.time()
+    if (
+        previous is not None
+        and previous.get("ScheduleExpression") == schedule
+        and "ScheduleAnchor" in previous
+        and not (previous.get("State") == "DISABLED" and rule["State"] != "DISABLED")
+    ):
+        rule["ScheduleAnchor"] = previous["ScheduleAnchor"]
     else:
         rule["ScheduleAnchor"] = time.time()
 
