@@ -85,14 +85,15 @@ def _accept(
         return checks.MALFORMED_DETAIL
     named = entry.get("EventBusName")
     scope, bus = bus_ref(ctx, named)
+    # A bus named by name is the caller's (bus_ref answers the context's own scope then).
+    foreign = scope is not ctx.scope and scope != ctx.scope
     key = bus_key(scope, bus)
-    stored = ctx.store.get_resource(BUS, key) if scope.region == ctx.region else None
+    # Another region's buses are not reached through this one.
+    stored = ctx.store.get_resource(BUS, key) if not foreign or scope.region == ctx.region else None
     if stored is None:
         # AWS answers success and drops the event; busbar says so (see README).
-        return checks.EntryError(
-            "ResourceNotFoundException", f"Event bus {named if scope != ctx.scope else bus} does not exist."
-        )
-    if scope != ctx.scope or "Policy" in stored:
+        return checks.EntryError("ResourceNotFoundException", f"Event bus {named if foreign else bus} does not exist.")
+    if foreign or "Policy" in stored:
         # Another account's bus (named by ARN) takes the event only where its policy allows
         # the caller's account; a bus's own policy may deny even its own account.
         refused = put_events_refusal(ctx, stored, source, detail_type)

@@ -496,7 +496,8 @@ class SqliteStore(Store):
             .execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
             .fetchall()
         )
-        return [_event(row) for row in rows]
+        # Most events are for every rule: built straight from their first nine columns.
+        return [StoredEvent(*row[:9]) if row[9] is None else _event(row) for row in rows]
 
     async def prune_events(self, ingested_before: float, limit: int = 10_000) -> int:
         up_to = self._position
