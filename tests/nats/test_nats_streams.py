@@ -1,0 +1,110 @@
+"""Stream facts: de-duplication by Nats-Msg-Id, PubAck fields, concurrent publishing from nats-py,
+and what a publish does when an R3 stream has lost its quorum."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import nats
+import pytest
+from nats.js.api import StreamConfig
+from nats.js.errors import NoStreamResponseError
+
+from natsserver import NatsCluster, NatsServer
+
+
+def test_msg_id_deduplicates_within_the_window(nats_server: NatsServer) -> None:
+    async def scenario() -> None:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="DEDUP", subjects=["dedup.>"], duplicate_window=1.0))
+        first = await js.publish("dedup.a", b"event", headers={"Nats-Msg-Id": "evt-1"})
+        # PubAck: stream, seq; duplicate is None (absent), not False, on a first publish.
+        assert (first.stream, first.seq, first.duplicate) == ("DEDUP", 1, None)
+        again = await js.publish("dedup.a", b"event, sent again", headers={"Nats-Msg-Id": "evt-1"})
+        # The duplicate is acknowledged with the ORIGINAL sequence and duplicate=True; not stored.
+        assert (again.seq, again.duplicate) == (1, True)
+        # The id is per stream, not per subject.
+        other_subject = await js.publish("dedup.b", b"x", headers={"Nats-Msg-Id": "evt-1"})
+        assert (other_subject.seq, other_subject.duplicate) == (1, True)
+        assert (await js.stream_info("DEDUP")).state.messages == 1
+        # After the window the same id is a new message.
+        await asyncio.sleep(2.5)
+        late = await js.publish("dedup.a", b"late", headers={"Nats-Msg-Id": "evt-1"})
+        assert (late.seq, late.duplicate) == (2, None)
+        await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_default_duplicate_window_is_two_minutes(nats_server: NatsServer) -> None:
+    async def scenario() -> float:
+        nc = await nats.connect(nats_server.url)
+        info = await nc.jetstream().add_stream(StreamConfig(name="DEFAULTS", subjects=["defaults"]))
+        await nc.close()
+        return info.config.duplicate_window
+
+    assert asyncio.run(scenario()) == 120.0
+
+
+def test_concurrent_publishes_each_get_their_own_sequence(nats_server: NatsServer) -> None:
+    """asyncio.gather over js.publish and js.publish_async (2.16 has it: a future per message,
+    at most publish_async_max_pending=4000 in flight) both pipeline over one connection."""
+
+    async def scenario() -> None:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="PIPE", subjects=["pipe"]))
+        gathered = await asyncio.gather(*(js.publish("pipe", str(i).encode()) for i in range(300)))
+        futures = [await js.publish_async("pipe", str(i).encode()) for i in range(300)]
+        await js.publish_async_completed()
+        acks = gathered + [future.result() for future in futures]
+        assert sorted(ack.seq for ack in acks) == list(range(1, 601))
+        # publish_async keeps the order of the calls: sequences follow it.
+        assert [f.result().seq for f in futures] == list(range(301, 601))
+        await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_r3_publish_without_quorum_fails_and_recovers(nats_cluster_factory) -> None:  # noqa: ANN001
+    cluster: NatsCluster = nats_cluster_factory()
+    survivor, victims = cluster[2], [cluster[0], cluster[1]]
+
+    async def scenario() -> None:
+        # Connected to the survivor only, so that the failures seen are the stream's, not the socket's.
+        nc = await nats.connect(survivor.url, dont_randomize=True, max_reconnect_attempts=-1)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="QUORUM", subjects=["quorum"], num_replicas=3))
+        await js.publish("quorum", b"1", headers={"Nats-Msg-Id": "m1"})
+        for victim in victims:
+            victim.kill()
+        failures = []
+        for _ in range(5):
+            started = time.monotonic()
+            with pytest.raises((NoStreamResponseError, nats.errors.TimeoutError)) as raised:
+                await js.publish("quorum", b"2", timeout=2, headers={"Nats-Msg-Id": "m2"})
+            failures.append((type(raised.value), time.monotonic() - started))
+            await asyncio.sleep(0.2)
+        # Without a leader nobody listens on the subject: the server answers "no responders" and
+        # nats-py raises NoStreamResponseError at once (not a timeout).
+        assert failures[-1][0] is NoStreamResponseError
+        # The JetStream API (stream info) needs the meta leader: it times out instead.
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.stream_info(
+                "QUORUM",
+            )
+        victims[0].restart(wait=False)
+        for attempt in range(100):
+            try:
+                ack = await js.publish("quorum", b"2", timeout=1, headers={"Nats-Msg-Id": "m2"})
+                break
+            except (NoStreamResponseError, nats.errors.TimeoutError):
+                if attempt == 99:
+                    raise
+                await asyncio.sleep(0.2)
+        assert ack.seq == 2
+        await nc.close()
+
+    asyncio.run(scenario())
