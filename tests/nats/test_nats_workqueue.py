@@ -1,0 +1,103 @@
+"""Work-queue retention with one consumer per target (non-overlapping filter subjects), and
+multi-filter / ephemeral consumers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from natsserver import NatsServer
+
+
+def test_one_consumer_per_target_on_a_work_queue(nats_server: NatsServer) -> None:
+    async def scenario() -> None:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(
+            StreamConfig(name="DELIV", subjects=["busbar.deliveries.>"], retention=RetentionPolicy.WORK_QUEUE)
+        )
+        # A message for a target with no consumer yet waits in the stream ...
+        await js.publish("busbar.deliveries.t3", b"early")
+        subs = {}
+        for target in ("t1", "t2", "t3"):
+            subs[target] = await js.pull_subscribe(f"busbar.deliveries.{target}", durable=f"target-{target}")
+        for i in range(5):
+            for target in ("t1", "t2"):
+                await js.publish(f"busbar.deliveries.{target}", f"{target}-{i}".encode())
+        for target, expected in (("t1", 5), ("t2", 5), ("t3", 1)):
+            msgs = await subs[target].fetch(10, timeout=2)
+            assert len(msgs) == expected and all(m.subject.endswith(target) for m in msgs)
+            for msg in msgs:
+                await msg.ack_sync()
+        # ... and acked messages leave a work-queue stream.
+        assert (await js.stream_info("DELIV")).state.messages == 0
+
+        # Overlapping filters are refused (code 400, err_code 10100).
+        with pytest.raises(BadRequestError) as overlap:
+            await js.add_consumer("DELIV", ConsumerConfig(durable_name="all", filter_subject="busbar.deliveries.>"))
+        assert overlap.value.err_code == 10100
+        assert overlap.value.description == "filtered consumer not unique on workqueue stream"
+        # The same durable shared by several workers is of course fine (that is one consumer).
+        again = await js.pull_subscribe("busbar.deliveries.t1", durable="target-t1")
+        assert (await again.consumer_info()).name == "target-t1"
+        await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_unfiltered_consumers_on_a_work_queue(nats_server: NatsServer) -> None:
+    async def scenario() -> str:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="WQALL", subjects=["wqall.>"], retention=RetentionPolicy.WORK_QUEUE))
+        await js.add_consumer("WQALL", ConsumerConfig(durable_name="one"))
+        with pytest.raises(BadRequestError) as second:
+            await js.add_consumer("WQALL", ConsumerConfig(durable_name="two"))
+        await nc.close()
+        return str(second.value.description)
+
+    assert asyncio.run(scenario()) == "multiple non-filtered consumers not allowed on workqueue stream"
+
+
+def test_one_consumer_with_several_filter_subjects(nats_server: NatsServer) -> None:
+    async def scenario() -> None:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="MULTI", subjects=["multi.>"], retention=RetentionPolicy.WORK_QUEUE))
+        await js.add_consumer("MULTI", ConsumerConfig(durable_name="ab", filter_subjects=["multi.a", "multi.b"]))
+        for subject in ("multi.a", "multi.b", "multi.c", "multi.a"):
+            await js.publish(subject, subject.encode())
+        sub = await js.pull_subscribe_bind("ab", "MULTI")
+        msgs = await sub.fetch(10, timeout=2)
+        # Both filters, in stream order; multi.c is not this consumer's.
+        assert [m.subject for m in msgs] == ["multi.a", "multi.b", "multi.a"]
+        # The uniqueness rule applies to each filter of the list.
+        with pytest.raises(BadRequestError):
+            await js.add_consumer("MULTI", ConsumerConfig(durable_name="bc", filter_subjects=["multi.b", "multi.c"]))
+        await js.add_consumer("MULTI", ConsumerConfig(durable_name="c", filter_subjects=["multi.c"]))
+        await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_ephemeral_consumer_disappears_after_its_inactive_threshold(nats_server: NatsServer) -> None:
+    async def scenario() -> None:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="EPH", subjects=["eph"]))
+        durable = await js.add_consumer("EPH", ConsumerConfig(durable_name="stays", inactive_threshold=1.0))
+        ephemeral = await js.add_consumer("EPH", ConsumerConfig(inactive_threshold=1.0))
+        assert ephemeral.name and ephemeral.config.durable_name is None
+        await asyncio.sleep(4)
+        with pytest.raises(NotFoundError):
+            await js.consumer_info("EPH", ephemeral.name)
+        # inactive_threshold applies to durables too (since 2.9): an unused durable goes as well.
+        with pytest.raises(NotFoundError):
+            await js.consumer_info("EPH", durable.name)
+        await nc.close()
+
+    asyncio.run(scenario())
