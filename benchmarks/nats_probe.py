@@ -187,48 +187,77 @@ async def section_kv(setups: Setups, count: int, keys: int) -> None:
 async def section_failover(base: Path) -> None:
     rows = []
     cluster = NatsCluster(base / "failover").start()
-    nc = await nats.connect(cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
-    js = nc.jetstream()
-    await new_stream(js, "FAIL", 3)
-    await retrying(lambda: js.publish("FAIL.x", b"1"))
+    try:
+        nc = await nats.connect(cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+        js = nc.jetstream()
+        await new_stream(js, "FAIL", 3)
+        await retrying(lambda: js.publish("FAIL.x", b"1"))
 
-    leader = (await js.stream_info("FAIL")).cluster.leader  # type: ignore[union-attr]
-    victim = next(s for s in cluster.servers if s.name == leader)
-    victim.kill()
-    started = time.perf_counter()
-    failures: dict[str, int] = {}
-    while True:
-        try:
-            await js.publish("FAIL.x", b"2", timeout=1)
-            break
-        except (NoStreamResponseError, nats.errors.TimeoutError) as error:
-            failures[type(error).__name__] = failures.get(type(error).__name__, 0) + 1
-            await asyncio.sleep(0.05)
-    rows.append(["kill the R3 stream leader (1 of 3)", f"{time.perf_counter() - started:.2f}", str(failures)])
-
-    survivor = next(s for s in cluster.servers if s.alive() and s.name != leader)
-    nc2 = await nats.connect(survivor.url, dont_randomize=True, max_reconnect_attempts=-1)
-    js2 = nc2.jetstream()
-    for other in cluster.servers:
-        if other.alive() and other is not survivor:
-            other.kill()
-    outcomes = []
-    for _ in range(3):
+        leader = (await js.stream_info("FAIL")).cluster.leader  # type: ignore[union-attr]
+        victim = next(s for s in cluster.servers if s.name == leader)
+        victim.kill()
         started = time.perf_counter()
-        try:
-            await js2.publish("FAIL.x", b"3", timeout=5)
-            outcomes.append(f"ok {time.perf_counter() - started:.2f}s")
-        except Exception as error:  # noqa: BLE001 - the probe reports whatever comes
-            outcomes.append(f"{type(error).__name__} after {time.perf_counter() - started:.3f}s")
-        await asyncio.sleep(0.5)
-    rows.append(["kill a 2nd member (quorum lost), publish timeout=5", "-", "; ".join(outcomes)])
-    victim.restart(wait=False)
-    started = time.perf_counter()
-    await retrying(lambda: js2.publish("FAIL.x", b"4", timeout=1), attempts=1000)
-    rows.append(["restart one member: until a publish succeeds", f"{time.perf_counter() - started:.2f}", ""])
-    await nc.close()
-    await nc2.close()
-    cluster.kill()
+        failures: dict[str, int] = {}
+        while True:
+            try:
+                await js.publish("FAIL.x", b"2", timeout=1)
+                break
+            except (NoStreamResponseError, nats.errors.TimeoutError) as error:
+                failures[type(error).__name__] = failures.get(type(error).__name__, 0) + 1
+                await asyncio.sleep(0.05)
+        rows.append(["kill the R3 stream leader (1 of 3)", f"{time.perf_counter() - started:.2f}", str(failures)])
+        victim.restart()
+        cluster.wait_ready()
+
+        # A KV watcher whose ordered consumer lives on the killed server: how long until it sees updates.
+        watch_nc = await nats.connect(cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+        kv = await js.create_key_value(KeyValueConfig(bucket="failover", replicas=3, history=64))
+        await retrying(lambda: kv.put("k", b"0"))
+        watcher = await (await watch_nc.jetstream().key_value("failover")).watchall()
+        while await watcher.updates(timeout=5) is not None:
+            pass
+        host = (await watcher._sub.consumer_info()).cluster.leader  # type: ignore[attr-defined]
+        next(s for s in cluster.servers if s.name == host).kill()
+        started = time.perf_counter()
+        await retrying(lambda: kv.put("k", b"1"), attempts=1000)
+        while (entry := await watcher.updates(timeout=60)) is None or entry.value != b"1":
+            pass
+        rows.append(
+            ["kill the server holding a KV watcher's consumer", f"{time.perf_counter() - started:.2f}", "(watch)"]
+        )
+        await watch_nc.close()
+        for server in cluster.servers:
+            if not server.alive():
+                server.restart()
+        cluster.wait_ready()
+        leader = (await retrying(lambda: js.stream_info("FAIL"))).cluster.leader
+        victim = next(s for s in cluster.servers if s.name == leader)
+        victim.kill()
+
+        survivor = next(s for s in cluster.servers if s.alive() and s.name != leader)
+        nc2 = await nats.connect(survivor.url, dont_randomize=True, max_reconnect_attempts=-1)
+        js2 = nc2.jetstream()
+        for other in cluster.servers:
+            if other.alive() and other is not survivor:
+                other.kill()
+        outcomes = []
+        for _ in range(3):
+            started = time.perf_counter()
+            try:
+                await js2.publish("FAIL.x", b"3", timeout=5)
+                outcomes.append(f"ok {time.perf_counter() - started:.2f}s")
+            except Exception as error:  # noqa: BLE001 - the probe reports whatever comes
+                outcomes.append(f"{type(error).__name__} after {time.perf_counter() - started:.3f}s")
+            await asyncio.sleep(0.5)
+        rows.append(["kill a 2nd member (quorum lost), publish timeout=5", "-", "; ".join(outcomes)])
+        victim.restart(wait=False)
+        started = time.perf_counter()
+        await retrying(lambda: js2.publish("FAIL.x", b"4", timeout=1), attempts=1000)
+        rows.append(["restart one member: until a publish succeeds", f"{time.perf_counter() - started:.2f}", ""])
+        await nc.close()
+        await nc2.close()
+    finally:
+        cluster.kill()
     table("R3 failover (3-server cluster, loopback)", ["event", "seconds until publish works", "errors seen"], rows)
 
 
@@ -267,10 +296,11 @@ def cpu(servers: list[NatsServer]) -> float:
 async def section_consumers(base: Path, counts: list[int], idle: float) -> None:
     rows = []
     for count in counts:
-        for label, replicas, consumer_replicas in (
-            ("one server, R1 stream", 1, None),
-            ("cluster, R3 stream, R3 consumers", 3, None),
-            ("cluster, R3 stream, R1 consumers", 3, 1),
+        for label, replicas, consumer_replicas, retention in (
+            ("one server, R1 work-queue stream", 1, None, RetentionPolicy.WORK_QUEUE),
+            ("cluster, R3 work-queue stream, R3 consumers", 3, None, RetentionPolicy.WORK_QUEUE),
+            # A work-queue (interest) stream refuses consumer replicas != stream replicas (10134).
+            ("cluster, R3 limits stream, R1 consumers", 3, 1, RetentionPolicy.LIMITS),
         ):
             if replicas == 1:
                 server = NatsServer(base / f"cons-{count}-single").start()
@@ -278,32 +308,34 @@ async def section_consumers(base: Path, counts: list[int], idle: float) -> None:
             else:
                 cluster = NatsCluster(base / f"cons-{count}-{consumer_replicas}").start()
                 servers, urls = cluster.servers, cluster.urls  # type: ignore[assignment]
-            nc = await nats.connect(urls)
-            js = nc.jetstream()
-            await new_stream(js, "WQ", replicas, retention=RetentionPolicy.WORK_QUEUE)
-            await asyncio.sleep(1)
-            rss_before, cpu_before = rss_mb(servers), cpu(servers)
-            elapsed = await create_consumers(js, "WQ", count, consumer_replicas)
-            await asyncio.sleep(2)  # let the last raft groups settle
-            rss_after = rss_mb(servers)
-            cpu_start = cpu(servers)
-            await asyncio.sleep(idle)
-            idle_cpu = (cpu(servers) - cpu_start) / idle
-            rows.append(
-                [
-                    label,
-                    f"{count:,}",
-                    f"{elapsed:.1f}",
-                    f"{count / elapsed:,.0f}",
-                    f"{rss_before:.0f} -> {rss_after:.0f}",
-                    f"{(rss_after - rss_before) * 1024 / count:.1f}",
-                    f"{idle_cpu * 100:.1f}%",
-                    f"{cpu_start - cpu_before:.1f}",
-                ]
-            )
-            await nc.close()
-            for server in servers:
-                server.kill()
+            try:
+                nc = await nats.connect(urls)
+                js = nc.jetstream()
+                await new_stream(js, "WQ", replicas, retention=retention)
+                await asyncio.sleep(1)
+                rss_before, cpu_before = rss_mb(servers), cpu(servers)
+                elapsed = await create_consumers(js, "WQ", count, consumer_replicas)
+                await asyncio.sleep(2)  # let the last raft groups settle
+                rss_after = rss_mb(servers)
+                cpu_start = cpu(servers)
+                await asyncio.sleep(idle)
+                idle_cpu = (cpu(servers) - cpu_start) / idle
+                rows.append(
+                    [
+                        label,
+                        f"{count:,}",
+                        f"{elapsed:.1f}",
+                        f"{count / elapsed:,.0f}",
+                        f"{rss_before:.0f} -> {rss_after:.0f}",
+                        f"{(rss_after - rss_before) * 1024 / count:.1f}",
+                        f"{idle_cpu * 100:.1f}%",
+                        f"{cpu_start - cpu_before:.1f}",
+                    ]
+                )
+                await nc.close()
+            finally:
+                for server in servers:
+                    server.kill()
             table(
                 "Durable pull consumers on a work-queue stream (filter WQ.deliveries.<i>; created 50 at a time)",
                 [

@@ -10,7 +10,7 @@ import pytest
 from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from natsserver import NatsServer
+from natsserver import NatsCluster, NatsServer
 
 
 def test_one_consumer_per_target_on_a_work_queue(nats_server: NatsServer) -> None:
@@ -101,3 +101,27 @@ def test_an_ephemeral_consumer_disappears_after_its_inactive_threshold(nats_serv
         await nc.close()
 
     asyncio.run(scenario())
+
+
+def test_consumer_replicas_must_match_a_work_queue_streams(nats_cluster: NatsCluster) -> None:
+    """R1 consumers (cheap: no raft group each) are allowed on an R3 limits stream, refused on an
+    R3 work-queue (interest) stream."""
+
+    async def scenario() -> tuple[int | None, str | None]:
+        nc = await nats.connect(nats_cluster.urls)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="R3LIMITS", subjects=["r3limits.>"], num_replicas=3))
+        cheap = await js.add_consumer("R3LIMITS", ConsumerConfig(durable_name="r1", num_replicas=1))
+        assert cheap.config.num_replicas == 1
+        await js.add_stream(
+            StreamConfig(name="R3WQ", subjects=["r3wq.>"], num_replicas=3, retention=RetentionPolicy.WORK_QUEUE)
+        )
+        with pytest.raises(BadRequestError) as refused:
+            await js.add_consumer("R3WQ", ConsumerConfig(durable_name="r1", num_replicas=1))
+        await nc.close()
+        return refused.value.err_code, refused.value.description
+
+    assert asyncio.run(scenario()) == (
+        10134,
+        "consumer config replicas must match interest retention stream's replicas",
+    )
