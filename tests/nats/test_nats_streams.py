@@ -106,6 +106,9 @@ def test_r3_publish_without_quorum_fails_and_recovers(nats_cluster_factory) -> N
                     raise
                 await asyncio.sleep(0.2)
         assert ack.seq == 2
+        # The de-duplication window survived the kills and the new election: m1 is still known.
+        again = await js.publish("quorum", b"1", headers={"Nats-Msg-Id": "m1"})
+        assert (again.seq, again.duplicate) == (1, True)
         await nc.close()
 
     asyncio.run(scenario())
