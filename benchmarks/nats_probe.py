@@ -311,7 +311,8 @@ async def section_consumers(base: Path, counts: list[int], idle: float) -> None:
             try:
                 nc = await nats.connect(urls)
                 js = nc.jetstream()
-                await new_stream(js, "WQ", replicas, retention=retention)
+                # max_consumers explicitly: nats-server 2.15 caps a stream at 1,000 by default.
+                await new_stream(js, "WQ", replicas, retention=retention, max_consumers=count + 10)
                 await asyncio.sleep(1)
                 rss_before, cpu_before = rss_mb(servers), cpu(servers)
                 elapsed = await create_consumers(js, "WQ", count, consumer_replicas)

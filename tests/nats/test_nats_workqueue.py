@@ -8,6 +8,7 @@ import asyncio
 import nats
 import pytest
 from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig
+from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
 from natsserver import NatsCluster, NatsServer
@@ -125,3 +126,36 @@ def test_consumer_replicas_must_match_a_work_queue_streams(nats_cluster: NatsClu
         10134,
         "consumer config replicas must match interest retention stream's replicas",
     )
+
+
+def test_a_stream_takes_1000_consumers_unless_told_otherwise(nats_server: NatsServer) -> None:
+    """nats-server 2.15 reports limits.default_max_consumers = 1000 (jsz) and applies it to a stream
+    whose max_consumers is unset (-1): the 1,001st consumer is refused.  Setting the stream's
+    max_consumers lifts it.  One consumer per target needs this."""
+    assert nats_server.monitor("jsz")["limits"] == {"default_max_consumers": 1000}
+
+    async def create(js: JetStreamContext, stream: str, count: int) -> None:
+        for offset in range(0, count, 100):
+            await asyncio.gather(
+                *(
+                    js.add_consumer(stream, ConsumerConfig(durable_name=f"t{i}", filter_subject=f"{stream}.t.{i}"))
+                    for i in range(offset, min(count, offset + 100))
+                )
+            )
+
+    async def scenario() -> tuple[int | None, str | None]:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="CAP", subjects=["CAP.>"], retention=RetentionPolicy.WORK_QUEUE))
+        await create(js, "CAP", 1000)
+        with pytest.raises(BadRequestError) as refused:
+            await js.add_consumer("CAP", ConsumerConfig(durable_name="one_more", filter_subject="CAP.t.more"))
+        await js.add_stream(StreamConfig(name="UNCAPPED", subjects=["UNCAPPED.>"], max_consumers=1100))
+        await create(js, "UNCAPPED", 1001)
+        assert (await js.stream_info("UNCAPPED")).state.consumer_count == 1001
+        await js.delete_stream("CAP")
+        await js.delete_stream("UNCAPPED")
+        await nc.close()
+        return refused.value.err_code, refused.value.description
+
+    assert asyncio.run(scenario()) == (10026, "maximum consumers limit reached")
