@@ -17,7 +17,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import StreamConfig
+from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, NotFoundError
 
@@ -226,3 +226,39 @@ def test_a_pending_schedule_survives_killing_the_r3_stream_leader(nats_cluster_f
         return [(m.subject, m.data) for m in fired]
 
     assert asyncio.run(scenario()) == [("R3SCHED.due.d", b"after failover")]
+
+
+def test_a_retry_scheduled_on_a_work_queue_frees_the_consumer_at_once(nats_server: NatsServer) -> None:
+    """The alternative to nak(delay) for backoff: publish the next attempt as a schedule (@at due
+    time, target = the target's delivery subject, Nats-Msg-Id = delivery+attempt) and ack the
+    current one.  Works on a work-queue stream; the max_ack_pending slot is free meanwhile, so
+    other deliveries of the same target flow, and the retry arrives when due."""
+
+    async def scenario() -> list[bytes]:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await js.add_stream(
+            StreamConfig(
+                name="RETRY",
+                subjects=["RETRY.deliveries.>", "RETRY.retries.>"],
+                retention=RetentionPolicy.WORK_QUEUE,
+                allow_msg_schedules=True,
+            )
+        )
+        sub = await js.pull_subscribe("RETRY.deliveries.t1", durable="t1", config=ConsumerConfig(max_ack_pending=1))
+        await js.publish("RETRY.deliveries.t1", b"attempt 1")
+        (failed,) = await sub.fetch(1, timeout=5)
+        retry = schedule(at(1.5), "RETRY.deliveries.t1", **{"Nats-Msg-Id": "evt1/t1/2"})
+        await js.publish("RETRY.retries.evt1.t1", b"attempt 2", headers=retry)
+        await failed.ack_sync()
+        await js.publish("RETRY.deliveries.t1", b"another event")
+        order = []
+        while len(order) < 2:
+            (msg,) = await sub.fetch(1, timeout=5)
+            order.append(msg.data)
+            await msg.ack_sync()
+        assert (await js.stream_info("RETRY")).state.messages == 0
+        await nc.close()
+        return order
+
+    assert asyncio.run(scenario()) == [b"another event", b"attempt 2"]
