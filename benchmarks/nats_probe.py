@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import nats  # noqa: E402
 from nats.js.api import ConsumerConfig, KeyValueConfig, RetentionPolicy, StreamConfig  # noqa: E402
 from nats.js.client import JetStreamContext  # noqa: E402
-from nats.js.errors import APIError, NoStreamResponseError  # noqa: E402
+from nats.js.errors import APIError, NoKeysError, NoStreamResponseError  # noqa: E402
 
 from natsserver import NatsCluster, NatsServer, nats_server_binary  # noqa: E402
 
@@ -171,12 +171,19 @@ async def section_kv(setups: Setups, count: int, keys: int) -> None:
             await js.publish_async(f"$KV.keys{replicas}.k{i}", b"v")
         await js.publish_async_completed()
         put_time = time.perf_counter() - started
-        started = time.perf_counter()
-        listed = await big.keys()
-        keys_time = time.perf_counter() - started
-        assert len(listed) == keys + 1
+        # keys() races: nats-py may put its end marker before the first key (NoKeysError); count it.
+        times, failures = [], 0
+        for _ in range(5):
+            started = time.perf_counter()
+            try:
+                listed = await big.keys()
+                assert len(listed) == keys + 1
+                times.append(time.perf_counter() - started)
+            except NoKeysError:
+                failures += 1
         rows.append([label, f"put {keys:,} keys (publish_async)", f"{put_time * 1000:,.0f} total", ""])
-        rows.append([label, f"keys() of {keys + 1:,} keys", f"{keys_time * 1000:,.0f} total", ""])
+        median = f"{statistics.median(times) * 1000:,.0f} median total" if times else "-"
+        rows.append([label, f"keys() of {keys + 1:,} keys, 5 calls", median, f"NoKeysError in {failures} of 5"])
         await writer.close()
         await reader.close()
     table(
