@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import nats  # noqa: E402
 from nats.js.api import ConsumerConfig, KeyValueConfig, RetentionPolicy, StreamConfig  # noqa: E402
 from nats.js.client import JetStreamContext  # noqa: E402
-from nats.js.errors import APIError, NoKeysError, NoStreamResponseError  # noqa: E402
+from nats.js.errors import NoKeysError, NoStreamResponseError  # noqa: E402
 
-from natsserver import NatsCluster, NatsServer, nats_server_binary  # noqa: E402
+from natsserver import NatsCluster, NatsServer, nats_server_binary, until_available  # noqa: E402
 
 PAYLOAD = b"x" * 1024
 
@@ -74,20 +73,9 @@ class Setups:
         self.cluster.stop()
 
 
-async def retrying(call: Callable[[], Awaitable[Any]], attempts: int = 100) -> Any:
-    """Retry a JetStream call through a leader election (no responders / timeouts)."""
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except (NoStreamResponseError, nats.errors.TimeoutError, nats.errors.NoRespondersError, APIError):
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.1)
-
-
 async def new_stream(js: JetStreamContext, name: str, replicas: int, **config: Any) -> None:
     await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"], num_replicas=replicas, **config))
-    await retrying(lambda: js.stream_info(name))
+    await until_available(lambda: js.stream_info(name))
 
 
 async def section_publish(setups: Setups, count: int) -> None:
@@ -97,7 +85,7 @@ async def section_publish(setups: Setups, count: int) -> None:
         js = nc.jetstream()
         name = f"PUB{replicas}"
         await new_stream(js, name, replicas)
-        await retrying(lambda js=js, name=name: js.publish(f"{name}.warm", PAYLOAD))
+        await until_available(lambda js=js, name=name: js.publish(f"{name}.warm", PAYLOAD))
         samples = []
         for i in range(min(count, 2000)):
             started = time.perf_counter()
@@ -145,7 +133,7 @@ async def section_kv(setups: Setups, count: int, keys: int) -> None:
         reader = await nats.connect(urls)
         bucket = f"watch{replicas}"
         kv = await writer.jetstream().create_key_value(KeyValueConfig(bucket=bucket, replicas=replicas))
-        await retrying(lambda kv=kv: kv.put("warm", b"1"))
+        await until_available(lambda kv=kv: kv.put("warm", b"1"))
         watched = await reader.jetstream().key_value(bucket)
         for label_suffix, watch_kv in (("other connection", watched), ("same connection", kv)):
             prefix = label_suffix.split()[0]
@@ -165,7 +153,7 @@ async def section_kv(setups: Setups, count: int, keys: int) -> None:
 
         big = await writer.jetstream().create_key_value(KeyValueConfig(bucket=f"keys{replicas}", replicas=replicas))
         js = writer.jetstream()
-        await retrying(lambda big=big: big.put("warm", b"1"))
+        await until_available(lambda big=big: big.put("warm", b"1"))
         started = time.perf_counter()
         for i in range(keys):
             await js.publish_async(f"$KV.keys{replicas}.k{i}", b"v")
@@ -198,7 +186,7 @@ async def section_failover(base: Path) -> None:
         nc = await nats.connect(cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
         js = nc.jetstream()
         await new_stream(js, "FAIL", 3)
-        await retrying(lambda: js.publish("FAIL.x", b"1"))
+        await until_available(lambda: js.publish("FAIL.x", b"1"))
 
         leader = (await js.stream_info("FAIL")).cluster.leader  # type: ignore[union-attr]
         victim = next(s for s in cluster.servers if s.name == leader)
@@ -219,14 +207,14 @@ async def section_failover(base: Path) -> None:
         # A KV watcher whose ordered consumer lives on the killed server: how long until it sees updates.
         watch_nc = await nats.connect(cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
         kv = await js.create_key_value(KeyValueConfig(bucket="failover", replicas=3, history=64))
-        await retrying(lambda: kv.put("k", b"0"))
+        await until_available(lambda: kv.put("k", b"0"))
         watcher = await (await watch_nc.jetstream().key_value("failover")).watchall()
         while await watcher.updates(timeout=5) is not None:
             pass
         host = (await watcher._sub.consumer_info()).cluster.leader  # type: ignore[attr-defined]
         next(s for s in cluster.servers if s.name == host).kill()
         started = time.perf_counter()
-        await retrying(lambda: kv.put("k", b"1"), attempts=1000)
+        await until_available(lambda: kv.put("k", b"1"), attempts=1000)
         while (entry := await watcher.updates(timeout=60)) is None or entry.value != b"1":
             pass
         rows.append(
@@ -237,7 +225,7 @@ async def section_failover(base: Path) -> None:
             if not server.alive():
                 server.restart()
         cluster.wait_ready()
-        leader = (await retrying(lambda: js.stream_info("FAIL"))).cluster.leader
+        leader = (await until_available(lambda: js.stream_info("FAIL"))).cluster.leader
         victim = next(s for s in cluster.servers if s.name == leader)
         victim.kill()
 
@@ -259,7 +247,7 @@ async def section_failover(base: Path) -> None:
         rows.append(["kill a 2nd member (quorum lost), publish timeout=5", "-", "; ".join(outcomes)])
         victim.restart(wait=False)
         started = time.perf_counter()
-        await retrying(lambda: js2.publish("FAIL.x", b"4", timeout=1), attempts=1000)
+        await until_available(lambda: js2.publish("FAIL.x", b"4", timeout=1), attempts=1000)
         rows.append(["restart one member: until a publish succeeds", f"{time.perf_counter() - started:.2f}", ""])
         await nc.close()
         await nc2.close()
@@ -273,7 +261,7 @@ async def create_consumers(js: JetStreamContext, stream: str, count: int, replic
     for offset in range(0, count, 50):
         await asyncio.gather(
             *(
-                retrying(
+                until_available(
                     lambda i=i: js.add_consumer(
                         stream,
                         ConsumerConfig(
@@ -382,7 +370,7 @@ async def section_schedules(setups: Setups, count: int) -> None:
                 "Nats-Schedule": "@at " + due.isoformat().replace("+00:00", "Z"),
                 "Nats-Schedule-Target": f"{name}.due.{i}",
             }
-            await retrying(
+            await until_available(
                 lambda subject=f"{name}.sched.{i}", headers=headers, js=js: js.publish(subject, b"due", headers=headers)
             )
             await asyncio.sleep(0.05)  # spread the due times over the scheduler's tick

@@ -11,6 +11,7 @@ imported by the conftest of the tests that use them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import os
 import shutil
@@ -19,16 +20,47 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import nats.errors
 import pytest
+from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
 from support import free_port
 
 BINARY_NAME = "nats-server"
+
+T = TypeVar("T")
+
+# What a JetStream call raises while a stream or the meta group has no leader (an election after a
+# kill, just after a concurrent create): "no responders" (nats-py: NoStreamResponseError for a
+# publish, NoRespondersError for an API request), a request timeout, or a 503 from the API.
+TRANSIENT = (NoStreamResponseError, nats.errors.NoRespondersError, nats.errors.TimeoutError, ServiceUnavailableError)
+# A publish retried with the Nats-Msg-Id of an earlier attempt that the stream is still
+# committing: 409 "duplicate message id is in process".  Its outcome comes with the next try.
+DUPLICATE_IN_PROCESS = 10158
+
+
+def transient(error: Exception) -> bool:
+    """True for the errors of a JetStream call that are worth retrying as they are."""
+    if isinstance(error, APIError) and error.err_code == DUPLICATE_IN_PROCESS:
+        return True
+    return isinstance(error, TRANSIENT)
+
+
+async def until_available(call: Callable[[], Awaitable[T]], *, attempts: int = 100, delay: float = 0.1) -> T:
+    """Run ``call`` until it no longer fails with a transient error (bounded: re-raises the last)."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except (APIError, *TRANSIENT) as error:
+            if attempt == attempts - 1 or not transient(error):
+                raise
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def nats_server_binary() -> str:

@@ -10,7 +10,7 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 
-from natsserver import NatsCluster, NatsServer, nats_server_binary
+from natsserver import NatsCluster, NatsServer, nats_server_binary, until_available
 
 
 def test_binary_comes_from_the_wheel_or_the_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -74,14 +74,7 @@ def test_cluster_keeps_serving_an_r3_stream_with_one_member_killed(nats_cluster_
         victim.kill()
         # Two of three still form a quorum: the publish is acknowledged (after a leader
         # election if the victim led the stream; nats-py retries nothing, so allow a few tries).
-        for attempt in range(20):
-            try:
-                ack = await js.publish("r3.a", b"2", timeout=2)
-                break
-            except (nats.errors.TimeoutError, nats.js.errors.APIError):
-                if attempt == 19:
-                    raise
-                await asyncio.sleep(0.5)
+        ack = await until_available(lambda: js.publish("r3.a", b"2", timeout=2))
         assert ack.seq == 2
         info = await js.stream_info("R3")
         assert info.state.messages == 2

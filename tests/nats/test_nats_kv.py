@@ -11,7 +11,6 @@ import nats
 import pytest
 from nats.js.api import KeyValueConfig
 from nats.js.errors import (
-    APIError,
     BadRequestError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
@@ -19,7 +18,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
-from natsserver import NatsCluster, NatsServer
+from natsserver import NatsCluster, NatsServer, until_available
 
 
 def bucket_name(request: pytest.FixtureRequest) -> str:
@@ -161,14 +160,7 @@ def test_watcher_resumes_after_the_server_holding_its_consumer_is_killed(nats_cl
         for i in range(20):
             # While the bucket's stream elects a new leader (if it was on the dead server),
             # puts fail fast with NoStreamResponseError: retry.
-            for attempt in range(80):
-                try:
-                    await kv.put("k", f"after{i}".encode())
-                    break
-                except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError, APIError):
-                    if attempt == 79:
-                        raise
-                    await asyncio.sleep(0.25)
+            await until_available(lambda i=i: kv.put("k", f"after{i}".encode()))  # type: ignore[misc]
         while len(seen) < 25:
             entry = await watcher.updates(timeout=60)
             if entry is not None:

@@ -19,9 +19,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig
 from nats.js.client import JetStreamContext
-from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
-from natsserver import NatsCluster, NatsServer
+from natsserver import NatsCluster, NatsServer, until_available
 
 
 def at(seconds: float) -> str:
@@ -211,16 +211,7 @@ def test_a_pending_schedule_survives_killing_the_r3_stream_leader(nats_cluster_f
         await js.publish("R3SCHED.sched.d", b"after failover", headers=schedule(at(3), "R3SCHED.due.d"))
         leader = (await js.stream_info("R3SCHED")).cluster.leader  # type: ignore[union-attr]
         next(s for s in cluster.servers if s.name == leader).kill()
-        for attempt in range(100):  # wait for a new stream leader
-            try:
-                await js.stream_info(
-                    "R3SCHED",
-                )
-                break
-            except (nats.errors.TimeoutError, NoStreamResponseError, APIError):
-                if attempt == 99:
-                    raise
-                await asyncio.sleep(0.2)
+        await until_available(lambda: js.stream_info("R3SCHED"))  # a new stream leader
         fired = await due_messages(js, "R3SCHED", 5)
         await nc.close()
         return [(m.subject, m.data) for m in fired]

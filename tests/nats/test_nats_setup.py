@@ -9,9 +9,9 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy, KeyValueConfig, StreamConfig
-from nats.js.errors import APIError, BadRequestError, NoStreamResponseError, ServerError, ServiceUnavailableError
+from nats.js.errors import APIError, BadRequestError, ServerError, ServiceUnavailableError
 
-from natsserver import NatsCluster, NatsServer
+from natsserver import NatsCluster, NatsServer, until_available
 
 
 async def declare_everything(nc: nats.aio.client.Client, tag: str, replicas: int) -> tuple[int, int, str]:
@@ -24,14 +24,7 @@ async def declare_everything(nc: nats.aio.client.Client, tag: str, replicas: int
     # In a cluster, a create answered "already exists" can come back before the stream has a
     # leader that the client's server knows of: the first publish then fails with "no responders"
     # (NoStreamResponseError) for a moment.  Retry (bounded).
-    for attempt in range(50):
-        try:
-            await kv.put("marker", b"x")
-            break
-        except NoStreamResponseError:
-            if attempt == 49:
-                raise
-            await asyncio.sleep(0.1)
+    await until_available(lambda: kv.put("marker", b"x"))
     return info.config.num_replicas or 1, (await kv.status()).history, consumer.name
 
 

@@ -4,14 +4,13 @@ and what a publish does when an R3 stream has lost its quorum."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import nats
 import pytest
 from nats.js.api import StreamConfig
-from nats.js.errors import NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError
 
-from natsserver import NatsCluster, NatsServer
+from natsserver import NatsCluster, NatsServer, until_available
 
 
 def test_msg_id_deduplicates_within_the_window(nats_server: NatsServer) -> None:
@@ -82,29 +81,24 @@ def test_r3_publish_without_quorum_fails_and_recovers(nats_cluster_factory) -> N
             victim.kill()
         failures = []
         for _ in range(5):
-            started = time.monotonic()
-            with pytest.raises((NoStreamResponseError, nats.errors.TimeoutError)) as raised:
+            with pytest.raises((NoStreamResponseError, nats.errors.TimeoutError, APIError)) as raised:
                 await js.publish("quorum", b"2", timeout=2, headers={"Nats-Msg-Id": "m2"})
-            failures.append((type(raised.value), time.monotonic() - started))
+            failures.append(raised.value)
             await asyncio.sleep(0.2)
-        # Either outcome, depending on what the survivor believes at the moment: a request timeout
-        # (the survivor still routes to a leader that is gone), or "no responders" answered at once
-        # (nats-py: NoStreamResponseError) when no member listens for the stream.
-        assert len(failures) == 5
-        # The JetStream API (stream info) needs the meta leader: it times out instead.
-        with pytest.raises(nats.errors.TimeoutError):
-            await js.stream_info(
-                "QUORUM",
-            )
+        # Three outcomes, depending on what the survivor believes at the moment: a request timeout
+        # (it still leads, or routes to a leader that is gone, and cannot commit), "no responders"
+        # answered at once (nats-py: NoStreamResponseError) when no member serves the stream, and,
+        # for a retry with the same Nats-Msg-Id while the first is stuck in the survivor's log,
+        # 409 err_code 10158 "duplicate message id is in process".
+        for failure in failures:
+            assert not isinstance(failure, APIError) or failure.err_code == 10158, failure
+        # (stream_info is not asserted: it timed out in some runs and was answered by the survivor,
+        # still believing it leads the stream, in others.)
         victims[0].restart(wait=False)
-        for attempt in range(100):
-            try:
-                ack = await js.publish("quorum", b"2", timeout=1, headers={"Nats-Msg-Id": "m2"})
-                break
-            except (NoStreamResponseError, nats.errors.TimeoutError):
-                if attempt == 99:
-                    raise
-                await asyncio.sleep(0.2)
+        ack = await until_available(
+            lambda: js.publish("quorum", b"2", timeout=1, headers={"Nats-Msg-Id": "m2"}), attempts=600
+        )
+        # Stored once, whether an attempt made during the outage got committed later or not.
         assert ack.seq == 2
         # The de-duplication window survived the kills and the new election: m1 is still known.
         again = await js.publish("quorum", b"1", headers={"Nats-Msg-Id": "m1"})
