@@ -110,18 +110,18 @@ def test_nak_with_delay_redelivers_later_with_num_delivered_2(nats_server: NatsS
 def test_in_progress_holds_a_message_past_ack_wait_and_term_drops_it(nats_server: NatsServer) -> None:
     async def scenario() -> None:
         nc, js = await stream_with_messages(nats_server, "WPI", 2)
-        sub = await js.pull_subscribe("wpi.>", durable="w", config=ConsumerConfig(ack_wait=1.0))
+        sub = await js.pull_subscribe("wpi.>", durable="w", config=ConsumerConfig(ack_wait=2.0))
         slow, doomed = await sub.fetch(2, timeout=5)
         await doomed.term()
-        # 3 s = three ack_waits, kept alive by +WPI every 0.4 s: no redelivery meanwhile.
-        for _ in range(8):
+        # 4.8 s = more than two ack_waits, kept alive by +WPI every 0.4 s: no redelivery meanwhile.
+        for _ in range(12):
             await slow.in_progress()
             assert await fetch_or_nothing(sub, 1, 0.4) == []
         # Stop signalling progress: redelivered after ack_wait; the terminated one never comes back.
         (redelivered,) = await sub.fetch(1, timeout=5)
         assert redelivered.data == slow.data and redelivered.metadata.num_delivered == 2
         await redelivered.ack_sync()
-        assert await fetch_or_nothing(sub, 1, 1.5) == []
+        assert await fetch_or_nothing(sub, 1, 2.5) == []
         info = await sub.consumer_info()
         assert (info.num_ack_pending, info.num_pending, info.num_redelivered) == (0, 0, 0)
         await nc.close()
@@ -155,11 +155,11 @@ def test_backoff_list_spaces_redeliveries_of_unacked_messages(nats_server: NatsS
 
     async def scenario() -> None:
         nc, js = await stream_with_messages(nats_server, "BACKOFF", 1)
-        config = ConsumerConfig(max_deliver=4, backoff=[0.5, 1.0, 2.0])
+        config = ConsumerConfig(max_deliver=4, backoff=[0.5, 1.5, 3.0])
         sub = await js.pull_subscribe("backoff.>", durable="b", config=config)
         deliveries = []
         loop = asyncio.get_running_loop()
-        while msgs := await fetch_or_nothing(sub, 1, 4.0):
+        while msgs := await fetch_or_nothing(sub, 1, 5.0):
             deliveries.append((msgs[0].metadata.num_delivered, loop.time()))  # never acked
         assert [n for n, _ in deliveries] == [1, 2, 3, 4]
         gaps = [b - a for (_, a), (_, b) in zip(deliveries, deliveries[1:], strict=False)]

@@ -80,18 +80,18 @@ def test_kv_lease_with_per_key_ttl(nats_server: NatsServer) -> None:
         kv = await nc.jetstream().create_key_value(KeyValueConfig(bucket="leases"))
         watcher = await kv.watchall()
         assert await watcher.updates(timeout=5) is None
-        revision = await kv.create("router", b"n1", msg_ttl=1.5)
+        revision = await kv.create("router", b"n1", msg_ttl=3)
         with pytest.raises(KeyWrongLastSequenceError):
-            await kv.create("router", b"n2", msg_ttl=1.5)  # held by n1
+            await kv.create("router", b"n2", msg_ttl=3)  # held by n1
         # Renewal: nats-py's update() takes no msg_ttl; _update() (the same compare-and-set) does.
         for _ in range(3):
-            await asyncio.sleep(0.8)
-            revision = await kv._update("router", b"n1", last=revision, msg_ttl=1.5)
-        assert (await kv.get("router")).value == b"n1"
-        await asyncio.sleep(3)  # not renewed: gone
+            await asyncio.sleep(1)
+            revision = await kv._update("router", b"n1", last=revision, msg_ttl=3)
+        assert (await kv.get("router")).value == b"n1"  # 3 s after the create: renewed
+        await asyncio.sleep(4.5)  # not renewed: gone
         with pytest.raises(KeyNotFoundError):
             await kv.get("router")
-        assert await kv.create("router", b"n2", msg_ttl=1.5) > revision  # free for another node
+        assert await kv.create("router", b"n2", msg_ttl=3) > revision  # free for another node
         seen = []
         while (entry := await watcher.updates(timeout=2)) is not None:
             seen.append(entry.value)

@@ -66,9 +66,9 @@ async def due_messages(js: JetStreamContext, stream: str, wait: float) -> list[M
 def test_a_scheduled_message_arrives_on_its_target_when_due(nats_server: NatsServer) -> None:
     async def scenario() -> None:
         nc, js = await connect_with_stream(nats_server.url, "SCHED")
-        ack = await js.publish("SCHED.sched.e1", b"deliver me", headers=schedule(at(2), "SCHED.due.e1"))
+        ack = await js.publish("SCHED.sched.e1", b"deliver me", headers=schedule(at(3), "SCHED.due.e1"))
         assert ack.seq == 1
-        assert await due_messages(js, "SCHED", 0.5) == []
+        assert await due_messages(js, "SCHED", 0.5) == []  # looked at between 0.5 s and 1.5 s
         (fired,) = await due_messages(js, "SCHED", 3.0)
         assert (fired.subject, fired.data) == ("SCHED.due.e1", b"deliver me")
         assert fired.headers == {"Nats-Scheduler": "SCHED.sched.e1", "Nats-Schedule-Next": "purge"}

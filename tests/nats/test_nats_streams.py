@@ -94,7 +94,11 @@ def test_r3_publish_without_quorum_fails_and_recovers(nats_cluster_factory) -> N
             assert not isinstance(failure, APIError) or failure.err_code == 10158, failure
         # (stream_info is not asserted: it timed out in some runs and was answered by the survivor,
         # still believing it leads the stream, in others.)
-        victims[0].restart(wait=False)
+        # Bring the members back.  (With only one back, publishing resumed within 1-3 s in most
+        # runs, but in about 1 run of 25 the stream found no leader for over a minute: see
+        # docs/nats-notes.md.  This test asserts the recovery that must always happen.)
+        for victim in victims:
+            victim.restart(wait=False)
         ack = await until_available(
             lambda: js.publish("quorum", b"2", timeout=1, headers={"Nats-Msg-Id": "m2"}), attempts=600
         )
