@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -28,8 +30,6 @@ import httpx
 import nats.errors
 import pytest
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
-
-from support import free_port
 
 BINARY_NAME = "nats-server"
 
@@ -61,6 +61,26 @@ async def until_available(call: Callable[[], Awaitable[T]], *, attempts: int = 1
                 raise
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def listen_port() -> int:
+    """A free loopback port BELOW the kernel's ephemeral range: ports handed out by the usual
+    bind-to-0 trick come from that range, where the outgoing connections of every process on the
+    machine also take their local ports, so one can be gone again before the server binds it."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+        ephemeral_low = int(ports.read().split()[0])
+    while True:
+        port = random.randrange(10_000, ephemeral_low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+class PortTaken(RuntimeError):
+    """The server could not bind one of its ports (someone took it after it was chosen)."""
 
 
 def nats_server_binary() -> str:
@@ -115,8 +135,11 @@ class NatsServer:
         self.store_dir = Path(store_dir)
         self.name = name
         self.jetstream = jetstream
-        self.port = port or free_port()
-        self.monitor_port = monitor_port or free_port()
+        # Ports of its own choosing may be chosen again if taken at the first start; a restart
+        # keeps them (clients and cluster peers know them).
+        self._may_move = port is None and monitor_port is None and cluster_port is None
+        self.port = port or listen_port()
+        self.monitor_port = monitor_port or listen_port()
         self.cluster_name = cluster_name
         self.cluster_port = cluster_port
         self.routes = routes or []
@@ -156,12 +179,22 @@ class NatsServer:
         return args + self.extra_args
 
     def start(self, *, wait: bool = True, timeout: float = 30.0) -> NatsServer:
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
-        if wait:
-            self.wait_ready(timeout)
-        return self
+        for attempt in range(5):
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+            if not wait:
+                return self
+            try:
+                self.wait_ready(timeout)
+            except PortTaken:
+                if not self._may_move or attempt == 4:
+                    raise
+                self.port, self.monitor_port = listen_port(), listen_port()
+                continue
+            self._may_move = False
+            return self
+        raise AssertionError("unreachable")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -188,7 +221,9 @@ class NatsServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server {self.name} exited with {self.proc.returncode}:\n{self.log()}")
+                log = self.log()
+                error = PortTaken if "address already in use" in log else RuntimeError
+                raise error(f"nats-server {self.name} exited with {self.proc.returncode}:\n{log}")
             if self.healthy() and (not self.jetstream or self._jetstream_ready()):
                 return
             time.sleep(0.05)
@@ -260,12 +295,17 @@ class NatsCluster:
 
     def __init__(self, base_dir: Path, *, size: int = 3, name: str = "busbar") -> None:
         self.name = name
-        cluster_ports = [free_port() for _ in range(size)]
-        self.servers = [
+        self.base_dir = Path(base_dir)
+        self.size = size
+        self.servers = self._members()
+
+    def _members(self) -> list[NatsServer]:
+        cluster_ports = [listen_port() for _ in range(self.size)]
+        return [
             NatsServer(
-                Path(base_dir) / f"n{index + 1}",
+                self.base_dir / f"n{index + 1}",
                 name=f"n{index + 1}",
-                cluster_name=name,
+                cluster_name=self.name,
                 cluster_port=port,
                 routes=[f"nats://127.0.0.1:{other}" for other in cluster_ports if other != port],
             )
@@ -281,10 +321,20 @@ class NatsCluster:
         return [server.url for server in self.servers]
 
     def start(self, timeout: float = 60.0) -> NatsCluster:
-        for server in self.servers:
-            server.start(wait=False)
-        self.wait_ready(timeout)
-        return self
+        for attempt in range(5):
+            for server in self.servers:
+                server.start(wait=False)
+            try:
+                self.wait_ready(timeout)
+                return self
+            except PortTaken:
+                if attempt == 4:
+                    raise
+                self.kill()
+                for server in self.servers:  # nothing to keep from a first start
+                    shutil.rmtree(server.store_dir, ignore_errors=True)
+                self.servers = self._members()  # new ports all round: the routes name them
+        raise AssertionError("unreachable")
 
     def running(self) -> list[NatsServer]:
         return [server for server in self.servers if server.alive()]

@@ -4,13 +4,14 @@ and that survives SIGKILL and restart of a member."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import nats
 import pytest
 from nats.js.api import StreamConfig
 
-from natsserver import NatsCluster, NatsServer, nats_server_binary, until_available
+from natsserver import NatsCluster, NatsServer, PortTaken, nats_server_binary, until_available
 
 
 def test_binary_comes_from_the_wheel_or_the_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -91,3 +92,25 @@ def test_cluster_keeps_serving_an_r3_stream_with_one_member_killed(nats_cluster_
             break
         asyncio.run(asyncio.sleep(0.1))
     assert states == [2]
+
+
+def test_a_server_whose_port_was_taken_moves_to_another(tmp_path: Path) -> None:
+    """Ports are chosen free but not reserved; another process may bind one first.  The harness
+    then picks new ports (first start only) instead of failing the test."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        server = NatsServer(tmp_path / "store")
+        server.port = taken
+        try:
+            server.start()
+            assert server.port != taken and server.healthy()
+        finally:
+            server.kill()
+    fixed = NatsServer(tmp_path / "fixed", port=server.port)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", server.port))
+        squatter.listen()
+        with pytest.raises(PortTaken):
+            fixed.start()  # a port the caller chose is not moved
