@@ -328,12 +328,15 @@ class NatsCluster:
                 self.wait_ready(timeout)
                 return self
             except PortTaken:
+                self.kill()
                 if attempt == 4:
                     raise
-                self.kill()
                 for server in self.servers:  # nothing to keep from a first start
                     shutil.rmtree(server.store_dir, ignore_errors=True)
                 self.servers = self._members()  # new ports all round: the routes name them
+            except BaseException:
+                self.kill()  # leave no member running behind a failed start
+                raise
         raise AssertionError("unreachable")
 
     def running(self) -> list[NatsServer]:

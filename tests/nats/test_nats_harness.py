@@ -114,3 +114,18 @@ def test_a_server_whose_port_was_taken_moves_to_another(tmp_path: Path) -> None:
         squatter.listen()
         with pytest.raises(PortTaken):
             fixed.start()  # a port the caller chose is not moved
+
+
+def test_a_cluster_whose_port_was_taken_starts_on_new_ports(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        cluster = NatsCluster(tmp_path / "cluster")
+        cluster[1].port = taken
+        try:
+            cluster.start()
+            assert taken not in [server.port for server in cluster.servers]
+            assert cluster.meta_leader() is not None
+        finally:
+            cluster.kill()
