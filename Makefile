@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 SERVE_STAMP := $(VENV)/.installed-serve
 TEST_STAMP  := $(VENV)/.installed-test
 
-.PHONY: serve test check lint format bench clean
+.PHONY: serve test test-facts check lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ serve: $(SERVE_STAMP)  ## start busbar on its embedded store (./busbar-data)
 
 test: $(TEST_STAMP)   ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-facts: $(TEST_STAMP)  ## check the NATS JetStream behaviour busbar relies on (docs/nats-notes.md)
+	$(PY) -m pytest -m facts tests/nats $(PYTEST_ARGS)
 
 check: $(TEST_STAMP)  ## static checks: lint, formatting, types
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
-from busbar.model.arns import TargetKind
 from busbar.ruleindex import CompiledRule, RuleIndex
 from busbar.store.base import NewDelivery, Store, StoredEvent
 from busbar.transform import InputRenderError
@@ -113,9 +112,8 @@ class Router:
             return []
         result = []
         ingestion_time = _ingestion_time(event.ingested_at)
-        budgets = self._budgets(
-            event, sum(t.arn is not None and t.arn.kind is TargetKind.EVENT_BUS for rule in rules for t in rule.targets)
-        )
+        forwards = sum(rule.forwards for rule in rules)
+        budgets = self._budgets(event, forwards) if forwards else None  # only events copied to buses
         for rule in rules:
             for target in rule.targets:
                 payload, error = None, None
@@ -144,9 +142,7 @@ class Router:
                         ingested_at=event.ingested_at,
                         hops=event.hops,
                         shaping_error=error,
-                        budget=next(budgets)
-                        if target.arn is not None and target.arn.kind is TargetKind.EVENT_BUS
-                        else 0,
+                        budget=next(budgets) if budgets is not None and target.forwards else 0,
                     )
                 )
         return result

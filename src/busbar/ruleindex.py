@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from busbar.model.arns import TargetArn, parse_target
+from busbar.model.arns import TargetArn, TargetKind, parse_target
 from busbar.patterns import Matcher, PatternLimits
 from busbar.resources.kinds import RULE
 from busbar.store.base import Store
@@ -35,6 +35,7 @@ class CompiledTarget:
     arn: TargetArn | None  # None only for a stored target of a kind this busbar no longer knows
     shaping: TargetInput
     passthrough: bool  # no Input/InputPath/InputTransformer: the payload is the event itself
+    forwards: bool  # an event bus: the event is copied onto another bus
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class CompiledRule:
     name: str
     arn: str
     targets: tuple[CompiledTarget, ...]
+    forwards: int  # how many of the targets are event buses
 
 
 class RuleIndex:
@@ -91,8 +93,10 @@ class RuleIndex:
         targets = []
         for target in rule["Targets"]:
             shaping = compile_target_input(target)
-            targets.append(CompiledTarget(target, parse_target(target["Arn"]), shaping, shaping.mode == "event"))
-        compiled = CompiledRule(bus, name, rule["Arn"], tuple(targets))
+            arn = parse_target(target["Arn"])
+            forwards = arn is not None and arn.kind is TargetKind.EVENT_BUS
+            targets.append(CompiledTarget(target, arn, shaping, shaping.mode == "event", forwards))
+        compiled = CompiledRule(bus, name, rule["Arn"], tuple(targets), sum(t.forwards for t in targets))
         pattern = rule.get("EventPattern")
         if pattern:
             matcher = self._matchers.get(bus)

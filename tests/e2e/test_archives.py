@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from data import CONFORMANCE
 
+from data import CONFORMANCE
 from delivery_support import put
 from support import ACCOUNT, REGION, error_of, unique
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from data import CONFORMANCE
 
+from data import CONFORMANCE
 from delivery_support import put
 from httptarget import HttpTarget
 from support import error_of, unique

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from data import CONFORMANCE
 
+from data import CONFORMANCE
 from support import ACCOUNT, error_of, unique
 
 SNAPSHOT: dict[str, Any] = json.loads((CONFORMANCE / "permissions-aws.snapshot.json").read_text())

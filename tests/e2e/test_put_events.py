@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from data import CONFORMANCE
 
 from busbar.store.sqlite import SqliteStore
 
+from data import CONFORMANCE
 from support import ACCOUNT, REGION
 
 SNAPSHOT = json.loads((CONFORMANCE / "putevents-aws.snapshot.json").read_text())

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from data import CONFORMANCE
 
+from data import CONFORMANCE
 from delivery_support import log_group_arn, put, read_log_group, stored_events
 from support import ACCOUNT, REGION, BusbarProcess, error_of, unique
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from data import CONFORMANCE
 
+from data import CONFORMANCE
 from delivery_support import api_destination, log_group_arn, read_log_group, stored_events
 from httptarget import HttpTarget, Reply
 from support import ACCOUNT, REGION, BusbarProcess, error_of, unique

@@ -51,7 +51,7 @@ class Outcomes:
     async def record(self, delivery: Delivery, outcome: Outcome) -> float | None:
         """Record *outcome*; answer when a retry is due (None: finished or dead)."""
         if outcome.ok:
-            self._finish(delivery)
+            self.finish(delivery)
             return None
         attempts = delivery.attempts + 1
         condition = None
@@ -68,7 +68,8 @@ class Outcomes:
         await self._dead_letter(delivery, attempts, outcome, condition)
         return None
 
-    def _finish(self, delivery: Delivery) -> None:
+    def finish(self, delivery: Delivery) -> None:
+        """Note a success; it is recorded with the next batch."""
         self._finished.append(delivery)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())

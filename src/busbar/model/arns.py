@@ -133,8 +133,10 @@ _SIMPLE_PATH = re.compile(_NAME, re.ASCII)
 _BUS_PATH = re.compile(r"[/\.\-_A-Za-z0-9]+", re.ASCII)
 
 
+@lru_cache(maxsize=4096)
 def parse_events(text: str, kind: str | None = None) -> EventsArn | None:
-    """The parts of an ARN of busbar's own resources (of *kind* when given), or None."""
+    """The parts of an ARN of busbar's own resources (of *kind* when given), or None.
+    Deliveries name the same few ARNs again and again, so answers are remembered."""
     match = _EVENTS.fullmatch(text)
     if match is None:
         return None

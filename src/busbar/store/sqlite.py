@@ -339,6 +339,10 @@ class SqliteStore(Store):
     def get_versioned(self, kind: str, key: str) -> Versioned | None:
         return self._resources.get(kind, {}).get(key)
 
+    def get_resource(self, kind: str, key: str) -> dict[str, Any] | None:
+        found = self._resources.get(kind, {}).get(key)  # read on every delivery: no detour
+        return found.value if found is not None else None
+
     def list_resources(self, kind: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         return sorted(
             (key, found.value) for key, found in self._resources.get(kind, {}).items() if key.startswith(prefix)
