@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "router": {"model", "patterns", "transform", "resources", "store", "ruleindex", "delivery", "config"},
     "retention": {"store"},
     "api": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs"},
+    "endpoints": {"model", "resources", "store", "config", "delivery", "logs"},
     "client": {"model"},
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from busbar.api import buses, connections, destinations, events, patterns, rules, tags, targets
+from busbar.api import buses, connections, destinations, endpoints, events, patterns, rules, tags, targets
 from busbar.api.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -47,6 +47,11 @@ OPERATIONS: dict[str, Handler] = {
     "ListApiDestinations": destinations.list_api_destinations,
     "UpdateApiDestination": destinations.update_api_destination,
     "DeleteApiDestination": destinations.delete_api_destination,
+    "CreateEndpoint": endpoints.create_endpoint,
+    "DescribeEndpoint": endpoints.describe_endpoint,
+    "ListEndpoints": endpoints.list_endpoints,
+    "UpdateEndpoint": endpoints.update_endpoint,
+    "DeleteEndpoint": endpoints.delete_endpoint,
 }
 
 __all__ = ["OPERATIONS", "Context", "Handler"]

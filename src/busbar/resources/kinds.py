@@ -8,6 +8,8 @@ Keys (see :mod:`busbar.resources.scope`)::
     api-destination  {account}/{region}/{name}
     tags             the resource's ARN
     quota            {kind}:{account}/{region}[/{bus}]  (see busbar.resources.quotas)
+    endpoint         {account}/{home region}/{name}      (see busbar.resources.endpoints)
+    endpoint-health  the Route 53 health check's ARN
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ TAGS = "tags"
 CONNECTION = "connection"
 API_DESTINATION = "api-destination"
 QUOTA = "quota"
+ENDPOINT = "endpoint"
+ENDPOINT_HEALTH = "endpoint-health"
 
 DEFAULT_BUS = "default"
 

@@ -38,6 +38,8 @@ from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
+from busbar.endpoints.health import HealthPoller
+from busbar.endpoints.lifecycle import Lifecycle
 from busbar.model.caller import Caller
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
@@ -96,9 +98,14 @@ class BusbarApp:
             self.store, self.ctx.rules, self.dispatcher, max_descendants=settings.limits.max_event_descendants
         )
         self.retention = Retention(self.store, settings.event_retention_seconds)
+        # Global endpoints: their states settle, their Route 53 health checks are read.
+        self.endpoint_lifecycle = Lifecycle(self.store)
+        self.endpoint_health = HealthPoller(self.store, settings.endpoint_health_interval)
         self._scopes_seen: set[ResourceScope] = set()
         self._verifier = (
-            SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id)) if settings.auth_keys_file else None
+            SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id), settings.region)
+            if settings.auth_keys_file
+            else None
         )
         self._max_body = settings.limits.request_body_bytes
         self._plain = Starlette(
@@ -147,6 +154,8 @@ class BusbarApp:
         await self.dispatcher.start()
         await self.router.start()
         await self.retention.start()
+        await self.endpoint_lifecycle.start()
+        await self.endpoint_health.start()
         log.info(
             "busbar started",
             extra={
@@ -159,6 +168,8 @@ class BusbarApp:
     async def shutdown(self) -> None:
         # Routing and sending stop first (what is unfinished stays pending in the
         # store); commits in flight finish before the store closes.
+        await self.endpoint_health.stop()
+        await self.endpoint_lifecycle.stop()
         await self.retention.stop()
         await self.router.stop()
         await self.dispatcher.stop()
