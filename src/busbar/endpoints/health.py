@@ -138,7 +138,7 @@ class HealthPoller:
         read = await asyncio.gather(*(self._read(arn) for arn in checks))
         for arn, health in zip(checks, read, strict=True):
             if health is not None:
-                await self._record(arn, health, users[arn])
+                await self.record(arn, health, users[arn])
         for arn, _ in self._store.list_resources(ENDPOINT_HEALTH):
             if arn not in users:  # no endpoint uses it any more
                 await self._store.delete_resource(ENDPOINT_HEALTH, arn)
@@ -166,7 +166,9 @@ class HealthPoller:
             log.info("Route 53 health check can be read again", extra={"health_check": arn})
         return health
 
-    async def _record(self, arn: str, health: Health, endpoints: list[dict[str, Any]]) -> None:
+    async def record(self, arn: str, health: Health, endpoints: list[dict[str, Any]]) -> None:
+        """Store the status of the health check *arn* read from Route 53, and log the switch of
+        each of its *endpoints* when it changed whether they fail over."""
         stored = self._store.get_resource(ENDPOINT_HEALTH, arn)
         if stored is not None and stored.get("Healthy") == health.healthy:
             return
