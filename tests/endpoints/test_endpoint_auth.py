@@ -43,11 +43,17 @@ def alices(signed_busbar: BusbarProcess, route53) -> Pair:  # noqa: ANN001
 
 
 def test_a_sigv4a_signed_put_events_is_verified_and_routed(alices: Pair):
+    sent: list[str] = []
+    alices.east.meta.events.register(
+        "before-send.events.PutEvents", lambda request, **_: sent.append(request.headers["Authorization"].decode())
+    )
     answer = alices.east.put_events(
         EndpointId=alices.endpoint_id,
         Entries=[{"Source": alices.source, "DetailType": "d", "Detail": "{}", "EventBusName": alices.bus}],
     )
     assert answer["FailedEntryCount"] == 0
+    [authorization] = sent  # boto3 (with awscrt) signed it with SigV4a, and busbar verified it
+    assert authorization.startswith(f"AWS4-ECDSA-P256-SHA256 Credential={ALICE[0]}/")
     assert alices.endpoint_arn.split(":")[4] == ALICE[2]
 
 
