@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from busbar.store.sqlite import SqliteStore
 
 from aws_support import eventually
@@ -40,14 +37,7 @@ def route53_environment(tmp: Path, moto_url: str) -> dict[str, str]:
 def client_of(server: BusbarProcess, region: str, key: str = "test", secret: str = "test") -> Any:
     """An EventBridge client of *server* signing for *region* (SigV4a, with awscrt, for
     PutEvents with an EndpointId)."""
-    return boto3.client(
-        "events",
-        endpoint_url=server.endpoint_url,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return server.client(region, key, secret)
 
 
 def new_health_check(route53: Any) -> tuple[str, str]:
