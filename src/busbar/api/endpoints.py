@@ -122,6 +122,11 @@ def _check(ctx: Context, config: dict[str, Any]) -> None:
         )
 
 
+def _replication(config: dict[str, Any]) -> dict[str, Any]:
+    """A ``ReplicationConfig`` with its ``State`` (``ENABLED`` when not given, as in AWS)."""
+    return {"State": ENABLED, **config}
+
+
 def _new_id(ctx: Context) -> str:
     """An ``EndpointId`` of AWS's form (``abcde.xyz``) that no endpoint of the account has."""
     while True:
@@ -134,8 +139,7 @@ def _new_id(ctx: Context) -> str:
 async def create_endpoint(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     name: str = body["Name"]
     config = {member: body[member] for member in _CONFIG if body.get(member) is not None}
-    config.setdefault("ReplicationConfig", {"State": ENABLED})
-    config["ReplicationConfig"] = {"State": ENABLED, **config["ReplicationConfig"]}
+    config["ReplicationConfig"] = _replication(body.get("ReplicationConfig") or {})
     _check(ctx, config)
     store, key = ctx.store, endpoint_key(ctx.scope, name)
     if store.get_resource(ENDPOINT, key) is not None:
@@ -208,7 +212,7 @@ async def update_endpoint(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
             )
         changed = {member: body[member] for member in _CONFIG if body.get(member) is not None}
         if "ReplicationConfig" in changed:
-            changed["ReplicationConfig"] = {"State": ENABLED, **changed["ReplicationConfig"]}
+            changed["ReplicationConfig"] = _replication(changed["ReplicationConfig"])
         updated = {**endpoint, **changed, "State": UPDATING, "LastModifiedTime": time.time()}
         updated.pop("StateReason", None)
         _check(ctx, updated)
