@@ -48,8 +48,10 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     for index, entry in enumerate(request_entries):
         if index >= allowed:
             outcome: NewEvent | checks.EntryError = THROTTLED
-        else:
-            routed = entry if via is None else via.entry(entry)
+        elif via is None:
+            outcome = _accept(ctx, entry, event_ids[index], now, now_text)
+        else:  # the entry names the endpoint's bus, which is then the active Region's
+            routed = via.entry(entry)
             outcome = (
                 routed
                 if isinstance(routed, checks.EntryError)
