@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "scheduler": {"model", "schedules", "resources", "store"},
     "replayer": {"ratelimit", "resources", "store"},
     "api": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs"},
+    "endpoints": {"model", "resources", "store", "config", "delivery", "logs"},
     "client": {"model"},
 }
 

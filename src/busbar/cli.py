@@ -152,6 +152,14 @@ def _serve_parser(sub: Any) -> None:
         "checked but not used)",
     )
     p.add_argument(
+        "--endpoint-health-interval",
+        type=float,
+        default=None,
+        help="seconds between two reads of the Route 53 health checks of global endpoints (GetHealthCheckStatus, "
+        "with the standard AWS SDK configuration: credential chain, AWS_ENDPOINT_URL_ROUTE_53, profiles) "
+        f"[BUSBAR_ENDPOINT_HEALTH_INTERVAL] (default {defaults.endpoint_health_interval:g})",
+    )
+    p.add_argument(
         "--secrets-key-file",
         type=Path,
         default=None,
@@ -239,6 +247,7 @@ def _serve(args: argparse.Namespace) -> int:
             "assume_target_roles",
             "replay_events_per_second",
             "secrets_key_file",
+            "endpoint_health_interval",
             "max_request_body_bytes",
             "http_max_header_bytes",
             "http_request_timeout",

@@ -15,6 +15,7 @@ from busbar.api import (
     buses,
     connections,
     destinations,
+    endpoints,
     events,
     patterns,
     permissions,
@@ -70,6 +71,11 @@ OPERATIONS: dict[str, Handler] = {
     "DescribeReplay": replays.describe_replay,
     "ListReplays": replays.list_replays,
     "CancelReplay": replays.cancel_replay,
+    "CreateEndpoint": endpoints.create_endpoint,
+    "DescribeEndpoint": endpoints.describe_endpoint,
+    "ListEndpoints": endpoints.list_endpoints,
+    "UpdateEndpoint": endpoints.update_endpoint,
+    "DeleteEndpoint": endpoints.delete_endpoint,
 }
 
 __all__ = ["OPERATIONS", "Context", "Handler"]

@@ -1,5 +1,6 @@
 """PutEvents: check each entry as EventBridge does, store the accepted ones durably,
-answer one result per entry in request order.
+answer one result per entry in request order.  With an ``EndpointId`` the entries go
+through that global endpoint (:mod:`busbar.api.endpoints`).
 
 An entry that fails its checks fails alone (``ErrorCode``/``ErrorMessage``); the
 request fails as a whole only for the model's constraints and the total size.
@@ -11,6 +12,7 @@ import logging
 from typing import Any
 
 from busbar.api.context import Context
+from busbar.api.endpoints import via_endpoint
 from busbar.api.errors import ValidationException
 from busbar.api.permissions import put_events_refusal
 from busbar.api.resources import bus_ref
@@ -32,24 +34,43 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     limits = ctx.settings.limits
     if sum(entry_size(entry) for entry in request_entries) >= limits.max_put_events_request_bytes:
         raise ValidationException(TOO_LARGE)
+    # Through a global endpoint, the entries go to its bus in the Region it routes to now.
+    via = via_endpoint(ctx, body["EndpointId"]) if body.get("EndpointId") is not None else None
+    if via is not None:
+        ctx = via.ctx
 
     now, now_text = ctx.clock.now()
     bucket = ctx.put_events_bucket
     allowed = len(request_entries) if bucket is None else bucket.take(len(request_entries))
     results: list[dict[str, str]] = []
     accepted: list[NewEvent] = []
+    replicas: list[NewEvent] = []
     event_ids = checks.new_event_ids(len(request_entries))
     for index, entry in enumerate(request_entries):
-        outcome = _accept(ctx, entry, event_ids[index], now, now_text) if index < allowed else THROTTLED
+        if index >= allowed:
+            outcome: NewEvent | checks.EntryError = THROTTLED
+        elif via is None:
+            outcome = _accept(ctx, entry, event_ids[index], now, now_text)
+        else:  # the entry names the endpoint's bus, which is then the active Region's
+            routed = via.entry(entry)
+            outcome = (
+                routed
+                if isinstance(routed, checks.EntryError)
+                else _accept(ctx, routed, event_ids[index], now, now_text)
+            )
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
         else:
             results.append({"EventId": outcome.event_id})
             accepted.append(outcome)
+            replica = via.replica(outcome, entry["Detail"]) if via is not None else None
+            if replica is not None:
+                replicas.append(replica)
     if accepted:
-        # Answer success only once the events are durable (group commit).
+        # Answer success only once the events are durable (group commit); an event and its
+        # replica are appended together, so neither is acknowledged without the other.
         try:
-            await ctx.store.append_events(accepted)
+            await ctx.store.append_events(accepted + replicas)
         except Unavailable as error:  # the store said why (and logged it once); nothing was stored
             log.warning("events could not be stored", extra={"count": len(accepted), "reason": str(error)})
             results = [STORE_FAILED if "EventId" in result else result for result in results]

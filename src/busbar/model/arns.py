@@ -106,6 +106,20 @@ def endpoint_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:events:{region}:{account}:endpoint/{name}"
 
 
+def endpoint_url(endpoint_id: str) -> str:
+    """The ``EndpointUrl`` of a global endpoint: the host AWS's SDKs send its PutEvents to."""
+    return f"https://{endpoint_id}.endpoint.events.amazonaws.com"
+
+
+_HEALTH_CHECK = re.compile(r"arn:aws(?:[a-z]|-)*:route53:::healthcheck/([-a-z0-9]+)", re.ASCII)
+
+
+def health_check_id(text: str) -> str | None:
+    """The id of the Route 53 health check ``arn:aws:route53:::healthcheck/{id}`` names, or None."""
+    match = _HEALTH_CHECK.fullmatch(text)
+    return match.group(1) if match is not None else None
+
+
 def connection_secret_arn(region: str, account: str, name: str, unique: str) -> str:
     """The ``SecretArn`` AWS answers for a connection (a Secrets Manager secret; busbar has
     none, the ARN only keeps AWS's shape)."""

@@ -10,6 +10,8 @@ Keys (see :mod:`busbar.resources.scope`)::
     replay           {account}/{region}/{name}
     tags             the resource's ARN
     quota            {kind}:{account}/{region}[/{bus}]  (see busbar.resources.quotas)
+    endpoint         {account}/{home region}/{name}      (see busbar.resources.endpoints)
+    endpoint-health  the Route 53 health check's ARN
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ API_DESTINATION = "api-destination"
 QUOTA = "quota"
 ARCHIVE = "archive"
 REPLAY = "replay"
+ENDPOINT = "endpoint"
+ENDPOINT_HEALTH = "endpoint-health"
 
 DEFAULT_BUS = "default"
 

@@ -38,6 +38,8 @@ from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
+from busbar.endpoints.health import HealthPoller
+from busbar.endpoints.lifecycle import Lifecycle
 from busbar.model.caller import Caller
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
@@ -100,9 +102,14 @@ class BusbarApp:
         self.retention = Retention(self.store, settings.event_retention_seconds)
         self.scheduler = Scheduler(self.store)
         self.replayer = Replayer(self.store, events_per_second=settings.replay_events_per_second)
+        # Global endpoints: their states settle, their Route 53 health checks are read.
+        self.endpoint_lifecycle = Lifecycle(self.store)
+        self.endpoint_health = HealthPoller(self.store, settings.endpoint_health_interval)
         self._scopes_seen: set[ResourceScope] = set()
         self._verifier = (
-            SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id)) if settings.auth_keys_file else None
+            SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id), settings.region)
+            if settings.auth_keys_file
+            else None
         )
         self._max_body = settings.limits.request_body_bytes
         self._plain = Starlette(
@@ -154,6 +161,8 @@ class BusbarApp:
         await self.retention.start()
         await self.scheduler.start()
         await self.replayer.start()
+        await self.endpoint_lifecycle.start()
+        await self.endpoint_health.start()
         log.info(
             "busbar started",
             extra={
@@ -168,6 +177,8 @@ class BusbarApp:
         # store); commits in flight finish before the store closes.
         await self.replayer.stop()
         await self.scheduler.stop()
+        await self.endpoint_health.stop()
+        await self.endpoint_lifecycle.stop()
         await self.retention.stop()
         await self.router.stop()
         await self.dispatcher.stop()
