@@ -8,7 +8,7 @@ SERVE_STAMP := $(VENV)/.installed-serve
 TEST_STAMP  := $(VENV)/.installed-test
 CHROMIUM    ?= /usr/bin/chromium
 
-.PHONY: serve test check lint format bench clean
+.PHONY: serve test test-facts check lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ $(CHROMIUM):
 	else \
 		echo "no $(CHROMIUM), and not root to install it: the console's browser tests will skip"; \
 	fi
+
+test-facts: $(TEST_STAMP)  ## check the NATS JetStream behaviour busbar relies on (docs/nats-notes.md)
+	$(PY) -m pytest -m facts tests/nats $(PYTEST_ARGS)
 
 check: $(TEST_STAMP)  ## static checks: lint, formatting, types
 	$(VENV)/bin/ruff check src tests benchmarks

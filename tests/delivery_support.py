@@ -58,9 +58,11 @@ def bus_arn(name: str) -> str:
     return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
 
 
-def read_log_group(data_dir: Path, name: str, count: int, timeout: float = 15.0, region: str = REGION) -> list[Any]:
-    """Wait until the log group (of *region*) holds *count* lines; return them parsed."""
-    path = log_group_path(data_dir, name, Scope(ACCOUNT, region), Scope(ACCOUNT, REGION))
+def read_log_group(
+    data_dir: Path, name: str, count: int, timeout: float = 15.0, region: str = REGION, account: str = ACCOUNT
+) -> list[Any]:
+    """Wait until the log group (of *account* and *region*) holds *count* lines; return them parsed."""
+    path = log_group_path(data_dir, name, Scope(account, region), Scope(ACCOUNT, REGION))
     deadline = time.monotonic() + timeout
     lines: list[Any] = []
     while time.monotonic() < deadline:
@@ -96,3 +98,14 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
         if dead or time.monotonic() > deadline:
             return dead
         time.sleep(0.1)
+
+
+def stored_events(data_dir: Path) -> list[dict[str, Any]]:
+    """Every event the log of *data_dir* holds, oldest first (``busbar events``)."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "busbar", "events", "--data-dir", str(data_dir), "--limit", "1000000"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [json.loads(line)["event"] for line in printed.splitlines()]

@@ -113,13 +113,14 @@ class BusbarProcess:
         self.proc.kill()
         self.proc.wait(10)
 
-    def client(self, **config: Any) -> Any:
+    def client(self, region: str = REGION, key: str = "test", secret: str = "test", **config: Any) -> Any:
+        """A boto3 EventBridge client of this server, signing for *region* with *key*."""
         return boto3.client(
             "events",
             endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            region_name=region,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
             config=Config(retries={"total_max_attempts": 1}, **config),
         )
 

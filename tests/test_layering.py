@@ -31,8 +31,11 @@ ALLOWED: dict[str, set[str]] = {
     "observe": {"model", "resources", "store", "config", "ratelimit", "logs"},
     "delivery": {"model", "transform", "resources", "store", "config", "ratelimit", "logs", "observe"},
     "router": {"model", "patterns", "transform", "resources", "store", "ruleindex", "delivery", "config", "observe"},
-    "retention": {"store"},
+    "retention": {"store", "resources"},
+    "scheduler": {"model", "schedules", "resources", "store"},
+    "replayer": {"ratelimit", "resources", "store"},
     "api": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs", "observe"},
+    "endpoints": {"model", "resources", "store", "config", "delivery", "logs"},
     # The web console: beside the server (which mounts it), never imported by the rooms below.
     "console": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs", "observe", "api"},
     "client": {"model"},

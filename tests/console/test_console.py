@@ -229,6 +229,15 @@ def test_pending_deliveries_show_their_last_error(page, world):
     assert "ERROR_FROM_TARGET" in row.inner_text() and "busy" in row.inner_text()
 
 
+def test_archives_and_replays_when_there_are_some(page, world):
+    archive = unique("archive")
+    world.client.create_archive(ArchiveName=archive, EventSourceArn=bus_arn(world.bus), RetentionDays=3)
+    page.goto(world.url("/console/"))
+    page.click("text=Archives and replays")
+    assert page.locator("h2").first.inner_text() == "Archives"
+    assert archive in page.inner_text("main")
+
+
 def test_metrics_charts_and_bus_logs(page, world):
     page.goto(world.url("/console/metrics"))
     charts = page.locator("svg.chart")

@@ -9,6 +9,7 @@ from pathlib import Path
 import json5
 import pytest
 from botocore.exceptions import ClientError
+
 from data import CONFORMANCE
 
 CASES = sorted(CONFORMANCE.glob("event-patterns/*.json5"))

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import json5
 import pytest
-from data import CONFORMANCE
 
 from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, validate
+
+from data import CONFORMANCE
 
 SHARED = CONFORMANCE
 CASES = sorted(SHARED.glob("event-patterns/*.json5"))

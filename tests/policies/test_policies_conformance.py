@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from data import CONFORMANCE
 
 from busbar.policies import PolicyError, policy_text, put_permission, remove_permission
+
+from data import CONFORMANCE
 
 SNAPSHOT: dict[str, Any] = json.loads((CONFORMANCE / "permissions-aws.snapshot.json").read_text())
 PREFIX = "tests/aws/services/events/test_events.py::TestEventBus::"

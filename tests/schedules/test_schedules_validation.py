@@ -7,9 +7,10 @@ import json
 import re
 
 import pytest
-from data import CONFORMANCE
 
 from busbar.schedules import CronSchedule, InvalidScheduleExpression, RateSchedule, parse_schedule
+
+from data import CONFORMANCE
 
 AWS_MESSAGE = "Parameter ScheduleExpression is not valid."
 

@@ -1,5 +1,6 @@
 """PutEvents: check each entry as EventBridge does, store the accepted ones durably,
-answer one result per entry in request order.
+answer one result per entry in request order.  With an ``EndpointId`` the entries go
+through that global endpoint (:mod:`busbar.api.endpoints`).
 
 An entry that fails its checks fails alone (``ErrorCode``/``ErrorMessage``); the
 request fails as a whole only for the model's constraints and the total size.
@@ -12,8 +13,10 @@ import time
 from typing import Any
 
 from busbar.api.context import Context
-from busbar.api.errors import AwsError, ValidationException
-from busbar.api.resources import bus_name
+from busbar.api.endpoints import via_endpoint
+from busbar.api.errors import ValidationException
+from busbar.api.permissions import put_events_refusal
+from busbar.api.resources import bus_ref
 from busbar.model import entries as checks
 from busbar.model.size import entry_size
 from busbar.resources.kinds import BUS, bus_key
@@ -34,24 +37,43 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     if sum(entry_size(entry) for entry in request_entries) >= limits.max_put_events_request_bytes:
         ctx.observer.put_events(ctx.scope, request_entries, None, started)  # busbar.observe hook
         raise ValidationException(TOO_LARGE)
+    # Through a global endpoint, the entries go to its bus in the Region it routes to now.
+    via = via_endpoint(ctx, body["EndpointId"]) if body.get("EndpointId") is not None else None
+    if via is not None:
+        ctx = via.ctx
 
     now, now_text = ctx.clock.now()
     bucket = ctx.put_events_bucket
     allowed = len(request_entries) if bucket is None else bucket.take(len(request_entries))
     results: list[dict[str, str]] = []
     accepted: list[NewEvent] = []
+    replicas: list[NewEvent] = []
     event_ids = checks.new_event_ids(len(request_entries))
     for index, entry in enumerate(request_entries):
-        outcome = _accept(ctx, entry, event_ids[index], now, now_text) if index < allowed else THROTTLED
+        if index >= allowed:
+            outcome: NewEvent | checks.EntryError = THROTTLED
+        elif via is None:
+            outcome = _accept(ctx, entry, event_ids[index], now, now_text)
+        else:  # the entry names the endpoint's bus, which is then the active Region's
+            routed = via.entry(entry)
+            outcome = (
+                routed
+                if isinstance(routed, checks.EntryError)
+                else _accept(ctx, routed, event_ids[index], now, now_text)
+            )
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
         else:
             results.append({"EventId": outcome.event_id})
             accepted.append(outcome)
+            replica = via.replica(outcome, entry["Detail"]) if via is not None else None
+            if replica is not None:
+                replicas.append(replica)
     if accepted:
-        # Answer success only once the events are durable (group commit).
+        # Answer success only once the events are durable (group commit); an event and its
+        # replica are appended together, so neither is acknowledged without the other.
         try:
-            await ctx.store.append_events(accepted)
+            await ctx.store.append_events(accepted + replicas)
         except Unavailable as error:  # the store said why (and logged it once); nothing was stored
             log.warning("events could not be stored", extra={"count": len(accepted), "reason": str(error)})
             results = [STORE_FAILED if "EventId" in result else result for result in results]
@@ -86,14 +108,22 @@ def _accept(
     detail = checks.parse_detail(detail_text, limits.max_detail_depth)
     if detail is None:
         return checks.MALFORMED_DETAIL
-    try:
-        bus = bus_name(ctx, entry.get("EventBusName"))
-    except AwsError as error:
-        return checks.EntryError(error.code, error.message)
-    key = bus_key(ctx.scope, bus)
-    if ctx.store.get_resource(BUS, key) is None:
+    named = entry.get("EventBusName")
+    scope, bus = bus_ref(ctx, named)
+    # A bus named by name is the caller's (bus_ref answers the context's own scope then).
+    foreign = scope is not ctx.scope and scope != ctx.scope
+    key = bus_key(scope, bus)
+    # Another region's buses are not reached through this one.
+    stored = ctx.store.get_resource(BUS, key) if not foreign or scope.region == ctx.region else None
+    if stored is None:
         # AWS answers success and drops the event; busbar says so (see README).
-        return checks.EntryError("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+        return checks.EntryError("ResourceNotFoundException", f"Event bus {named if foreign else bus} does not exist.")
+    if foreign or "Policy" in stored:
+        # Another account's bus (named by ARN) takes the event only where its policy allows
+        # the caller's account; a bus's own policy may deny even its own account.
+        refused = put_events_refusal(ctx, stored, source, detail_type)
+        if refused is not None:
+            return refused
     if entry.get("Time") is not None:
         parsed = checks.event_time(entry["Time"])
         if parsed is None:
@@ -101,7 +131,8 @@ def _accept(
         when, when_text = parsed
     else:
         when, when_text = now, now_text
-    envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
+    # The event names the account that sent it and the region of its bus, as in AWS.
+    envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, scope.region)
     return NewEvent(
         event_id=event_id,
         bus=key,

@@ -84,7 +84,10 @@ class Dispatcher:
         observer: Observer | None = None,
     ) -> None:
         self._store = store
+        self._capabilities = store.capabilities
         self._senders = dict(senders)
+        # The senders whose targets have an invocation rate, by kind.
+        self._rated = {kind: sender for kind, sender in self._senders.items() if isinstance(sender, RateLimitedSender)}
         self.lanes = Lanes(window)
         self._scheduler = FairScheduler(concurrency)
         self._outcomes = Outcomes(store, backoff or Backoff(), self._forget, self._resend, observer)
@@ -138,8 +141,12 @@ class Dispatcher:
         """Deliveries due now, just recorded by the router and leased to this node: held
         when their lane has room, else given back to the store for the lane's loader."""
         declined: list[int] = []
+        lanes = self.lanes
         for delivery in deliveries:
-            lane = self.lanes.get(delivery.target["Arn"])
+            lane = lanes.get(delivery.target["Arn"])
+            if not lane.spilled and len(lane.held) < lanes.window_of(lane) and lanes.held < lanes.window:
+                self._admit(lane, delivery)  # the common case: room in the lane and in the window
+                continue
             if lane.spilled or await self._room(lane, 1) <= 0:
                 # Memory is full for this lane, or older work of it waits in the store:
                 # nothing may overtake that work, so this one waits there too.
@@ -180,15 +187,20 @@ class Dispatcher:
         self._scheduler.offer(lane)
 
     def _pace(self, lane: Lane, delivery: Delivery) -> None:
-        """Give *lane* the token bucket of its target's invocation rate (shared by the nodes)."""
-        sender = self._senders.get(delivery.to.kind) if delivery.to else None
-        if not isinstance(sender, RateLimitedSender):
+        """Give *lane* the token bucket of its target's invocation rate (shared by the nodes),
+        looked up again at most once a second (UpdateApiDestination may change it)."""
+        sender = self._rated.get(delivery.to.kind) if delivery.to else None
+        if sender is None:
             return
+        now = time.monotonic()
+        if now - lane.paced_at < 1.0:
+            return
+        lane.paced_at = now
         limit = sender.rate_of(delivery)
         if limit is None:
             lane.bucket = None
             return
-        rate = limit / max(1, self._store.capabilities.nodes())
+        rate = limit / max(1, self._capabilities.nodes())
         if lane.bucket is None or lane.bucket.rate != rate:  # new, or UpdateApiDestination changed it
             lane.bucket = TokenBucket(rate)
 
@@ -258,6 +270,9 @@ class Dispatcher:
     async def _attempt(self, lane: Lane, delivery: Delivery) -> None:
         started = time.time()
         outcome = await self._send(delivery)
+        if outcome.ok:
+            self._outcomes.finish(delivery, started)  # recorded in a batch; memory forgets it then
+            return
         due_at = await self._outcomes.record(delivery, outcome, started)
         if due_at is not None:
             # The retry waits in the store; the lane's loader takes it again when due.

@@ -49,6 +49,7 @@ class Lane:
     spilled: bool = False
     wake_at: float = float("inf")  # when the store's next delivery of this lane comes due
     bucket: TokenBucket | None = None
+    paced_at: float = float("-inf")  # when the target's rate was last looked up (monotonic)
     queued: bool = False  # in the scheduler's turn order
     parked: bool = False  # waiting for its token bucket
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # tells the lane's loader to look again

@@ -55,8 +55,7 @@ class Outcomes:
         """Record *outcome* of the attempt begun at *started* (epoch seconds); answer when a
         retry is due (None: finished or dead)."""
         if outcome.ok:
-            self._finish(delivery)
-            self._observer.succeeded(delivery, started)  # busbar.observe hook
+            self.finish(delivery, started)
             return None
         attempts = delivery.attempts + 1
         condition = None
@@ -74,7 +73,9 @@ class Outcomes:
         await self._dead_letter(delivery, attempts, outcome, condition, started)
         return None
 
-    def _finish(self, delivery: Delivery) -> None:
+    def finish(self, delivery: Delivery, started: float | None = None) -> None:
+        """Note a success of the attempt begun at *started*; it is recorded with the next batch."""
+        self._observer.succeeded(delivery, started)  # busbar.observe hook
         self._finished.append(delivery)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
