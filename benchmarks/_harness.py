@@ -69,11 +69,15 @@ def _wait_ready(server: ServerProcess, path: str, timeout: float = 60) -> Server
     raise RuntimeError(f"{server.name} did not start")
 
 
-def start_busbar(*extra: str, env: dict[str, str] | None = None) -> ServerProcess:
+def start_busbar(
+    *extra: str, env: dict[str, str] | None = None, wrapper: tuple[str, ...] = (), timeout: float = 60
+) -> ServerProcess:
+    """busbar on a free port and a fresh data directory; *wrapper* runs it (valgrind ...)."""
     workdir = Path(tempfile.mkdtemp(prefix="busbar-bench-"))
     port = free_port()
     proc = subprocess.Popen(
         [
+            *wrapper,
             sys.executable,
             "-m",
             "busbar",
@@ -90,7 +94,7 @@ def start_busbar(*extra: str, env: dict[str, str] | None = None) -> ServerProces
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
-    return _wait_ready(ServerProcess("busbar", port, proc, workdir), "/health")
+    return _wait_ready(ServerProcess("busbar", port, proc, workdir), "/health", timeout)
 
 
 def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:

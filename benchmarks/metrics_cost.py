@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,81 +31,41 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import httpx  # noqa: E402
 from deliver import SOURCE, client_of, configure, start_sink  # noqa: E402
 
-from _harness import free_port, progress  # noqa: E402
+from _harness import progress, start_busbar  # noqa: E402
 
 TOTALS = re.compile(rb"^totals:\s*(\d+)", re.MULTILINE)
 
 
 def measure(metrics: str, events: int, sink: str, keep: Path | None = None) -> float:
     """Instructions the server executed per event (put, routed, delivered)."""
-    workdir = Path(tempfile.mkdtemp(prefix="busbar-callgrind-"))
-    port = free_port()
-    out = workdir / "callgrind.out"
-    proc = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "busbar",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(workdir / "data"),
-            "--log-level",
-            "warning",
-            "--metrics",
-            metrics,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    out = Path(tempfile.mkdtemp(prefix="busbar-callgrind-"))
+    valgrind = ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/callgrind.out")
+    server = start_busbar("--metrics", metrics, wrapper=valgrind, timeout=600)
+    pid = str(server.proc.pid)
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("busbar did not start under valgrind")
-            time.sleep(1)
-        server = type("Server", (), {"url": url})()
-        configure(server, sink)  # type: ignore[arg-type]
-        client = client_of(url)
+        configure(server, sink)
+        client = client_of(server.url)
         client.put_events(Entries=[{"Source": SOURCE, "DetailType": "warm-up", "Detail": "{}"}])  # warm the paths
         wait_for_sink(sink, 1)
         httpx.post(sink + "/reset")
-        subprocess.run(["callgrind_control", "--instr=on", str(proc.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--instr=on", pid], check=True, capture_output=True)
         entries = [{"Source": SOURCE, "DetailType": "measured", "Detail": json.dumps({"n": n})} for n in range(10)]
         for _ in range(events // 10):
             answer = client.put_events(Entries=entries)
             assert answer["FailedEntryCount"] == 0, answer
         wait_for_sink(sink, events)
-        subprocess.run(["callgrind_control", "--dump", str(proc.pid)], check=True, capture_output=True)
-        subprocess.run(["callgrind_control", "--instr=off", str(proc.pid)], check=True, capture_output=True)
-        total = sum(
-            int(match.group(1))
-            for path in workdir.glob("callgrind.out*")
-            for match in TOTALS.finditer(path.read_bytes())
-        )
+        subprocess.run(["callgrind_control", "--dump", pid], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--instr=off", pid], check=True, capture_output=True)
+        dumps = list(out.glob("callgrind.out*"))
+        total = sum(int(match.group(1)) for path in dumps for match in TOTALS.finditer(path.read_bytes()))
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
-            for path in workdir.glob("callgrind.out*"):
+            for path in dumps:
                 shutil.copy(path, keep / f"{metrics}-{path.name}")
         return total / events
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def wait_for_sink(sink: str, count: int) -> None:

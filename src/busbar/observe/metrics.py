@@ -29,9 +29,10 @@ busbar                                                     AWS (namespace AWS/Ev
 and busbar's own: events per bus, pending and dead deliveries per target, events
 waiting to be routed, deliveries in memory, store commit latency, open connections.
 
-Counting costs the hot path an attribute increment: every count is made on the
-event loop's thread, so the series of each bus and each (bus, rule) are plain
-objects of integers, made once and kept, with no lock (prometheus-client's own
+Counting costs the hot path an attribute increment: every count is made by one
+thread (the event loop's; the store's commit latency by its writer thread), so the
+series of each bus and each (bus, rule) are plain objects of integers, made once and
+kept, with no lock (prometheus-client's own
 metric classes take a lock per increment: several times the cost, measured in
 ``benchmarks/``).  prometheus-client turns them into its text format when
 ``/metrics`` is scraped, and the gauges that read the store are computed then too.
@@ -43,7 +44,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -209,13 +210,8 @@ class Metrics:
         self._gauges = _Gauges()
         self.registry.register(_Series(self))
         self.registry.register(self._gauges)
-        # Told from the store's writer thread: prometheus-client's histogram, which locks.
-        self.commit_latency = Histogram(
-            "busbar_store_commit_latency_seconds",
-            "Time one group commit of the store takes (many writes, one fsync).",
-            buckets=COMMIT_BUCKETS,
-            registry=self.registry,
-        )
+        # Counted by the store's one writer thread (and only read elsewhere): no lock either.
+        self.commit_latency = Latency(COMMIT_BUCKETS)
 
     def bus(self, name: str) -> BusSeries:
         """The series of bus *name* (made on first use)."""
@@ -274,6 +270,12 @@ class _Series(Collector):
             yield _counter(name, help_text, RULE, ((key, getattr(s, attribute)) for key, s in rules))
         for attribute, name, help_text in RULE_HISTOGRAMS:
             yield _histogram(name, help_text, RULE, ((key, getattr(s, attribute)) for key, s in rules))
+        yield _histogram(
+            "busbar_store_commit_latency_seconds",
+            "Time one group commit of the store takes (many writes, one fsync).",
+            [],
+            [((), self._metrics.commit_latency)],
+        )
 
 
 def _counter(name: str, help_text: str, labels: list[str], values: Iterable[tuple[tuple[str, ...], int]]) -> Metric:
