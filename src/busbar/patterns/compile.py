@@ -361,7 +361,7 @@ class _Walk:
                 else:
                     raise self.refuse(_not_a_string(op))
         except JsonSyntaxError as exc:
-            raise self.refuse(exc.reason + exc.where) from None
+            raise JsonSyntaxError(exc.reason, exc.where + self.r.here()) from None
         except _Unplaced as exc:
             raise self.refuse(exc.reason) from None
         if op:

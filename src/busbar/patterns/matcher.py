@@ -357,8 +357,8 @@ class Matcher:
         if self._stale:
             self._settle()
         states = [self._root]
-        for state in states:  # breadth first, children in path order
-            states.extend(sorted(state.children.values(), key=lambda s: repr(s.step)))
+        for state in states:  # breadth first, children in the order they were made
+            states.extend(state.children.values())
         for number, state in enumerate(states):
             state.number = number
         runs: dict[str, Any] = {}
@@ -377,7 +377,7 @@ class Matcher:
         generated = [name for name in runs if name not in ("noop", "chain")]
         head = (
             f"Matcher: {len(self._rules)} rules, {alternatives} alternatives, {len(states)} states, "
-            f"{len(self._paths)} paths, {len(generated)} generated functions"
+            f"{len(self._paths)} paths, {len(self._conds)} conditions, {len(generated)} generated functions"
         )
         out = [head, *lines]
         if source:
