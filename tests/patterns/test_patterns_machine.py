@@ -333,9 +333,8 @@ def test_ranges_tested_one_by_one_and_through_boundaries_agree(count: int) -> No
 
 @settings(max_examples=300, deadline=None)
 @given(st.sets(st.text("ab", min_size=1, max_size=5), min_size=2, max_size=12), st.text("ab", max_size=7))
-def test_prefix_and_suffix_chains_find_every_affix(affixes: set[str], value: str) -> None:
-    """Probing a value's slices longest first and stopping at the first entry found yields every
-    prefix (suffix) of the value in the table: each entry's chain holds the shorter ones."""
+def test_prefix_and_suffix_tables_find_every_affix(affixes: set[str], value: str) -> None:
+    """One dict per length: a value's slice of each length finds every prefix (suffix) of it."""
     for op in ("prefix", "suffix"):
         m = Matcher()
         for a in affixes:

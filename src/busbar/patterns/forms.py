@@ -163,65 +163,51 @@ class EqualTable(Probe):
 @dataclass(frozen=True, slots=True, eq=False)
 class AffixTable(Probe):
     """Conditions of a kind whose relation is ``STARTS`` (``ENDS``): a key starts with ``a``
-    exactly when its first ``len(a)`` characters are ``a``, so one dict per distinct length finds
-    them. The lengths are probed longest first, and each prefix's entry (its *chain*) holds its
-    own hit list followed by those of the shorter prefixes in the set that begin it: the first
-    entry found then brings every prefix of the key, in one probe where a key's prefixes are
-    mostly the key itself (suffixes likewise, from the end)."""
+    exactly when its first ``len(a)`` characters are ``a``, so one dict per distinct length,
+    shortest first, finds them all with one slice and one lookup per length up to the key's."""
 
     kind: Kind
-    lengths: tuple[int, ...]  # longest first
-    chains: dict[str, HitList]
-    entries: tuple[tuple[str, HitList], ...]  # for describe()
+    lengths: tuple[tuple[int, dict[str, HitList]], ...]
 
     def __post_init__(self) -> None:
         assert self.kind.relation in (STARTS, ENDS) and not self.kind.negative
 
     @classmethod
     def of(cls, kind: Kind, entries: list[tuple[str, HitList]]) -> AffixTable:
-        starts = kind.relation == STARTS
-        by_length: dict[int, list[tuple[str, HitList]]] = {}
+        by_length: dict[int, dict[str, HitList]] = {}
         for arg, hits in entries:
-            by_length.setdefault(len(arg), []).append((arg, hits))
-        lengths = sorted(by_length)
-        chains: dict[str, HitList] = {}
-        for k, length in enumerate(lengths):
-            for arg, hits in by_length[length]:
-                for shorter in reversed(lengths[:k]):
-                    below = chains.get(arg[:shorter] if starts else arg[length - shorter :])
-                    if below is not None:
-                        hits = hits + below
-                        break
-                chains[arg] = hits
-        return cls(kind, tuple(reversed(lengths)), chains, tuple(entries))
+            by_length.setdefault(len(arg), {})[arg] = hits
+        return cls(kind, tuple(sorted(by_length.items())))
 
     @property
     def label(self) -> str:
         return _ident(self.kind.name) + "_tables"
 
-    size = 2
+    size = 1
 
     def constants(self) -> tuple[Any, ...]:
-        return (self.lengths, {arg: compact(hits) for arg, hits in self.chains.items()})
+        return (tuple((n, {arg: compact(hits) for arg, hits in table.items()}) for n, table in self.lengths),)
 
     def source(self, consts: list[str], take: Take, ind: str) -> list[str]:
-        lengths, chains = consts
+        (lengths,) = consts
         key = self.kind.key.format(v="v", t="t")
         piece = "key[:length]" if self.kind.relation == STARTS else "key[n - length :]"
         return [
             f"{ind}if {self.kind.gate.format(v='v', t='t')}:",
             f"{ind}    key = {key}",
             f"{ind}    n = len(key)",
-            f"{ind}    for length in {lengths}:",
-            f"{ind}        if length <= n:",
-            f"{ind}            h = {chains}.get({piece})",
-            f"{ind}            if h is not None:",
-            *take("h", ind + " " * 16),
-            f"{ind}                break",
+            f"{ind}    for length, table in {lengths}:",
+            f"{ind}        if length > n:",
+            f"{ind}            break",
+            f"{ind}        h = table.get({piece})",
+            f"{ind}        if h is not None:",
+            *take("h", ind + " " * 12),
         ]
 
     def describe(self) -> list[str]:
-        return [f"{self.kind.name} {arg!r} -> {show_hits(hits)}" for arg, hits in self.entries]
+        return [
+            f"{self.kind.name} {arg!r} -> {show_hits(hits)}" for _, table in self.lengths for arg, hits in table.items()
+        ]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
