@@ -41,12 +41,13 @@ from .conditions import (
     SUFFIX_IC,
     SUFFIX_IC_VARIANTS,
     WILDCARD,
+    AnyOf,
     Cond,
 )
 from .errors import InvalidEventPattern, PatternLimits
-from .ignorecase import AnyCaseVariants, CaseVariants
+from .ignorecase import CaseVariants
 from .parse import NUMBERS, JsonReader, JsonSyntaxError, Token
-from .wildcard import AnyWildcard, Wildcard, WildcardSyntaxError, complexity
+from .wildcard import Wildcard, WildcardSyntaxError, complexity
 
 Path = tuple[str, ...]
 Alternative = dict[Path, tuple[Cond, ...]]
@@ -377,9 +378,9 @@ class _Walk:
         if op == "equals-ignore-case":
             if all(text.isascii() for text in texts):
                 return Cond(ANYTHING_BUT_IC, frozenset(text.lower() for text in texts))
-            return Cond(ANYTHING_BUT_IC_VARIANTS, AnyCaseVariants(CaseVariants(text) for text in texts))
+            return Cond(ANYTHING_BUT_IC_VARIANTS, AnyOf((CaseVariants(text) for text in texts), "equals"))
         if op == "wildcard":
-            return Cond(ANYTHING_BUT_WILDCARD, AnyWildcard(self.wildcard(text) for text in texts))
+            return Cond(ANYTHING_BUT_WILDCARD, AnyOf((self.wildcard(text) for text in texts), "matches"))
         kind = ANYTHING_BUT_PREFIX if op == "prefix" else ANYTHING_BUT_SUFFIX
         return Cond(kind, tuple(dict.fromkeys(texts)))
 
@@ -486,7 +487,7 @@ def _check_wildcard_complexity(alternatives: list[Alternative], limits: PatternL
                 if cond.kind is WILDCARD:
                     per_path.setdefault(path, []).append(cond.arg.text)
                 elif cond.kind is ANYTHING_BUT_WILDCARD:
-                    per_path.setdefault(path, []).extend(w.text for w in cond.arg.wildcards)
+                    per_path.setdefault(path, []).extend(w.text for w in cond.arg.items)
     for texts in per_path.values():
         if complexity(dict.fromkeys(texts), limits.max_wildcard_complexity) > limits.max_wildcard_complexity:
             raise InvalidEventPattern(

@@ -23,6 +23,7 @@ one dict per prefix or suffix length, or a sorted table of range boundaries.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -67,6 +68,31 @@ def as_double(number: int | float) -> float:
 NAMESPACE: dict[str, Any] = {"ascii_fold": ascii_fold, "as_double": as_double, "TWO53": TWO53}
 
 
+class AnyOf:
+    """The several arguments of one anything-but condition (wildcards, ignore-case patterns):
+    ``holds(value)`` when any of them does, by their method ``test``."""
+
+    __slots__ = ("items", "holds")
+
+    def __init__(self, items: Iterable[Any], test: str) -> None:
+        self.items = tuple(dict.fromkeys(items))
+        # One argument (the usual case): its own method, without a loop around it.
+        self.holds = getattr(self.items[0], test) if len(self.items) == 1 else self._any(test)
+
+    def _any(self, test: str) -> Callable[[Any], bool]:
+        tests = [getattr(item, test) for item in self.items]
+        return lambda value: any(t(value) for t in tests)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AnyOf) and other.items == self.items
+
+    def __hash__(self) -> int:
+        return hash(self.items)
+
+    def __repr__(self) -> str:
+        return repr(list(self.items))
+
+
 @dataclass(frozen=True, eq=False)
 class Kind:
     """One kind of condition (see the module): ``gate``, ``key`` and ``relation`` define it."""
@@ -75,6 +101,10 @@ class Kind:
     gate: str
     key: str
     relation: str
+    # How many values it lets through, for ordering a rule's steps (see matcher.steps_of): 0
+    # exact values, 1 prefixes, suffixes and ignore-case, 2 ranges, CIDR and wildcards, 3 exists,
+    # 4 anything-but.
+    rank: int
     negative: bool = False
     arity: int = 1  # constants the argument spreads over in generated code (a0, a1, ...)
     test: Any = field(init=False, repr=False)  # (value, argument) -> bool, compiled from the above
@@ -101,34 +131,32 @@ class Kind:
         return f"Kind({self.name!r}{', negative' if self.negative else ''})"
 
 
-EXACT = Kind("exact", STRING, ITSELF, EQUALS)
-EXACT_NUMBER = Kind("exact number", NUMBER, ITSELF, EQUALS)
-LITERAL = Kind("literal", LITERAL_VALUE, ITSELF, EQUALS)  # argument: True, False or None
-PREFIX = Kind("prefix", STRING, ITSELF, STARTS)
-SUFFIX = Kind("suffix", STRING, ITSELF, ENDS)
+EXACT = Kind("exact", STRING, ITSELF, EQUALS, 0)
+EXACT_NUMBER = Kind("exact number", NUMBER, ITSELF, EQUALS, 0)
+LITERAL = Kind("literal", LITERAL_VALUE, ITSELF, EQUALS, 0)  # argument: True, False or None
+PREFIX = Kind("prefix", STRING, ITSELF, STARTS, 1)
+SUFFIX = Kind("suffix", STRING, ITSELF, ENDS, 1)
 # Ignore-case patterns written in ASCII: the argument is the pattern lower-cased (see ignorecase).
-EQUALS_IC = Kind("equals-ignore-case", STRING, FOLDED, EQUALS)
-PREFIX_IC = Kind("prefix equals-ignore-case", STRING, FOLDED, STARTS)
-SUFFIX_IC = Kind("suffix equals-ignore-case", STRING, FOLDED, ENDS)
+EQUALS_IC = Kind("equals-ignore-case", STRING, FOLDED, EQUALS, 1)
+PREFIX_IC = Kind("prefix equals-ignore-case", STRING, FOLDED, STARTS, 1)
+SUFFIX_IC = Kind("suffix equals-ignore-case", STRING, FOLDED, ENDS, 1)
 # Ignore-case patterns with other letters: the argument is an ignorecase.CaseVariants.
-EQUALS_IC_VARIANTS = Kind("equals-ignore-case", STRING, ITSELF, "{a}.equals({k})")
-PREFIX_IC_VARIANTS = Kind("prefix equals-ignore-case", STRING, ITSELF, "{a}.begins({k})")
-SUFFIX_IC_VARIANTS = Kind("suffix equals-ignore-case", STRING, ITSELF, "{a}.ends({k})")
-WILDCARD = Kind("wildcard", STRING, ITSELF, "{a}.matches({k})")  # argument: wildcard.Wildcard
-NUMERIC = Kind("numeric", NUMBER, DOUBLE, WITHIN, arity=2)  # argument: (low, high), both included
-EXISTS = Kind("exists", ANY, ITSELF, "{a}")  # argument: True (exists: false is the value's absence)
-CIDR = Kind("cidr", STRING, ITSELF, "{a}.contains({k})")  # argument: cidr.Block
-ANYTHING_BUT = Kind("anything-but", STRING, ITSELF, "{k} in {a}", negative=True)  # frozenset
-ANYTHING_BUT_NUMBER = Kind("anything-but", NUMBER, ITSELF, "{k} in {a}", negative=True)  # frozenset
-ANYTHING_BUT_IC = Kind("anything-but equals-ignore-case", STRING, FOLDED, "{k} in {a}", negative=True)
-ANYTHING_BUT_IC_VARIANTS = Kind(  # argument: ignorecase.AnyCaseVariants
-    "anything-but equals-ignore-case", STRING, ITSELF, "{a}.equals({k})", negative=True
+EQUALS_IC_VARIANTS = Kind("equals-ignore-case", STRING, ITSELF, "{a}.equals({k})", 1)
+PREFIX_IC_VARIANTS = Kind("prefix equals-ignore-case", STRING, ITSELF, "{a}.begins({k})", 1)
+SUFFIX_IC_VARIANTS = Kind("suffix equals-ignore-case", STRING, ITSELF, "{a}.ends({k})", 1)
+WILDCARD = Kind("wildcard", STRING, ITSELF, "{a}.matches({k})", 2)  # argument: wildcard.Wildcard
+NUMERIC = Kind("numeric", NUMBER, DOUBLE, WITHIN, 2, arity=2)  # argument: (low, high), both included
+EXISTS = Kind("exists", ANY, ITSELF, "{a}", 3)  # argument: True (exists: false is the value's absence)
+CIDR = Kind("cidr", STRING, ITSELF, "{a}.contains({k})", 2)  # argument: cidr.Block
+ANYTHING_BUT = Kind("anything-but", STRING, ITSELF, "{k} in {a}", 4, negative=True)  # frozenset
+ANYTHING_BUT_NUMBER = Kind("anything-but", NUMBER, ITSELF, "{k} in {a}", 4, negative=True)  # frozenset
+ANYTHING_BUT_IC = Kind("anything-but equals-ignore-case", STRING, FOLDED, "{k} in {a}", 4, negative=True)
+ANYTHING_BUT_IC_VARIANTS = Kind(  # argument: AnyOf(CaseVariants)
+    "anything-but equals-ignore-case", STRING, ITSELF, "{a}.holds({k})", 4, negative=True
 )
-ANYTHING_BUT_PREFIX = Kind("anything-but prefix", STRING, ITSELF, STARTS, negative=True)  # a tuple
-ANYTHING_BUT_SUFFIX = Kind("anything-but suffix", STRING, ITSELF, ENDS, negative=True)  # a tuple
-ANYTHING_BUT_WILDCARD = Kind(  # argument: wildcard.AnyWildcard
-    "anything-but wildcard", STRING, ITSELF, "{a}.matches({k})", negative=True
-)
+ANYTHING_BUT_PREFIX = Kind("anything-but prefix", STRING, ITSELF, STARTS, 4, negative=True)  # a tuple
+ANYTHING_BUT_SUFFIX = Kind("anything-but suffix", STRING, ITSELF, ENDS, 4, negative=True)  # a tuple
+ANYTHING_BUT_WILDCARD = Kind("anything-but wildcard", STRING, ITSELF, "{a}.holds({k})", 4, negative=True)  # AnyOf
 
 # Every kind, in the order a state tests them on one path.
 KINDS = (

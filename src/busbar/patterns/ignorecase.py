@@ -25,8 +25,6 @@ every code point stands for itself lower- and upper-cased.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
@@ -80,25 +78,3 @@ class CaseVariants:
 
     def __repr__(self) -> str:
         return f"CaseVariants({self.text!r})"
-
-
-class AnyCaseVariants:
-    """Several ignore-case patterns (an ``anything-but`` list): ``equals`` when any of them does."""
-
-    __slots__ = ("patterns", "equals")
-
-    def __init__(self, patterns: Iterable[CaseVariants]) -> None:
-        self.patterns = tuple(dict.fromkeys(patterns))
-        self.equals = self.patterns[0].equals if len(self.patterns) == 1 else self._any
-
-    def _any(self, value: str) -> bool:
-        return any(p.equals(value) for p in self.patterns)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, AnyCaseVariants) and other.patterns == self.patterns
-
-    def __hash__(self) -> int:
-        return hash(self.patterns)
-
-    def __repr__(self) -> str:
-        return f"AnyCaseVariants({[p.text for p in self.patterns]!r})"

@@ -17,74 +17,20 @@ from typing import Any
 
 from .codegen import Code, Compiler, noop
 from .compile import Alternative, CompiledPattern, Path, compile_pattern
-from .conditions import (
-    ABSENT,
-    ANYTHING_BUT,
-    ANYTHING_BUT_IC,
-    ANYTHING_BUT_IC_VARIANTS,
-    ANYTHING_BUT_NUMBER,
-    ANYTHING_BUT_PREFIX,
-    ANYTHING_BUT_SUFFIX,
-    ANYTHING_BUT_WILDCARD,
-    EQUALS_IC,
-    EQUALS_IC_VARIANTS,
-    EXACT,
-    EXACT_NUMBER,
-    EXISTS,
-    LITERAL,
-    PREFIX,
-    PREFIX_IC,
-    PREFIX_IC_VARIANTS,
-    SUFFIX,
-    SUFFIX_IC,
-    SUFFIX_IC_VARIANTS,
-    Cond,
-    Kind,
-)
+from .conditions import ABSENT, Cond
 from .errors import PatternLimits
 from .evaluate import alternative_matches
 from .events import PathTrie, collect, gather, parse_event
 from .forms import Form, show_condition
 from .index import PathIndex
 
-_EXACT = {EXACT, EXACT_NUMBER, LITERAL}
-_AFFIX = _EXACT | {
-    EQUALS_IC,
-    EQUALS_IC_VARIANTS,
-    PREFIX,
-    PREFIX_IC,
-    PREFIX_IC_VARIANTS,
-    SUFFIX,
-    SUFFIX_IC,
-    SUFFIX_IC_VARIANTS,
-}
-_NEGATIVE = {
-    ANYTHING_BUT,
-    ANYTHING_BUT_NUMBER,
-    ANYTHING_BUT_IC,
-    ANYTHING_BUT_IC_VARIANTS,
-    ANYTHING_BUT_PREFIX,
-    ANYTHING_BUT_SUFFIX,
-    ANYTHING_BUT_WILDCARD,
-}
-
 Step = tuple[Path, tuple[Cond, ...]]
 
 
 def _anchor_rank(conds: tuple[Cond, ...]) -> int:
-    """Lower is more selective: how few events a field's conditions are expected to pass."""
-    kinds: set[Kind] = {c.kind for c in conds}
-    if ABSENT in conds:
-        return 5
-    if kinds <= _EXACT:
-        return 0
-    if kinds <= _AFFIX:
-        return 1
-    if kinds & _NEGATIVE:
-        return 4
-    if EXISTS in kinds:
-        return 3
-    return 2  # numeric, cidr, wildcard
+    """Lower is more selective: how few events a field's conditions are expected to pass (the
+    least selective condition's ``Kind.rank``; ``exists: false`` last)."""
+    return 5 if ABSENT in conds else max(c.kind.rank for c in conds)
 
 
 def steps_of(alt: Alternative, distinct: Callable[[Path], int]) -> tuple[Step, ...]:
@@ -228,14 +174,14 @@ class Matcher:
             self._trie.add(path, slot)
         slot.users += 1
         for cond in conds:
-            if cond.kind in _EXACT:
+            if cond.kind.rank == 0:
                 slot.exact[cond] = slot.exact.get(cond, 0) + 1
         return slot
 
     def _release(self, path: Path, conds: tuple[Cond, ...]) -> None:
         slot = self._paths[path]
         for cond in conds:
-            if cond.kind in _EXACT:
+            if cond.kind.rank == 0:
                 slot.exact[cond] -= 1
                 if not slot.exact[cond]:
                     del slot.exact[cond]

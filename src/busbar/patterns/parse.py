@@ -252,26 +252,14 @@ class JsonReader:
 
     def _skip_colon(self) -> str:
         """Read the colon after a field name and the first character of the value."""
-        got_colon = False
-        text = self._text
-        while self._ptr < len(text):
-            c = text[self._ptr]
-            self._ptr += 1
-            if c > " ":
-                if c == "/":
-                    raise self._unexpected(
-                        c,
-                        "maybe a (non-standard) comment? (not recognized as one since Feature "
-                        "'ALLOW_COMMENTS' not enabled for parser)",
-                    )
-                if got_colon:
-                    return c
-                if c != ":":
-                    raise self._unexpected(c, "was expecting a colon to separate field name and value")
-                got_colon = True
-                continue
-            self._space(c)
-        raise self._fail(f"Unexpected end-of-input within/between {self._contexts[-1].kind} entries")
+        c = self._skip_whitespace()
+        if c == ":":
+            c = self._skip_whitespace()
+        elif c is not None:
+            raise self._unexpected(c, "was expecting a colon to separate field name and value")
+        if c is None:
+            raise self._fail(f"Unexpected end-of-input within/between {self._contexts[-1].kind} entries")
+        return c
 
     # -- values ------------------------------------------------------------------------------
     def _value(self, c: str) -> Token:
@@ -366,24 +354,13 @@ class JsonReader:
         mark = i + 1  # Jackson's pointer while it reads a fraction or an exponent: past its '.' or 'e'
         if i < len(text) and text[i] == ".":
             token = Token.FLOAT
-            i += 1
-            digits = i
-            while i < len(text) and "0" <= text[i] <= "9":
-                i += 1
-            if i == digits:
-                self._ptr = mark
-                raise self._number_char(text[i] if i < len(text) else "", "Decimal point not followed by a digit")
+            i = self._digits(i + 1, mark, "Decimal point not followed by a digit")
         if i < len(text) and text[i] in "eE":
             token = Token.FLOAT
             i += 1
             if i < len(text) and text[i] in "+-":
                 i += 1
-            digits = i
-            while i < len(text) and "0" <= text[i] <= "9":
-                i += 1
-            if i == digits:
-                self._ptr = mark
-                raise self._number_char(text[i] if i < len(text) else "", "Exponent indicator not followed by a digit")
+            i = self._digits(i, mark, "Exponent indicator not followed by a digit")
         self._ptr = i
         self._scalar = text[start:i]
         if len(self._contexts) == 1 and i < len(text):  # root values must be followed by space
@@ -396,6 +373,18 @@ class JsonReader:
                 self._line += 1
                 self._line_start = self._ptr
         return token
+
+    def _digits(self, i: int, mark: int, missing: str) -> int:
+        """Where the digits from ``i`` end; at least one is required (Jackson then reports the
+        character found instead, pointing ``mark`` back)."""
+        text = self._text
+        start = i
+        while i < len(text) and "0" <= text[i] <= "9":
+            i += 1
+        if i == start:
+            self._ptr = mark
+            raise self._number_char(text[i] if i < len(text) else "", missing)
+        return i
 
     def _number_char(self, c: str, comment: str) -> JsonSyntaxError:
         if not c:

@@ -149,26 +149,3 @@ def complexity(texts: Iterable[str], cap: int) -> int:
             if budget <= 0:
                 return cap + 1
     return best
-
-
-class AnyWildcard:
-    """Several wildcards (an ``anything-but`` list): ``matches`` when any of them does."""
-
-    __slots__ = ("wildcards", "matches")
-
-    def __init__(self, wildcards: Iterable[Wildcard]) -> None:
-        self.wildcards = tuple(dict.fromkeys(wildcards))
-        # One wildcard (the usual case): its own method, without a loop around it.
-        self.matches = self.wildcards[0].matches if len(self.wildcards) == 1 else self._any
-
-    def _any(self, value: str) -> bool:
-        return any(w.matches(value) for w in self.wildcards)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, AnyWildcard) and other.wildcards == self.wildcards
-
-    def __hash__(self) -> int:
-        return hash(self.wildcards)
-
-    def __repr__(self) -> str:
-        return f"AnyWildcard({[w.text for w in self.wildcards]!r})"
