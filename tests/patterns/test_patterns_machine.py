@@ -354,8 +354,9 @@ def _trie(*paths: tuple[str, ...]) -> PathTrie:
     return trie
 
 
-def _by_path(values: dict[Any, list[Any]]) -> dict[Any, list[str]]:
-    return {slot: sorted(map(repr, vs)) for slot, vs in values.items()}
+def _by_path(values: dict[Any, Any]) -> dict[Any, list[str]]:
+    """The values at each path, as a sorted list (gather keeps a path's one value as itself)."""
+    return {slot: sorted(map(repr, vs if type(vs) is list else [vs])) for slot, vs in values.items()}
 
 
 def test_arrays_of_objects_gathered_by_column_as_one_by_one() -> None:
@@ -370,6 +371,7 @@ def test_arrays_of_objects_gathered_by_column_as_one_by_one() -> None:
     for event in cases:
         values, arrayed = gather(event, root)
         expected, _ = collect(event, root)
+        assert all(type(v) is list for v in expected.values())
         assert _by_path(values) == _by_path(expected), event
         assert arrayed == set(values)
 

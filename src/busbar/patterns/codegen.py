@@ -15,9 +15,9 @@ entered during this match (a state can be reached from two conditions, or two va
 path), and ``ctx`` is None unless an alternative may need the same-array-element check
 (``confirm`` does it).
 
-Generated functions are named after their shape (``state_source_exact_table``), kept in
-``linecache`` (``pysource``) and listed by ``Compiler.sources()``, so that tracebacks, ``inspect``
-and ``Matcher.describe(source=True)`` show them. A state with many fields gets one function per
+Generated functions are named after their shape (``state_exact_table__numeric``: an exact table on
+one path, a numeric test on the next) and kept in ``linecache`` (``pysource``), so that
+tracebacks, ``inspect`` and ``Matcher.describe(source=True)`` show them. A state with many fields gets one function per
 field instead, called in turn, so that shapes stay few and short.
 """
 
@@ -111,9 +111,3 @@ class Compiler:
             lines += form.source([f"code[{j}]" for j in range(k, k + form.size)], take, "    ")
             k += form.size
         return pysource.define("\n".join(lines) + "\n", name, dict(self._globals))  # type: ignore[no-any-return]
-
-    def sources(self) -> dict[str, str]:
-        """The generated functions' source by name."""
-        import inspect
-
-        return {run.__name__: inspect.getsource(run) for run in self._runs.values()}

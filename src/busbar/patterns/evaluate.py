@@ -1,6 +1,6 @@
-"""One pattern against one event, condition by condition: the definition the index must agree
-with. Used by ``pattern_matches`` (TestEventPattern) and to confirm the Matcher's candidates when
-array consistency has to be checked."""
+"""One pattern against one event, condition by condition, each by its kind's own test
+(``conditions``). Used by ``pattern_matches`` (TestEventPattern) and to confirm the Matcher's
+candidates when array consistency has to be checked."""
 
 from __future__ import annotations
 

@@ -285,14 +285,25 @@ class Field:
         return (self.slot, *(c for p in self.probes for c in p.constants()))
 
     def source(self, consts: list[str], take: Take, ind: str) -> list[str]:
-        inner = ind + " " * 8
-        lines = [f"{ind}vals = get({consts[0]})", f"{ind}if vals is not None:", f"{ind}    for v in vals:"]
-        lines.append(f"{inner}t = type(v)")
-        k = 1
-        for probe in self.probes:
-            lines += probe.source(consts[k : k + probe.size], take, inner)
-            k += probe.size
-        return lines
+        def probes(inner: str) -> list[str]:
+            lines = [f"{inner}t = type(v)"]
+            k = 1
+            for probe in self.probes:
+                lines += probe.source(consts[k : k + probe.size], take, inner)
+                k += probe.size
+            return lines
+
+        # ``gather`` keeps a path's one value (the usual case) as itself, several in a list.
+        return [
+            f"{ind}vals = get({consts[0]})",
+            f"{ind}if vals is not None:",
+            f"{ind}    if type(vals) is list:",
+            f"{ind}        for v in vals:",
+            *probes(ind + " " * 12),
+            f"{ind}    else:",
+            f"{ind}        v = vals",
+            *probes(ind + " " * 8),
+        ]
 
     def describe(self) -> list[str]:
         return [f"{self.slot}: {line}" for p in self.probes for line in p.describe()]

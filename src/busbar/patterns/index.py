@@ -77,7 +77,8 @@ class PathIndex:
         # Kinds in a fixed order, so that states testing the same kinds share one shape.
         for kind, entries in sorted(by_kind.items(), key=lambda item: KINDS.index(item[0])):
             relation = kind.relation
-            if kind.negative or len(entries) < TABLE_FROM.get(relation, len(entries) + 1):
+            table_from = None if kind.negative else TABLE_FROM.get(relation)
+            if table_from is None or len(entries) < table_from:
                 probes.extend(Test(kind, arg, hits) for arg, hits in entries)
             elif relation == EQUALS:
                 probes.append(EqualTable(kind, dict(entries)))
