@@ -245,6 +245,8 @@ def _gather_obj(obj: dict[str, Any], node: TrieNode, values: dict[Any, Any], arr
         else:
             slot = child.slot
             if slot is not None:
+                # ``_add``, inline: the usual leaf, where a call would cost 5-10% of a match
+                # (EXACT, EQUALS_IGNORE_CASE, GENERATED_1000 in benchmarks/match.py).
                 found = values.get(slot)
                 if found is None:
                     values[slot] = v if v is not None else [None]
