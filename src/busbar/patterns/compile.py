@@ -45,7 +45,7 @@ from .conditions import (
     Cond,
 )
 from .errors import InvalidEventPattern, PatternLimits
-from .ignorecase import CaseVariants
+from .ignorecase import CaseVariants, ascii_fold
 from .parse import NUMBERS, JsonReader, JsonSyntaxError, Token
 from .wildcard import Wildcard, WildcardSyntaxError, complexity
 
@@ -377,7 +377,7 @@ class _Walk:
         """The anything-but condition over ``texts`` for the inner operator ``op``."""
         if op == "equals-ignore-case":
             if all(text.isascii() for text in texts):
-                return Cond(ANYTHING_BUT_IC, frozenset(text.lower() for text in texts))
+                return Cond(ANYTHING_BUT_IC, frozenset(ascii_fold(text) for text in texts))
             return Cond(ANYTHING_BUT_IC_VARIANTS, AnyOf((CaseVariants(text) for text in texts), "equals"))
         if op == "wildcard":
             return Cond(ANYTHING_BUT_WILDCARD, AnyOf((self.wildcard(text) for text in texts), "matches"))
@@ -475,7 +475,7 @@ def _ignore_case(ascii_kind: Any, variants_kind: Any, text: str) -> Cond:
     """An ignore-case condition: ASCII patterns by their lower-cased text, others as
     ``CaseVariants`` (see ignorecase)."""
     if text.isascii():
-        return Cond(ascii_kind, text.lower())
+        return Cond(ascii_kind, ascii_fold(text))
     return Cond(variants_kind, CaseVariants(text))
 
 
