@@ -12,7 +12,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from data import CONFORMANCE
-
 from support import unique
 
 CASES = sorted(CONFORMANCE.glob("event-patterns/*.json5"))
