@@ -428,7 +428,8 @@ def _test_pattern(args: argparse.Namespace) -> int:
         except (ValueError, RecursionError) as error:
             raise _BadInput(f"the event is not valid JSON: {error}") from None
     except InvalidEventPattern as error:
-        print(str(error), file=sys.stderr)
+        # AWS's message puts the parser position on a second line; a command says it on one.
+        print(" ".join(part.strip() for part in str(error).splitlines()), file=sys.stderr)
         return 2
     except _BadInput as error:
         # Exit 1 means "no match": a command that could not run says so with 2.

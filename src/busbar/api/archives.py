@@ -24,7 +24,6 @@ from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import (
-    LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     ValidationException,
@@ -32,6 +31,7 @@ from busbar.api.errors import (
 from busbar.api.paging import listing
 from busbar.api.patterns import compile_pattern
 from busbar.api.resources import bus_not_found, get_bus
+from busbar.api.rules import count_new_rule
 from busbar.model import arns
 from busbar.model.arns import archive_arn, rule_arn
 from busbar.resources import quotas
@@ -46,7 +46,6 @@ MANAGED_BY = "prod.vhs.events.aws.internal"
 RULE_PREFIX = "Events-Archive-"
 # Replayed events carry "replay-name": an archive's rule never matches them.
 NOT_REPLAYED = {"replay-name": [{"exists": False}]}
-LIMIT_EXCEEDED = "The requested resource exceeds the maximum number allowed."
 
 _DESCRIBED = (
     "ArchiveArn",
@@ -102,17 +101,7 @@ async def create_archive(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         compile_pattern(ctx, pattern)
     rule_name = RULE_PREFIX + name
     if find_rule(store, scope, bus["Name"], rule_name) is None:
-        try:
-            await quotas.reserve(
-                store,
-                RULE,
-                bus_key(scope, bus["Name"]),
-                rule_name,
-                ctx.settings.limits.max_rules_per_bus,
-                lambda kept: find_rule(store, scope, bus["Name"], kept) is not None,
-            )
-        except quotas.QuotaExceeded:
-            raise LimitExceededException(LIMIT_EXCEEDED) from None
+        await count_new_rule(ctx, bus["Name"], rule_name)
     now = time.time()
     arn = archive_arn(scope.region, scope.account, name)
     archive: dict[str, Any] = {

@@ -9,12 +9,12 @@ from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import (
-    LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     ValidationException,
 )
 from busbar.api.paging import listing
+from busbar.api.quota import count_new
 from busbar.api.resources import get_bus
 from busbar.api.tags import add_tags
 from busbar.model.arns import bus_arn
@@ -26,7 +26,6 @@ from busbar.store.base import AlreadyExists, Store
 
 # Members of a bus that UpdateEventBus may change and Describe answers.
 _OPTIONAL = ("Description", "KmsKeyIdentifier", "DeadLetterConfig", "LogConfig")
-LIMIT_EXCEEDED = "The requested resource exceeds the maximum number allowed."
 
 
 async def ensure_default_bus(store: Store, scope: Scope, limit: int) -> None:
@@ -62,17 +61,14 @@ async def create_event_bus(ctx: Context, body: dict[str, Any]) -> dict[str, Any]
     store, key = ctx.store, bus_key(ctx.scope, name)
     if store.get_resource(BUS, key) is not None:
         raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")
-    try:
-        await quotas.reserve(
-            store,
-            BUS,
-            ctx.scope.prefix,
-            name,
-            ctx.settings.limits.max_event_buses,
-            lambda kept: find_bus(store, ctx.scope, kept) is not None,
-        )
-    except quotas.QuotaExceeded:
-        raise LimitExceededException(LIMIT_EXCEEDED) from None
+    await count_new(
+        store,
+        BUS,
+        ctx.scope.prefix,
+        name,
+        ctx.settings.limits.max_event_buses,
+        lambda kept: find_bus(store, ctx.scope, kept) is not None,
+    )
     bus = _new_bus(ctx.scope, name, body)
     try:
         await store.create_resource(BUS, key, bus)

@@ -52,12 +52,12 @@ from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import (
-    LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     ValidationException,
 )
 from busbar.api.paging import listing
+from busbar.api.quota import count_new
 from busbar.model.arns import connection_arn, connection_secret_arn, parse_events
 from busbar.resources import quotas
 from busbar.resources.connections import (
@@ -258,17 +258,14 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
     store, stored_key = ctx.store, ctx.scope.key(name)
     if store.get_resource(CONNECTION, stored_key) is not None:
         raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
-    try:
-        await quotas.reserve(
-            store,
-            CONNECTION,
-            ctx.scope.prefix,
-            name,
-            ctx.settings.limits.max_connections,
-            lambda kept: store.get_resource(CONNECTION, ctx.scope.key(kept)) is not None,
-        )
-    except quotas.QuotaExceeded:
-        raise LimitExceededException("The requested resource exceeds the maximum number allowed.") from None
+    await count_new(
+        store,
+        CONNECTION,
+        ctx.scope.prefix,
+        name,
+        ctx.settings.limits.max_connections,
+        lambda kept: store.get_resource(CONNECTION, ctx.scope.key(kept)) is not None,
+    )
     now = time.time()
     unique = str(uuid.uuid4())
     # AWS's secret is named by an id of its own and Secrets Manager's six-character suffix.

@@ -24,11 +24,11 @@ from typing import Any
 from busbar.api.connections import check_endpoint, connection_by_arn
 from busbar.api.context import Context
 from busbar.api.errors import (
-    LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
 from busbar.api.paging import listing
+from busbar.api.quota import count_new
 from busbar.model.arns import api_destination_arn
 from busbar.resources import quotas
 from busbar.resources.connections import DEAUTHORIZED
@@ -86,17 +86,14 @@ async def create_api_destination(ctx: Context, body: dict[str, Any]) -> dict[str
         raise ResourceAlreadyExistsException(f"An api-destination '{name}' already exists.")
     check_endpoint(body["InvocationEndpoint"], "InvocationEndpoint")
     connection_by_arn(ctx, body["ConnectionArn"])
-    try:
-        await quotas.reserve(
-            store,
-            API_DESTINATION,
-            ctx.scope.prefix,
-            name,
-            ctx.settings.limits.max_api_destinations,
-            lambda kept: store.get_resource(API_DESTINATION, ctx.scope.key(kept)) is not None,
-        )
-    except quotas.QuotaExceeded:
-        raise LimitExceededException("The requested resource exceeds the maximum number allowed.") from None
+    await count_new(
+        store,
+        API_DESTINATION,
+        ctx.scope.prefix,
+        name,
+        ctx.settings.limits.max_api_destinations,
+        lambda kept: store.get_resource(API_DESTINATION, ctx.scope.key(kept)) is not None,
+    )
     now = time.time()
     destination: dict[str, Any] = {
         "Name": name,

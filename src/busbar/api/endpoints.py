@@ -33,15 +33,14 @@ from busbar.api.context import Context
 from busbar.api.errors import (
     ConcurrentModificationException,
     IllegalStatusException,
-    LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     ValidationException,
 )
 from busbar.api.paging import page
+from busbar.api.quota import count_new
 from busbar.model import arns
 from busbar.model import entries as checks
-from busbar.resources import quotas
 from busbar.resources.endpoints import (
     CREATING,
     DELETING,
@@ -144,17 +143,14 @@ async def create_endpoint(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     store, key = ctx.store, endpoint_key(ctx.scope, name)
     if store.get_resource(ENDPOINT, key) is not None:
         raise ResourceAlreadyExistsException(f"Endpoint {name} already exists.")
-    try:
-        await quotas.reserve(
-            store,
-            ENDPOINT,
-            ctx.scope.prefix,
-            name,
-            ctx.settings.limits.max_endpoints,
-            lambda kept: store.get_resource(ENDPOINT, endpoint_key(ctx.scope, kept)) is not None,
-        )
-    except quotas.QuotaExceeded:
-        raise LimitExceededException("The requested resource exceeds the maximum number allowed.") from None
+    await count_new(
+        store,
+        ENDPOINT,
+        ctx.scope.prefix,
+        name,
+        ctx.settings.limits.max_endpoints,
+        lambda kept: store.get_resource(ENDPOINT, endpoint_key(ctx.scope, kept)) is not None,
+    )
     endpoint_id = _new_id(ctx)
     now = time.time()
     endpoint = {

@@ -8,7 +8,7 @@ Hierarchy::
 
     AwsError
     ├── ValidationException            request failed the model's constraints or AWS's checks
-    ├── SerializationException         body is not a JSON object / a member has the wrong type
+    ├── SerializationException         the body is not JSON, or not a JSON object
     ├── UnknownOperationException      X-Amz-Target names no operation
     ├── ResourceNotFoundException
     ├── ResourceAlreadyExistsException

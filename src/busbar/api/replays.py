@@ -23,6 +23,7 @@ from busbar.api.errors import (
     ValidationException,
 )
 from busbar.api.paging import listing
+from busbar.api.quota import LIMIT_EXCEEDED
 from busbar.api.resources import get_bus
 from busbar.model import arns
 from busbar.model.timestamps import parse_timestamp
@@ -34,7 +35,6 @@ ACTIVE = ("STARTING", "RUNNING")
 UNFINISHED = ("STARTING", "RUNNING", "CANCELLING")
 # AWS's quota: replays in STARTING or RUNNING at once, per account and region.
 MAX_ACTIVE = 10
-LIMIT_EXCEEDED = "The requested resource exceeds the maximum number allowed."
 
 _DESCRIBED = (
     "ReplayName",

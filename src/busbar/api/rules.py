@@ -21,12 +21,12 @@ from typing import Any
 
 from busbar.api.context import Context
 from busbar.api.errors import (
-    LimitExceededException,
     ResourceNotFoundException,
     ValidationException,
 )
 from busbar.api.paging import listing
 from busbar.api.patterns import compile_pattern
+from busbar.api.quota import count_new
 from busbar.api.resources import bus_name, check_unmanaged, get_bus, managed_rule
 from busbar.api.tags import add_tags
 from busbar.model.arns import rule_arn
@@ -58,7 +58,6 @@ _LISTED = (
     "ManagedBy",
     "EventBusName",
 )
-LIMIT_EXCEEDED = "The requested resource exceeds the maximum number allowed."
 
 
 def rule_not_found(name: str, bus: str) -> ResourceNotFoundException:
@@ -122,6 +121,20 @@ def _anchor(rule: dict[str, Any], previous: dict[str, Any] | None) -> None:
         rule["ScheduleAnchor"] = time.time()
 
 
+async def count_new_rule(ctx: Context, bus: str, name: str) -> None:
+    """Count a new rule of *bus* (in the request's scope) against the rules-per-bus quota,
+    or raise LimitExceededException."""
+    store, scope = ctx.store, ctx.scope
+    await count_new(
+        store,
+        RULE,
+        bus_key(scope, bus),
+        name,
+        ctx.settings.limits.max_rules_per_bus,
+        lambda kept: find_rule(store, scope, bus, kept) is not None,
+    )
+
+
 async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     name: str = body["Name"]
     bus = get_bus(ctx, body.get("EventBusName"))["Name"]
@@ -137,17 +150,7 @@ async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     if existing is not None:
         check_unmanaged(existing)
     else:
-        try:
-            await quotas.reserve(
-                store,
-                RULE,
-                bus_key(scope, bus),
-                name,
-                ctx.settings.limits.max_rules_per_bus,
-                lambda kept: find_rule(store, scope, bus, kept) is not None,
-            )
-        except quotas.QuotaExceeded:
-            raise LimitExceededException(LIMIT_EXCEEDED) from None
+        await count_new_rule(ctx, bus, name)
     arn = rule_arn(scope.region, scope.account, bus, name)
 
     def upsert(existing: dict[str, Any] | None) -> dict[str, Any]:

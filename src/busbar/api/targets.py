@@ -15,8 +15,9 @@ from typing import Any
 from busbar.api.context import Context
 from busbar.api.errors import LimitExceededException, ValidationException
 from busbar.api.paging import listing
+from busbar.api.quota import LIMIT_EXCEEDED
 from busbar.api.resources import check_unmanaged, managed_rule
-from busbar.api.rules import LIMIT_EXCEEDED, change_rule, get_rule
+from busbar.api.rules import change_rule, get_rule
 from busbar.api.target_checks import PARAMETERS, InvalidTarget, check_target
 from busbar.model import arns
 from busbar.model.arns import TargetKind

@@ -73,7 +73,7 @@ def lower_camel(name: str) -> str:
 
 
 def validate_request(operation_name: str, body: dict[str, Any]) -> None:
-    """Raise ValidationException (or SerializationException for wrong types)
+    """Raise ValidationException (wrong types included, as AWS's JSON services word them)
     when *body* breaks the model of *operation_name*."""
     check = _compiled(operation_name)
     if check is None:
