@@ -187,15 +187,20 @@ def test_the_sandbox_tests_patterns_and_sends_events(page, world):
     assert page.inner_text("#send-result") == "MalformedDetail: Detail is malformed."
 
 
-def test_a_dead_delivery_is_redriven_from_the_page(page, world):
+def event_to(world: World, name: str, *replies: Reply) -> str:
+    """Put an event that a rule of its own sends to the target's path /<name>, which answers
+    *replies*; answer the event's id."""
     client = world.client
-    world.target.script("/fragile", Reply(status=400))  # not retryable: dead at once
-    dest = api_destination(client, f"{world.target.url}/fragile")
-    source = unique("fragile")
-    rule = unique("fragile")
+    world.target.script(f"/{name}", *replies)
+    source = unique(name)
+    rule = unique(name)
     client.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
-    client.put_targets(Rule=rule, Targets=[{"Id": "fragile", "Arn": dest}])
-    event_id = put(client, {"n": 1}, source=source)
+    client.put_targets(Rule=rule, Targets=[{"Id": name, "Arn": api_destination(client, f"{world.target.url}/{name}")}])
+    return put(client, {"n": 1}, source=source)
+
+
+def test_a_dead_delivery_is_redriven_from_the_page(page, world):
+    event_id = event_to(world, "fragile", Reply(status=400))  # not retryable: dead at once
     world.target.wait_for(1, "/fragile")
     page.goto(world.url("/console/deliveries"))
     for _ in range(100):
@@ -215,14 +220,7 @@ def test_a_dead_delivery_is_redriven_from_the_page(page, world):
 
 
 def test_pending_deliveries_show_their_last_error(page, world):
-    client = world.client
-    world.target.script("/busy", *[Reply(status=503)] * 1000)
-    dest = api_destination(client, f"{world.target.url}/busy")
-    source = unique("busy")
-    rule = unique("busy")
-    client.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
-    client.put_targets(Rule=rule, Targets=[{"Id": "busy", "Arn": dest}])
-    event_id = put(client, {"n": 1}, source=source)
+    event_id = event_to(world, "busy", *[Reply(status=503)] * 1000)
     world.target.wait_for(2, "/busy")
     page.goto(world.url("/console/deliveries"))
     row = page.locator(f'#pending tr[data-event="{event_id}"]')
