@@ -20,6 +20,7 @@ from busbar.api.resources import bus_ref
 from busbar.model import entries as checks
 from busbar.model.size import entry_size
 from busbar.resources.kinds import BUS, bus_key
+from busbar.resources.scope import Scope, name_of_key
 from busbar.store.base import NewEvent, Unavailable
 
 log = logging.getLogger("busbar.api")
@@ -49,17 +50,18 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     accepted: list[NewEvent] = []
     replicas: list[NewEvent] = []
     event_ids = checks.new_event_ids(len(request_entries))
+    buses: dict[str | None, _TargetBus] = {}
     for index, entry in enumerate(request_entries):
         if index >= allowed:
             outcome: NewEvent | checks.EntryError = THROTTLED
         elif via is None:
-            outcome = _accept(ctx, entry, event_ids[index], now, now_text)
+            outcome = _accept(ctx, entry, event_ids[index], now, now_text, buses)
         else:  # the entry names the endpoint's bus, which is then the active Region's
             routed = via.entry(entry)
             outcome = (
                 routed
                 if isinstance(routed, checks.EntryError)
-                else _accept(ctx, routed, event_ids[index], now, now_text)
+                else _accept(ctx, routed, event_ids[index], now, now_text, buses)
             )
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
@@ -87,10 +89,31 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     return {"FailedEntryCount": failed, "Entries": results}
 
 
+_TargetBus = tuple[Scope, str, "dict[str, Any] | None", bool]
+
+
+def _target_bus(ctx: Context, named: str | None) -> _TargetBus:
+    """(scope, store key, stored bus or None, whether of another account) of the bus an
+    entry's ``EventBusName`` names."""
+    scope, bus = bus_ref(ctx, named)
+    # A bus named by name is the caller's (bus_ref answers the context's own scope then).
+    foreign = scope is not ctx.scope and scope != ctx.scope
+    key = bus_key(scope, bus)
+    # Another region's buses are not reached through this one.
+    stored = ctx.store.get_resource(BUS, key) if not foreign or scope.region == ctx.region else None
+    return scope, key, stored, foreign
+
+
 def _accept(
-    ctx: Context, entry: dict[str, Any], event_id: str, now: float, now_text: str
+    ctx: Context,
+    entry: dict[str, Any],
+    event_id: str,
+    now: float,
+    now_text: str,
+    buses: dict[str | None, _TargetBus],
 ) -> NewEvent | checks.EntryError:
-    """The event one entry becomes, or why it is refused."""
+    """The event one entry becomes, or why it is refused (*buses* remembers, for this
+    request, the buses entries named: ten entries usually name one)."""
     source = entry.get("Source")
     if not source:
         return checks.MISSING_SOURCE
@@ -109,14 +132,13 @@ def _accept(
     if detail is None:
         return checks.MALFORMED_DETAIL
     named = entry.get("EventBusName")
-    scope, bus = bus_ref(ctx, named)
-    # A bus named by name is the caller's (bus_ref answers the context's own scope then).
-    foreign = scope is not ctx.scope and scope != ctx.scope
-    key = bus_key(scope, bus)
-    # Another region's buses are not reached through this one.
-    stored = ctx.store.get_resource(BUS, key) if not foreign or scope.region == ctx.region else None
+    target = buses.get(named)
+    if target is None:
+        target = buses[named] = _target_bus(ctx, named)
+    scope, key, stored, foreign = target
     if stored is None:
         # AWS answers success and drops the event; busbar says so (see README).
+        bus = name_of_key(key)
         return checks.EntryError("ResourceNotFoundException", f"Event bus {named if foreign else bus} does not exist.")
     if foreign or "Policy" in stored:
         # Another account's bus (named by ARN) takes the event only where its policy allows

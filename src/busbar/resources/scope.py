@@ -8,7 +8,7 @@ when unsigned).  Every resource key begins with its scope, so two regions'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +17,11 @@ class Scope:
 
     account: str
     region: str
+    # The beginning of every key of this scope's resources (made once: keys are made often).
+    prefix: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def prefix(self) -> str:
-        """The beginning of every key of this scope's resources."""
-        return f"{self.account}/{self.region}/"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", f"{self.account}/{self.region}/")
 
     def key(self, *parts: str) -> str:
         """The store key of a resource of this scope named by *parts*."""

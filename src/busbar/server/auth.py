@@ -25,8 +25,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -191,17 +193,30 @@ def unsigned_caller(headers: Mapping[str, str], account: str, region: str) -> Ca
     key is named."""
     authorization = headers.get("authorization")
     if authorization is None:
-        return Caller(account, region)
-    if authorization.startswith(sigv4a.ALGORITHM + " "):
-        return Caller(account, sigv4a.region_of(headers.get("x-amz-region-set"), region))
-    if not authorization.startswith(ALGORITHM + " "):
-        return Caller(account, region)
-    try:
-        scope, _, _ = parse_authorization(authorization)
-    except IncompleteSignatureException:
-        return Caller(account, region)
-    check_region(scope.region)
-    return Caller(account, scope.region)
+        return _caller(account, region)
+    if authorization.startswith(_SIGV4A_PREFIX):
+        return _caller(account, sigv4a.region_of(headers.get("x-amz-region-set"), region))
+    scoped = _SCOPED_REGION.match(authorization)
+    if scoped is None:  # not SigV4, or not a complete credential scope: nothing names a region
+        return _caller(account, region)
+    return _caller(account, _checked_region(scoped.group(1)))
+
+
+# Every request of a client names the same scope: read its region with one match, and
+# check it and make its Caller once.
+_SIGV4A_PREFIX = sigv4a.ALGORITHM + " "
+_SCOPED_REGION = re.compile(ALGORITHM + r" Credential=[^/,\s]*/[^/,\s]*/([^/,\s]*)/[^/,\s]*/[^/,\s]*\s*,")
+
+
+@lru_cache(maxsize=256)
+def _checked_region(region: str) -> str:
+    check_region(region)
+    return region
+
+
+@lru_cache(maxsize=256)
+def _caller(account: str, region: str) -> Caller:
+    return Caller(account, region)
 
 
 class SigV4Verifier:
