@@ -83,7 +83,12 @@ Change = Callable[["dict[str, Any] | None"], "dict[str, Any] | None"]
 MODIFY_ATTEMPTS = 50
 
 
-@dataclass(frozen=True, slots=True)
+# The records below are made for every event and delivery, so they are plain slotted
+# dataclasses (a frozen one costs five times as much to make): treat them as values and
+# never change one; dataclasses.replace() makes a changed copy.
+
+
+@dataclass(slots=True)
 class NewEvent:
     """An accepted event, ready to append.  ``envelope`` is the JSON EventBridge
     delivers; ``time`` is its event time in epoch seconds (for replay ranges);
@@ -110,7 +115,7 @@ class NewEvent:
     direct: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredEvent:
     """An event read back from the log, with its sequence number (unique per store,
     growing in the order events were stored)."""
@@ -164,7 +169,7 @@ class ArchiveStats:
     size_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewDelivery:
     """A delivery the router found: what to send (``payload``; None means the
     envelope itself), to which target (a snapshot of its configuration), for which
@@ -188,7 +193,7 @@ class NewDelivery:
         return str(self.target["Arn"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredDelivery:
     """A delivery as stored, with its id and progress."""
 

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -449,22 +450,22 @@ class SqliteStore(Store):
 
     async def record_deliveries(self, deliveries: Sequence[NewDelivery], routed: Sequence[StoredEvent]) -> list[int]:
         now = time.time()
-        rows = [
+        rows: list[_Row] = [
             (
-                d.event_id,
-                d.bus,
-                d.rule_name,
-                d.rule_arn,
-                orjson.dumps(d.target),
-                d.envelope,
-                d.payload,
-                d.trace_header,
-                d.ingested_at,
-                d.hops,
-                now,
-                d.shaping_error,
-                d.lane,
-                d.budget,
+                (
+                    d.event_id,
+                    d.bus,
+                    d.rule_name,
+                    d.rule_arn,
+                    orjson.dumps(d.target),
+                    d.envelope,
+                    d.ingested_at,
+                    d.hops,
+                    now,
+                    d.lane,
+                    d.budget,
+                ),
+                (d.payload, d.trace_header, d.shaping_error),
             )
             for d in deliveries
         ]
@@ -473,12 +474,7 @@ class SqliteStore(Store):
         def record(conn: sqlite3.Connection) -> int:
             last = 0
             if rows:
-                conn.executemany(
-                    "INSERT INTO deliveries (event_id, bus, rule_name, rule_arn, target, envelope, payload,"
-                    " trace_header, ingested_at, hops, due_at, shaping_error, lane, budget)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                _insert_rows(conn, "deliveries", _DELIVERY_COLUMNS_SET, _DELIVERY_COLUMNS_OPTIONAL, rows)
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             if seq:
                 conn.execute(
@@ -828,28 +824,75 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE deliveries SET lane = json_extract(CAST(target AS TEXT), '$.Arn')")
 
 
+# Columns of an insert that every row has, and those that are often NULL.
+_EVENT_COLUMNS_SET = ("event_id", "bus", "time", "ingested_at", "hops", "envelope", "direct")
+_EVENT_COLUMNS_OPTIONAL = ("trace_header", "budget", "dedup_id", "rules")
+_DELIVERY_COLUMNS_SET = (
+    "event_id",
+    "bus",
+    "rule_name",
+    "rule_arn",
+    "target",
+    "envelope",
+    "ingested_at",
+    "hops",
+    "due_at",
+    "lane",
+    "budget",
+)
+_DELIVERY_COLUMNS_OPTIONAL = ("payload", "trace_header", "shaping_error")
+
+_Row = tuple[tuple[Any, ...], tuple[Any, ...]]  # (values of the set columns, values of the optional ones)
+
+
 def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> int:
     """Insert *events* (an event whose dedup_id is stored already is left out); answer the
     sequence number of the newest event."""
-    conn.executemany(
-        "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, hops, envelope, budget, dedup_id,"
-        " rules, direct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_id) WHERE dedup_id IS NOT NULL"
-        " DO NOTHING",
+    _insert_rows(
+        conn,
+        "events",
+        _EVENT_COLUMNS_SET,
+        _EVENT_COLUMNS_OPTIONAL,
         [
             (
-                e.event_id,
-                e.bus,
-                e.time,
-                e.ingested_at,
-                e.trace_header,
-                e.hops,
-                e.envelope,
-                e.budget,
-                e.dedup_id,
-                orjson.dumps(e.rules).decode() if e.rules is not None else None,
-                int(e.direct),
+                (e.event_id, e.bus, e.time, e.ingested_at, e.hops, e.envelope, int(e.direct)),
+                (e.trace_header, e.budget, e.dedup_id, orjson.dumps(e.rules).decode() if e.rules is not None else None),
             )
             for e in events
         ],
     )
     return _max_seq(conn)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, table: str, columns: tuple[str, ...], optional: tuple[str, ...], rows: Sequence[_Row]
+) -> None:
+    """INSERT *rows* in order, each without those of the *optional* columns whose value is
+    None (they default to NULL).  Binding None costs more than the insert: Python's sqlite3
+    module looks for an adapter for it, fails, and builds an exception message each time.
+    Rows of the same shape (nearly all: no optional value) go in one executemany."""
+    absent = (None,) * len(optional)
+    run: list[tuple[Any, ...]] = []
+    shape: tuple[bool, ...] = ()
+    for values, extra in rows:
+        if extra == absent:  # compared in C: the common case costs no Python loop
+            present, row = (False,) * len(optional), values
+        else:
+            present = tuple(value is not None for value in extra)
+            row = values + tuple(value for value in extra if value is not None)
+        if present != shape and run:
+            conn.executemany(_insert_sql(table, columns, optional, shape), run)
+            run = []
+        shape = present
+        run.append(row)
+    if run:
+        conn.executemany(_insert_sql(table, columns, optional, shape), run)
+
+
+@lru_cache(maxsize=128)
+def _insert_sql(table: str, columns: tuple[str, ...], optional: tuple[str, ...], present: tuple[bool, ...]) -> str:
+    names = [*columns, *(name for name, given in zip(optional, present, strict=True) if given)]
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    if "dedup_id" in names:
+        sql += " ON CONFLICT (dedup_id) WHERE dedup_id IS NOT NULL DO NOTHING"
+    return sql
