@@ -2,38 +2,71 @@
 
 ``backend`` is a factory: ``async with backend() as store`` opens a store; calling it
 again after the first closed reopens the same data (for backends that keep it), so
-tests can check what survives a restart.
+tests can check what survives a restart.  The NATS backends run on the session's
+nats-server (one server, replicas 1) and 3-server cluster (replicas 3), each test
+under a prefix of its own, deleted afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from busbar.store.base import Store
 from busbar.store.memory import MemoryStore
+from busbar.store.nats import NatsOptions, NatsStore
 from busbar.store.sqlite import SqliteStore
 
-BACKENDS = ["sqlite", "memory", "memory-take-only"]
-DURABLE = {"sqlite"}
+from natsserver import nats_cluster, nats_server  # noqa: F401 - fixtures
+
+BACKENDS = ["sqlite", "memory", "memory-take-only", "nats", "nats-cluster"]
+DURABLE = {"sqlite", "nats", "nats-cluster"}
 
 Opener = Callable[[], contextlib.AbstractAsyncContextManager[Store]]
 
 
+def nats_options(request: pytest.FixtureRequest, kind: str, **extra: Any) -> NatsOptions:
+    """Options for a store of the test's own on the session's server or cluster."""
+    if kind == "nats":
+        servers, replicas = [request.getfixturevalue("nats_server").url], 1
+    else:
+        servers, replicas = request.getfixturevalue("nats_cluster").urls, 3
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    return NatsOptions(servers=tuple(servers), replicas=replicas, prefix=prefix, **extra)
+
+
+async def drop_streams(options: NatsOptions) -> None:
+    """Delete every stream of *options*' prefix (the test is over)."""
+    nc = await nats.connect(list(options.servers))
+    js = nc.jetstream()
+    for name in await js.streams_info():
+        stream = name.config.name or ""
+        if stream.startswith((f"{options.prefix}-", f"KV_{options.prefix}-")):
+            with contextlib.suppress(Exception):
+                await js.delete_stream(stream)
+    await nc.close()
+
+
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     kind: str = request.param
     memory: list[MemoryStore] = []
+    options = nats_options(request, kind) if kind.startswith("nats") else None
 
     @contextlib.asynccontextmanager
     async def open_store() -> AsyncIterator[Store]:
         store: Any
         if kind == "sqlite":
             store = SqliteStore(tmp_path / "data", sync="normal")
+        elif options is not None:
+            store = NatsStore(options)
         else:
             if not memory:  # one memory store: "reopening" it keeps what it holds, leases aside
                 memory.append(MemoryStore(handoff=kind == "memory"))
@@ -46,4 +79,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
 
     open_store.kind = kind  # type: ignore[attr-defined]
     open_store.durable = kind in DURABLE  # type: ignore[attr-defined]
-    return open_store
+    yield open_store
+    if options is not None:
+        asyncio.run(drop_streams(options))

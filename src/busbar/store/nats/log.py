@@ -1,0 +1,172 @@
+"""The event log: the stream ``<prefix>-events``, routed through one shared consumer.
+
+* **Append**: one message per event on ``<prefix>.events`` (limits retention, replicas R,
+  a two-minute duplicate window), ``Nats-Msg-Id`` = the event's ``dedup_id`` or its id,
+  so a publish retried after an unknown outcome is stored once.  An event counts as
+  stored when JetStream acknowledged it, that is when R servers hold it.
+* **Routing**: the durable pull consumer ``router`` (acknowledged explicitly, replicas R)
+  is shared by every node: JetStream hands each event to one of them.  An event is
+  acknowledged only after the deliveries found for it are stored; an event whose node
+  died comes back after the ack wait (``--nats-ack-wait``) and is routed again, and its
+  deliveries, published with the same message ids, are stored once (within the window).
+* **Retention**: routed events are purged by :func:`prune` up to the router's ack floor
+  (every event at or below it is routed), never beyond: an event nobody routed yet is
+  never deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from busbar.store.base import NewEvent, StoredEvent, Unavailable
+from busbar.store.nats.codec import Names, decode_event, encode_event
+from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, retrying
+
+ROUTER = "router"
+# Messages one fetch of a reader asks for.
+_PAGE = 500
+
+
+class EventLog:
+    """The event-log part of :class:`busbar.store.nats.NatsStore`."""
+
+    def __init__(self, nc: NATS, publisher: Publisher, names: Names) -> None:
+        self._nc = nc
+        self._js = publisher.js
+        self._publisher = publisher
+        self._names = names
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self.leased: dict[int, tuple[Msg, float]] = {}  # handed to this node's router, not yet routed
+
+    async def start(self) -> None:
+        self._sub = await self._js.pull_subscribe_bind(durable=ROUTER, stream=self._names.events)
+
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        messages = [
+            Outgoing(
+                self._names.event_subject,
+                encode_event(event),
+                {"Nats-Msg-Id": event.dedup_id if event.dedup_id is not None else event.event_id},
+            )
+            for event in events
+        ]
+        results = await self._publisher.publish(messages)
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:
+            stored = {i for i, r in enumerate(results) if not isinstance(r, Exception)}
+            raise Unavailable(f"JetStream did not store {len(failed)} events: {describe(failed[0])}", stored)
+
+    async def next(self, limit: int, wait: float) -> list[StoredEvent]:
+        assert self._sub is not None, "the store is not open"
+        try:
+            msgs = await self._sub.fetch(max(1, min(limit, 10_000)), timeout=max(wait, 0.01))
+        except TimeoutError:
+            return []
+        now = time.monotonic()
+        events = []
+        for msg in msgs:
+            seq = msg.metadata.sequence.stream
+            self.leased[seq] = (msg, now)
+            events.append(decode_event(seq, msg.data))
+        return events
+
+    async def routed(self, events: Sequence[StoredEvent]) -> None:
+        """Acknowledge routed events (their deliveries are stored)."""
+        acked = False
+        for event in events:
+            held = self.leased.pop(event.seq, None)
+            if held is not None and held[0].reply:
+                await self._nc.publish(held[0].reply, b"+ACK")
+                acked = True
+        if acked:
+            await self._nc.flush()  # landed: health and ``unrouted`` count on it
+
+    async def give_back(self) -> None:
+        """Let the events leased to this node (not routed) be taken at once by another."""
+        leased, self.leased = self.leased, {}
+        for msg, _ in leased.values():
+            if msg.reply:
+                await self._nc.publish(msg.reply, b"-NAK")
+
+
+# -- reads (also on the reader's connection: see busbar.store.nats.reader) -------------
+
+
+async def read_range(
+    js: JetStreamContext, stream: str, after: int, limit: int, subject: str | None = None
+) -> list[tuple[int, bytes]]:
+    """Up to *limit* messages of *stream* (on *subject*) with sequences above *after*, as
+    (sequence, data): a short-lived consumer starting there."""
+    if limit <= 0:
+        return []
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=max(1, after + 1),
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=30.0,
+        mem_storage=True,
+        num_replicas=1,
+        filter_subject=subject,
+    )
+    deadline = time.monotonic() + WRITE_DEADLINE
+    info = await retrying(lambda: js.add_consumer(stream, config), deadline)
+    found: list[tuple[int, bytes]] = []
+    wanted = min(limit, info.num_pending or 0)
+    if wanted == 0:
+        await _forget_consumer(js, stream, info.name)
+        return found
+    sub = await js.pull_subscribe_bind(consumer=info.name, stream=stream)
+    try:
+        while len(found) < wanted:
+            try:
+                msgs = await sub.fetch(min(_PAGE, wanted - len(found)), timeout=2.0)
+            except TimeoutError:
+                break
+            found.extend((msg.metadata.sequence.stream, msg.data) for msg in msgs)
+    finally:
+        await sub.unsubscribe()
+        await _forget_consumer(js, stream, info.name)
+    return found[:limit]
+
+
+async def _forget_consumer(js: JetStreamContext, stream: str, name: str) -> None:
+    try:
+        await js.delete_consumer(stream, name)
+    except Exception:  # noqa: BLE001 - it goes away by itself (inactive threshold)
+        pass
+
+
+async def read_events(js: JetStreamContext, names: Names, after: int, limit: int) -> list[StoredEvent]:
+    return [decode_event(seq, data) for seq, data in await read_range(js, names.events, after, limit)]
+
+
+async def last_seq(js: JetStreamContext, names: Names) -> int:
+    info = await js.stream_info(names.events)
+    return int(info.state.last_seq)
+
+
+async def unrouted(js: JetStreamContext, names: Names) -> int:
+    info = await js.consumer_info(names.events, ROUTER)
+    return int(info.num_pending) + int(info.num_ack_pending)
+
+
+async def prune(js: JetStreamContext, names: Names, ingested_before: float, limit: int) -> int:
+    """Purge at most *limit* of the oldest routed events ingested before *ingested_before*."""
+    floor = int((await js.consumer_info(names.events, ROUTER)).ack_floor.stream_seq)
+    first = int((await js.stream_info(names.events)).state.first_seq)
+    if floor < first:
+        return 0
+    upto, count = 0, 0
+    for event in await read_events(js, names, first - 1, min(limit, floor - first + 1)):
+        if event.seq > floor or event.ingested_at >= ingested_before:
+            break
+        upto, count = event.seq, count + 1
+    if upto:
+        await js.purge_stream(names.events, seq=upto + 1)  # every message below upto + 1
+    return count
