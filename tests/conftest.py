@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from httptarget import HttpTarget
+from natsserver import nats_cluster, nats_cluster_factory, nats_server  # noqa: F401 - fixtures
 from support import BusbarProcess
 
 # No timing thresholds in tests: hypothesis's per-example deadline is one, and it fails

@@ -11,47 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
 from busbar.store.base import Store
 from busbar.store.memory import MemoryStore
-from busbar.store.nats import NatsOptions, NatsStore
+from busbar.store.nats import NatsStore
 from busbar.store.sqlite import SqliteStore
 
-from natsserver import nats_cluster, nats_server  # noqa: F401 - fixtures
+from nats_support import drop_streams, nats_options
 
 BACKENDS = ["sqlite", "memory", "memory-take-only", "nats", "nats-cluster"]
 DURABLE = {"sqlite", "nats", "nats-cluster"}
 
 Opener = Callable[[], contextlib.AbstractAsyncContextManager[Store]]
-
-
-def nats_options(request: pytest.FixtureRequest, kind: str, **extra: Any) -> NatsOptions:
-    """Options for a store of the test's own on the session's server or cluster."""
-    if kind == "nats":
-        servers, replicas = [request.getfixturevalue("nats_server").url], 1
-    else:
-        servers, replicas = request.getfixturevalue("nats_cluster").urls, 3
-    prefix = f"t{uuid.uuid4().hex[:12]}"
-    return NatsOptions(servers=tuple(servers), replicas=replicas, prefix=prefix, **extra)
-
-
-async def drop_streams(options: NatsOptions) -> None:
-    """Delete every stream of *options*' prefix (the test is over)."""
-    nc = await nats.connect(list(options.servers))
-    js = nc.jetstream()
-    for name in await js.streams_info():
-        stream = name.config.name or ""
-        if stream.startswith((f"{options.prefix}-", f"KV_{options.prefix}-")):
-            with contextlib.suppress(Exception):
-                await js.delete_stream(stream)
-    await nc.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -207,14 +207,18 @@ class Dispatcher:
 
     async def _load(self, lane: Lane) -> None:
         """Keep *lane* filled from the store while the store holds work of it."""
-        while lane.spilled:
+        # Python 3.11's wait_for may swallow a cancellation that comes as its wait ends:
+        # stop() also says so through _running.
+        while lane.spilled and self._running:
             lane.wake.clear()
             room = self.lanes.room(lane)
             due = lane.wake_at <= time.time()
             if due and room > 0 and (room >= min(MIN_LOAD, self.lanes.window_of(lane)) or not lane.held):
                 room = await self._room(lane, room)
-                if room > 0 and not await self._take(lane, room):
+                if room <= 0 or not await self._take(lane, room):
                     # Everything due is in memory: let retries that come due one by one gather.
+                    # Or the window is full of deliveries being sent (or being taken by other
+                    # lanes' loaders): look again in a moment, never in a loop that does not yield.
                     await asyncio.sleep(_LOAD_GAP)
                 continue
             # Due but short of room: wait for deliveries to leave memory (that wakes the lane).
@@ -227,6 +231,7 @@ class Dispatcher:
     async def _take(self, lane: Lane, room: int) -> bool:
         """Fill *lane* with up to *room* due deliveries; answer whether it took all it had
         room for (then more may be due)."""
+        self.lanes.reserve(lane, room)  # a cluster store's take awaits the network: other lanes load meanwhile
         try:
             taken = await self._store.take(lane.key, room)
         except asyncio.CancelledError:
@@ -235,6 +240,8 @@ class Dispatcher:
             log.exception("loading pending deliveries failed", extra={"target": lane.key})
             lane.wake_at = time.time() + 1.0
             return False
+        finally:
+            self.lanes.unreserve(lane, room)
         for stored in taken:
             self._admit(lane, delivery_of(stored))
         if len(taken) >= room:

@@ -44,6 +44,7 @@ class Lane:
     key: str
     ready: deque[Delivery] = field(default_factory=deque)  # due, waiting for a worker
     held: set[int] = field(default_factory=set)  # every delivery id in memory: ready or in flight
+    reserved: int = 0  # room promised to a take from the store still under way
     in_flight: int = 0
     # The store may hold due (or soon due) deliveries of this lane that memory does not.
     spilled: bool = False
@@ -76,6 +77,7 @@ class Lanes:
         self._lanes: dict[str, Lane] = {}
         self._active: set[Lane] = set()  # lanes that are not idle
         self.held = 0  # deliveries in memory, over every lane
+        self.reserved = 0  # room promised to takes from the store still under way
         self.peak_held = 0
 
     def get(self, key: str) -> Lane:
@@ -96,11 +98,11 @@ class Lanes:
     def room(self, lane: Lane) -> int:
         """How many more deliveries *lane* may hold within its share (the window as a
         whole may need :meth:`surplus` given back first)."""
-        return max(0, self.window_of(lane) - len(lane.held))
+        return max(0, self.window_of(lane) - len(lane.held) - lane.reserved)
 
     def free(self) -> int:
         """How many more deliveries the window holds."""
-        return max(0, self.window - self.held)
+        return max(0, self.window - self.held - self.reserved)
 
     def surplus(self, wanted: int, newcomer: Lane) -> list[tuple[Lane, Delivery]]:
         """Take up to *wanted* deliveries out of the lanes holding more than their share
@@ -118,6 +120,16 @@ class Lanes:
             if len(taken) >= wanted:
                 break
         return taken
+
+    def reserve(self, lane: Lane, count: int) -> None:
+        """Promise *count* deliveries' room to a take of *lane* that awaits the store (other
+        lanes' loaders run meanwhile); :meth:`unreserve` once it has admitted what it took."""
+        lane.reserved += count
+        self.reserved += count
+
+    def unreserve(self, lane: Lane, count: int) -> None:
+        lane.reserved -= count
+        self.reserved -= count
 
     def hold(self, lane: Lane, delivery_id: int) -> None:
         if delivery_id not in lane.held:

@@ -29,6 +29,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
@@ -89,6 +90,7 @@ class Deliveries:
         self._consumers: dict[str, JetStreamContext.PullSubscription] = {}
         self._opening: dict[str, asyncio.Task[JetStreamContext.PullSubscription]] = {}
         self._pending: dict[str, int] = {}  # lane -> messages left for its consumer after the last take
+        self._spare: dict[str, deque[Msg]] = {}  # lane -> fetched beyond what a take asked for (leased)
         self._retries: dict[str, dict[int, float]] = {}  # lane -> delivery id -> due, scheduled here
         self._listeners: list[LaneListener] = []
         self._work_sub: object | None = None
@@ -155,25 +157,35 @@ class Deliveries:
     async def take(self, lane: str, limit: int) -> list[StoredDelivery]:
         if limit <= 0:
             return []
-        sub = await self._consumer(lane)
-        try:
-            msgs = await sub.fetch(min(limit, FETCH_MAX), timeout=self._fetch_wait(lane))
-        except TimeoutError:
-            msgs = []
-        except NotFoundError:
-            self._consumers.pop(lane, None)  # deleted (idle): made again on the next take
-            raise
+        spare = self._spare.setdefault(lane, deque())
+        msgs = [spare.popleft() for _ in range(min(limit, len(spare)))]
+        if len(msgs) < limit:
+            sub = await self._consumer(lane)
+            try:
+                fetched = await sub.fetch(min(limit - len(msgs), FETCH_MAX), timeout=self._fetch_wait(lane))
+            except TimeoutError:
+                fetched = []
+            except NotFoundError:
+                self._consumers.pop(lane, None)  # deleted (idle): made again on the next take
+                raise
+            # A fetch hands over what earlier fetches' requests brought too, which may be more
+            # than asked for: those are leased to this node already; the next take has them.
+            room = limit - len(msgs)
+            msgs.extend(fetched[:room])
+            spare.extend(fetched[room:])
+            if fetched:
+                self._pending[lane] = fetched[-1].metadata.num_pending + len(spare)
+            else:
+                self._pending[lane] = len(spare)
         now = time.monotonic()
         retries = self._retries.get(lane)
         taken = []
         for msg in msgs:
-            meta = msg.metadata
-            delivery = decode_delivery(meta.sequence.stream, msg.data)
+            delivery = decode_delivery(msg.metadata.sequence.stream, msg.data)
             self.leased[delivery.id] = Lease(msg, lane, now)
             if retries:
                 retries.pop(delivery.id, None)
             taken.append(delivery)
-        self._pending[lane] = msgs[-1].metadata.num_pending if msgs else 0
         return taken
 
     def _fetch_wait(self, lane: str) -> float:
@@ -374,13 +386,18 @@ class Deliveries:
             if lease.renewed < older_than and lease.msg.reply:
                 await self._nc.publish(lease.msg.reply, b"+WPI")
                 lease.renewed = now
+        for spare in self._spare.values():
+            for msg in spare:
+                if msg.reply:
+                    await self._nc.publish(msg.reply, b"+WPI")
 
     async def give_back(self) -> None:
         """Let every delivery leased here be taken at once by another node (shutting down)."""
         leased, self.leased = self.leased, {}
-        for lease in leased.values():
-            if lease.msg.reply:
-                await self._nc.publish(lease.msg.reply, b"-NAK")
+        spares, self._spare = self._spare, {}
+        for msg in [lease.msg for lease in leased.values()] + [msg for spare in spares.values() for msg in spare]:
+            if msg.reply:
+                await self._nc.publish(msg.reply, b"-NAK")
 
     async def stop(self) -> None:
         for sub in self._consumers.values():

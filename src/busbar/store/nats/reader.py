@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from busbar.store.base import CannotStart, Unavailable
-from busbar.store.nats.connection import NatsOptions, connect, describe
+from busbar.store.nats.connection import Health, NatsOptions, connect, describe
 
 T = TypeVar("T")
 
@@ -31,6 +31,7 @@ class Reader:
 
     def __init__(self, options: NatsOptions) -> None:
         self._options = options
+        self._health = Health(options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._nc: NATS | None = None
@@ -51,7 +52,7 @@ class Reader:
 
     async def _run(self, read: Callable[[JetStreamContext], Awaitable[T]]) -> T:
         if self._js is None:
-            self._nc = await connect(self._options, "busbar-reader")
+            self._nc = await connect(self._options, "busbar-reader", self._health)
             self._js = self._nc.jetstream()
         try:
             return await read(self._js)
@@ -74,6 +75,7 @@ class Reader:
         if loop is None or thread is None:
             return
         if self._nc is not None:
+            self._health.closing = True
             try:
                 asyncio.run_coroutine_threadsafe(self._nc.close(), loop).result(5.0)
             except Exception:  # noqa: BLE001 - closing anyway
