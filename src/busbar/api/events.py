@@ -20,6 +20,7 @@ from busbar.store.base import NewEvent, Unavailable
 
 log = logging.getLogger("busbar.api")
 
+NO_BUS = "ResourceNotFoundException"
 TOO_LARGE = "Total size of the entries in the request is over the limit."
 THROTTLED = checks.EntryError("ThrottlingException", "Rate exceeded.")
 # The retryable code AWS documents for entries it could not take in.
@@ -38,8 +39,21 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     results: list[dict[str, str]] = []
     accepted: list[NewEvent] = []
     event_ids = checks.new_event_ids(len(request_entries))
-    for index, entry in enumerate(request_entries):
-        outcome = _accept(ctx, entry, event_ids[index], now, now_text) if index < allowed else THROTTLED
+    outcomes = [
+        _accept(ctx, entry, event_ids[index], now, now_text) if index < allowed else THROTTLED
+        for index, entry in enumerate(request_entries)
+    ]
+    if any(isinstance(outcome, checks.EntryError) and outcome.code == NO_BUS for outcome in outcomes):
+        # The bus may have been made a moment ago through another node: take in every change
+        # committed so far and look again (a no-op for the embedded store).
+        await ctx.store.sync()
+        outcomes = [
+            _accept(ctx, entry, event_ids[index], now, now_text)
+            if isinstance(outcome, checks.EntryError) and outcome.code == NO_BUS
+            else outcome
+            for index, (entry, outcome) in enumerate(zip(request_entries, outcomes, strict=True))
+        ]
+    for outcome in outcomes:
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
         else:
@@ -49,10 +63,14 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         # Answer success only once the events are durable (group commit).
         try:
             await ctx.store.append_events(accepted)
-        except Unavailable as error:  # the store said why (and logged it once); nothing was stored
+        except Unavailable as error:  # the store said why; those it names in error.stored were stored all the same
             log.warning("events could not be stored", extra={"count": len(accepted), "reason": str(error)})
-            results = [STORE_FAILED if "EventId" in result else result for result in results]
-            accepted = []
+            stored = {accepted[index].event_id for index in error.stored}
+            results = [
+                STORE_FAILED if "EventId" in result and result["EventId"] not in stored else result
+                for result in results
+            ]
+            accepted = [event for event in accepted if event.event_id in stored]
         except Exception:  # noqa: BLE001 - e.g. a full disk: nothing was stored, say so per entry
             log.exception("events could not be stored", extra={"count": len(accepted)})
             results = [STORE_FAILED if "EventId" in result else result for result in results]
@@ -89,7 +107,7 @@ def _accept(
     key = bus_key(ctx.scope, bus)
     if ctx.store.get_resource(BUS, key) is None:
         # AWS answers success and drops the event; busbar says so (see README).
-        return checks.EntryError("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+        return checks.EntryError(NO_BUS, f"Event bus {bus} does not exist.")
     if entry.get("Time") is not None:
         parsed = checks.event_time(entry["Time"])
         if parsed is None:
