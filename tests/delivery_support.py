@@ -7,11 +7,11 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from busbar.delivery.loggroup import log_group_path
 from busbar.resources.scope import Scope
+from busbar.store.sqlite import SqliteStore
 
 from support import ACCOUNT, REGION, BusbarProcess, unique
 
@@ -58,16 +58,25 @@ def bus_arn(name: str) -> str:
     return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
 
 
-def read_log_group(data_dir: Path, name: str, count: int, timeout: float = 15.0, region: str = REGION) -> list[Any]:
-    """Wait until the log group (of *region*) holds *count* lines; return them parsed."""
-    path = log_group_path(data_dir, name, Scope(ACCOUNT, region), Scope(ACCOUNT, REGION))
+def read_log_group(
+    server: BusbarProcess, name: str, count: int, timeout: float = 15.0, region: str = REGION
+) -> list[Any]:
+    """Wait until the log group (of *region*) of *server*'s store holds *count* lines; return
+    them parsed (the embedded store: its file, as a person would read it; NATS: its stream)."""
     deadline = time.monotonic() + timeout
     lines: list[Any] = []
+    store = server.store()
+    group = f"{ACCOUNT}/{region}/{name}"
+    if isinstance(store, SqliteStore):  # the file itself, where the README says it is
+        path = log_group_path(server.data_dir, name, Scope(ACCOUNT, region), Scope(ACCOUNT, REGION))
     while time.monotonic() < deadline:
-        if path.exists():
-            lines = [json.loads(line) for line in path.read_text().splitlines()]
-            if len(lines) >= count:
-                return lines
+        if isinstance(store, SqliteStore):
+            if path.exists():
+                lines = [json.loads(line) for line in path.read_text().splitlines()]
+        else:
+            lines = [json.loads(found.line) for found in store.read_log_lines(group, 0, 100_000)]
+        if len(lines) >= count:
+            return lines
         time.sleep(0.02)
     raise AssertionError(f"log group {name} has {len(lines)} lines, expected {count}")
 
@@ -87,7 +96,7 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
     deadline = time.monotonic() + timeout
     while True:
         listed = subprocess.run(
-            [sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir", str(server.data_dir)],
+            [sys.executable, "-m", "busbar", "dead-letters", "list", *server.store_args()],
             capture_output=True,
             text=True,
             check=True,

@@ -4,14 +4,14 @@ deletion of its streams afterwards."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Any
 
-import nats
 import pytest
 
 from busbar.store.nats import NatsOptions
+
+from support import drop_prefix
 
 
 def nats_options(request: pytest.FixtureRequest, kind: str, **extra: Any) -> NatsOptions:
@@ -25,13 +25,6 @@ def nats_options(request: pytest.FixtureRequest, kind: str, **extra: Any) -> Nat
     return NatsOptions(servers=tuple(servers), replicas=replicas, prefix=prefix, **extra)
 
 
-async def drop_streams(options: NatsOptions) -> None:
+def drop_streams(options: NatsOptions) -> None:
     """Delete every stream of *options*' prefix (the test is over)."""
-    nc = await nats.connect(list(options.servers))
-    js = nc.jetstream()
-    for info in await js.streams_info():
-        stream = info.config.name or ""
-        if stream.startswith((f"{options.prefix}-", f"KV_{options.prefix}-")):
-            with contextlib.suppress(Exception):
-                await js.delete_stream(stream)
-    await nc.close()
+    drop_prefix(list(options.servers), options.prefix)

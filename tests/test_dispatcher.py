@@ -55,7 +55,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     options = nats_options(request, kind) if kind.startswith("nats") else None
     yield Backend(kind, options)
     if options is not None:
-        asyncio.run(drop_streams(options))
+        drop_streams(options)
 
 
 def make_store(backend: Backend | str, data_dir: Path) -> Store:

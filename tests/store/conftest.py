@@ -9,7 +9,6 @@ under a prefix of its own, deleted afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -56,4 +55,4 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     open_store.durable = kind in DURABLE  # type: ignore[attr-defined]
     yield open_store
     if options is not None:
-        asyncio.run(drop_streams(options))
+        drop_streams(options)
