@@ -45,6 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusbarProcess]:
     process = BusbarProcess(tmp_path_factory.mktemp("shared") / "data").start()
     yield process
     process.stop()
+    process.discard()
 
 
 @pytest.fixture

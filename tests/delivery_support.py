@@ -69,15 +69,20 @@ def read_log_group(
     group = f"{ACCOUNT}/{region}/{name}"
     if isinstance(store, SqliteStore):  # the file itself, where the README says it is
         path = log_group_path(server.data_dir, name, Scope(ACCOUNT, region), Scope(ACCOUNT, REGION))
-    while time.monotonic() < deadline:
-        if isinstance(store, SqliteStore):
-            if path.exists():
-                lines = [json.loads(line) for line in path.read_text().splitlines()]
-        else:
-            lines = [json.loads(found.line) for found in store.read_log_lines(group, 0, 100_000)]
-        if len(lines) >= count:
-            return lines
-        time.sleep(0.02)
+    try:
+        while time.monotonic() < deadline:
+            if isinstance(store, SqliteStore):
+                if path.exists():
+                    lines = [json.loads(line) for line in path.read_text().splitlines()]
+            else:
+                lines = [json.loads(found.line) for found in store.read_log_lines(group, 0, 100_000)]
+            if len(lines) >= count:
+                return lines
+            time.sleep(0.02)
+    finally:
+        closing = getattr(store, "close_reads", None)
+        if closing is not None:
+            closing()
     raise AssertionError(f"log group {name} has {len(lines)} lines, expected {count}")
 
 

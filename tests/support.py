@@ -105,6 +105,7 @@ class BusbarProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.prefix = nats_prefix(self.data_dir) if NATS is not None else None
+        self._readers: list[Any] = []  # stores opened by store(), closed by discard()
         # The second node of a two-node deployment: same prefix, same secrets key, its own data directory.
         self.partner: BusbarProcess | None = None
         if TEST_STORE == "cluster" and partner:
@@ -135,7 +136,9 @@ class BusbarProcess:
             from busbar.store.nats import NatsOptions, NatsStore
 
             assert self.prefix is not None
-            return NatsStore(NatsOptions(servers=tuple(NATS.urls), replicas=NATS.replicas, prefix=self.prefix))
+            store = NatsStore(NatsOptions(servers=tuple(NATS.urls), replicas=NATS.replicas, prefix=self.prefix))
+            self._readers.append(store)
+            return store
         from busbar.store.sqlite import SqliteStore
 
         return SqliteStore(self.data_dir, home=(ACCOUNT, REGION))
@@ -220,6 +223,9 @@ class BusbarProcess:
         """Stop the server if it runs, and delete what it kept in NATS (the test is over)."""
         if self.alive() or (self.partner is not None and self.partner.alive()):
             self.kill()
+        for reader in self._readers:
+            reader.close_reads()
+        self._readers = []
         if NATS is not None and self.prefix is not None:
             drop_prefix(NATS.urls, self.prefix)
 

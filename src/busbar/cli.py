@@ -455,6 +455,13 @@ def _open_store(command: str, args: argparse.Namespace, need_db: bool = True) ->
     return store
 
 
+def _done_reading(store: Any) -> None:
+    """Close what a store opened for reading (a NATS store's connection)."""
+    close = getattr(store, "close_reads", None)
+    if close is not None:
+        close()
+
+
 @contextlib.contextmanager
 def _quiet_broken_pipe() -> Iterator[None]:
     """``busbar events | head`` stops reading early: that is not an error."""
@@ -496,6 +503,8 @@ def _events(args: argparse.Namespace) -> int:
     except Unavailable as error:
         print(f"busbar events: {error}", file=sys.stderr)
         return 2
+    finally:
+        _done_reading(store)
 
 
 def _print_events(store: Any, args: argparse.Namespace) -> int:
@@ -560,6 +569,8 @@ def _dead_letters_list(args: argparse.Namespace) -> int:
     except Unavailable as error:
         print(f"busbar dead-letters: {error}", file=sys.stderr)
         return 2
+    finally:
+        _done_reading(store)
 
 
 def _print_dead_letters(store: Any, args: argparse.Namespace) -> int:
@@ -674,6 +685,8 @@ def _log_groups_tail(args: argparse.Namespace) -> int:
         except Unavailable as error:
             print(f"busbar log-groups tail: {error}", file=sys.stderr)
             return 2
+        finally:
+            _done_reading(store)
 
 
 def _backup_parser(sub: Any) -> None:

@@ -29,9 +29,12 @@ def entry(**overrides: object) -> dict:
 
 def stored(server, event_id: str) -> dict:
     store = server.store()
-    for event in store.read_events(0, 1_000_000):
-        if event.event_id == event_id:
-            return {"bus": event.bus, "trace": event.trace_header, **json.loads(event.envelope)}
+    try:
+        for event in store.read_events(0, 1_000_000):
+            if event.event_id == event_id:
+                return {"bus": event.bus, "trace": event.trace_header, **json.loads(event.envelope)}
+    finally:
+        getattr(store, "close_reads", lambda: None)()
     raise AssertionError(f"event {event_id} is not in the store")
 
 

@@ -76,8 +76,12 @@ class NatsStore(Store):
 
     @property
     def capabilities(self) -> Capabilities:
-        nodes = self._nodes
-        return Capabilities(handoff=False, nodes=nodes.count if nodes is not None else (lambda: 1))
+        return Capabilities(handoff=False, nodes=self._live_nodes)
+
+    def _live_nodes(self) -> int:
+        """How many busbar nodes share the work now (read when asked: the dispatcher asks the
+        capabilities once, before the store starts)."""
+        return self._nodes.count() if self._nodes is not None else 1
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -127,6 +131,11 @@ class NatsStore(Store):
             await self._nc.close()
             self._nc = None
         await asyncio.to_thread(self._reader.close)
+
+    def close_reads(self) -> None:
+        """Release the connection of the blocking reads (a reader that never started the store
+        is done with it: ``busbar events``, tests)."""
+        self._reader.close()
 
     def health(self) -> str | None:
         return self._health.problem() if self._nc is not None else None
