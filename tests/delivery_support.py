@@ -59,16 +59,17 @@ def bus_arn(name: str) -> str:
 
 
 def read_log_group(
-    server: BusbarProcess, name: str, count: int, timeout: float = 15.0, region: str = REGION
+    server: BusbarProcess, name: str, count: int, timeout: float = 15.0, region: str = REGION, account: str = ACCOUNT
 ) -> list[Any]:
-    """Wait until the log group (of *region*) of *server*'s store holds *count* lines; return
-    them parsed (the embedded store: its file, as a person would read it; NATS: its stream)."""
+    """Wait until the log group (of *account* and *region*) of *server*'s store holds *count*
+    lines; return them parsed (the embedded store: its file, as a person would read it; NATS:
+    its stream)."""
     deadline = time.monotonic() + timeout
     lines: list[Any] = []
     store = server.store()
-    group = f"{ACCOUNT}/{region}/{name}"
+    group = f"{account}/{region}/{name}"
     if isinstance(store, SqliteStore):  # the file itself, where the README says it is
-        path = log_group_path(server.data_dir, name, Scope(ACCOUNT, region), Scope(ACCOUNT, REGION))
+        path = log_group_path(server.data_dir, name, Scope(account, region), Scope(ACCOUNT, REGION))
     try:
         while time.monotonic() < deadline:
             if isinstance(store, SqliteStore):
@@ -110,3 +111,14 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
         if dead or time.monotonic() > deadline:
             return dead
         time.sleep(0.1)
+
+
+def stored_events(server: BusbarProcess) -> list[dict[str, Any]]:
+    """Every event the log of *server*'s store holds, oldest first (``busbar events``)."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "busbar", "events", *server.store_args(), "--limit", "1000000"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [json.loads(line)["event"] for line in printed.splitlines()]

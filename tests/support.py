@@ -229,18 +229,22 @@ class BusbarProcess:
         if NATS is not None and self.prefix is not None:
             drop_prefix(NATS.urls, self.prefix)
 
-    def client(self, **config: Any) -> Any:
+    def client(self, region: str = REGION, key: str = "test", secret: str = "test", **config: Any) -> Any:
+        """A boto3 EventBridge client of this server, signing for *region* with *key* (of a
+        two-node deployment: alternating between the nodes)."""
         if self.partner is not None:
-            return Alternating([self._client(**config), self.partner._client(**config)])
-        return self._client(**config)
+            return Alternating(
+                [self._client(region, key, secret, **config), self.partner._client(region, key, secret, **config)]
+            )
+        return self._client(region, key, secret, **config)
 
-    def _client(self, **config: Any) -> Any:
+    def _client(self, region: str, key: str, secret: str, **config: Any) -> Any:
         return boto3.client(
             "events",
             endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            region_name=region,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
             config=Config(retries={"total_max_attempts": 1}, **config),
         )
 

@@ -69,7 +69,11 @@ def test_test_pattern_exit_codes(tmp_path):
     assert (miss.returncode, miss.stdout.strip()) == (1, "false")
     bad = busbar("test-pattern", '{"source": "shop"}', f"@{event}")
     assert bad.returncode == 2
-    assert bad.stderr.strip() == 'Event pattern is not valid. Reason: "source" must be an object or an array'
+    # AWS's message, its parser position on the same line: a command's error is one line.
+    assert bad.stderr.strip() == (
+        'Event pattern is not valid. Reason: "source" must be an object or an array'
+        ' at [Source: (String)"{"source": "shop"}"; line: 1, column: 13]'
+    )
 
 
 def test_bad_settings_are_refused(tmp_path):

@@ -29,8 +29,11 @@ ALLOWED: dict[str, set[str]] = {
     "ruleindex": {"model", "patterns", "transform", "resources", "store"},
     "delivery": {"model", "transform", "resources", "store", "config", "ratelimit", "logs"},
     "router": {"model", "patterns", "transform", "resources", "store", "ruleindex", "delivery", "config"},
-    "retention": {"store"},
+    "retention": {"store", "resources"},
+    "scheduler": {"model", "schedules", "resources", "store"},
+    "replayer": {"ratelimit", "resources", "store"},
     "api": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs"},
+    "endpoints": {"model", "resources", "store", "config", "delivery", "logs"},
     "client": {"model"},
 }
 

@@ -5,6 +5,7 @@
     busbar events         read the events stored in a data directory
     busbar dead-letters   list or redrive deliveries that could not be delivered
     busbar log-groups     read what log-group targets were sent (tail, --follow)
+    busbar replays        show the progress of replays on a running server
     busbar backup         copy a data directory's store, online, consistently
     busbar secrets        rotate the key that seals connection secrets
 
@@ -155,6 +156,14 @@ def _serve_parser(sub: Any) -> None:
         "checked but not used)",
     )
     p.add_argument(
+        "--endpoint-health-interval",
+        type=float,
+        default=None,
+        help="seconds between two reads of the Route 53 health checks of global endpoints (GetHealthCheckStatus, "
+        "with the standard AWS SDK configuration: credential chain, AWS_ENDPOINT_URL_ROUTE_53, profiles) "
+        f"[BUSBAR_ENDPOINT_HEALTH_INTERVAL] (default {defaults.endpoint_health_interval:g})",
+    )
+    p.add_argument(
         "--secrets-key-file",
         type=Path,
         default=None,
@@ -198,6 +207,13 @@ def _serve_parser(sub: Any) -> None:
         "limit at start, is lower); beyond it the longest-idle connection is closed, or the new one "
         f"answered 503 if all are busy [BUSBAR_HTTP_MAX_CONNECTIONS] (default {defaults.http_max_connections})",
     )
+    p.add_argument(
+        "--replay-events-per-second",
+        type=int,
+        default=None,
+        help="how fast a replay puts archived events back on its bus; replays also wait while live events "
+        f"wait to be routed [BUSBAR_REPLAY_EVENTS_PER_SECOND] (default {defaults.replay_events_per_second})",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -234,7 +250,9 @@ def _serve(args: argparse.Namespace) -> int:
             "auth_keys_file",
             "aws_targets",
             "assume_target_roles",
+            "replay_events_per_second",
             "secrets_key_file",
+            "endpoint_health_interval",
             "max_request_body_bytes",
             "http_max_header_bytes",
             "http_request_timeout",
@@ -343,7 +361,8 @@ def _test_pattern(args: argparse.Namespace) -> int:
         except (ValueError, RecursionError) as error:
             raise _BadInput(f"the event is not valid JSON: {error}") from None
     except InvalidEventPattern as error:
-        print(str(error), file=sys.stderr)
+        # AWS's message puts the parser position on a second line; a command says it on one.
+        print(" ".join(part.strip() for part in str(error).splitlines()), file=sys.stderr)
         return 2
     except _BadInput as error:
         # Exit 1 means "no match": a command that could not run says so with 2.
@@ -618,7 +637,67 @@ def _dead_letters_redrive(args: argparse.Namespace) -> int:
     return 0
 
 
-def _signed_headers(url: str, body: bytes) -> dict[str, str]:
+def _replays_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "replays",
+        help="show the progress of replays on a running server",
+        description="Print each replay (StartReplay) with its state and a progress bar: events put back on the "
+        "bus out of those its time range held when it started. With --watch, redraw until every replay shown "
+        "has finished.",
+    )
+    p.add_argument("--endpoint-url", default=f"http://127.0.0.1:{Settings().port}", help="the running busbar server")
+    p.add_argument("--watch", action="store_true", help="redraw every --interval seconds until the replays finish")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between redraws with --watch")
+    p.add_argument("names", nargs="*", help="only these replays (default: all)")
+    p.set_defaults(func=_replays)
+
+
+_FINISHED = ("COMPLETED", "CANCELLED", "FAILED")
+
+
+def progress_line(replay: dict[str, Any], width: int = 30) -> str:
+    """One replay as ``name STATE [#####.....] 50% 5/10 events``."""
+    done, total = replay["replayed"], replay["total"]
+    if replay["state"] == "COMPLETED":
+        total = total if total is not None else done
+        fraction = 1.0
+    else:
+        fraction = min(1.0, done / total) if total else 0.0
+    filled = int(fraction * width)
+    bar = "#" * filled + "." * (width - filled)
+    counted = f"{done}/{total}" if total is not None else f"{done}/?"
+    return f"{replay['name']:<24} {replay['state']:<10} [{bar}] {fraction:4.0%} {counted} events"
+
+
+def _replays(args: argparse.Namespace) -> int:
+    import time
+
+    import httpx
+
+    url = args.endpoint_url.rstrip("/") + "/busbar/replays"
+    drawn = 0
+    while True:
+        try:
+            response = httpx.get(url, headers=_signed_headers(url, b"", "GET"), timeout=30)
+        except httpx.HTTPError as error:
+            print(f"busbar replays: cannot reach {args.endpoint_url}: {error}", file=sys.stderr)
+            return 2
+        if response.status_code != 200:
+            print(f"busbar replays: {response.text}", file=sys.stderr)
+            return 2
+        shown = [r for r in response.json()["replays"] if not args.names or r["name"] in args.names]
+        lines = [progress_line(replay) for replay in shown] or ["no replays"]
+        if drawn and sys.stdout.isatty():
+            sys.stdout.write(f"\x1b[{drawn}F")  # back to the first line drawn last time
+        sys.stdout.write("".join(line + "\x1b[K\n" if sys.stdout.isatty() else line + "\n" for line in lines))
+        sys.stdout.flush()
+        drawn = len(lines)
+        if not args.watch or all(replay["state"] in _FINISHED for replay in shown):
+            return 0
+        time.sleep(args.interval)
+
+
+def _signed_headers(url: str, body: bytes, method: str = "POST") -> dict[str, str]:
     """SigV4 headers made with the caller's AWS credentials (environment, profile), if any:
     a server started with --auth-keys-file wants its admin routes signed too."""
     import botocore.session
@@ -630,7 +709,7 @@ def _signed_headers(url: str, body: bytes) -> dict[str, str]:
     credentials = session.get_credentials()
     if credentials is None:
         return headers
-    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(credentials, "events", session.get_config_variable("region") or "us-east-1").add_auth(request)
     return dict(request.headers.items())
 
@@ -787,6 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
     _events_parser(sub)
     _dead_letters_parser(sub)
     _log_groups_parser(sub)
+    _replays_parser(sub)
     _backup_parser(sub)
     _secrets_parser(sub)
     return parser

@@ -35,6 +35,8 @@ class Limits:
     max_targets_per_rule: int = 5
     max_connections: int = 3000
     max_api_destinations: int = 3000
+    # Global endpoints per account and region (AWS's quota).
+    max_endpoints: int = 100
     # Events that may descend from one event through bus-to-bus forwards (see busbar.router).
     max_event_descendants: int = 100
     # The largest request body read; a larger one is refused before it is parsed.
@@ -84,6 +86,13 @@ class Settings:
     # Call AWS as a target's RoleArn (STS AssumeRole, cached until near expiry) instead
     # of as busbar's own credentials.
     assume_target_roles: bool = False
+    # Replays put archived events back on their bus at most this fast (events per
+    # second, per replay), and never while more live events wait to be routed, so that
+    # live traffic keeps its latency during a large replay.
+    replay_events_per_second: int = 1000
+    # Global endpoints: seconds between two reads of their Route 53 health checks
+    # (GetHealthCheckStatus, through the standard AWS SDK configuration).
+    endpoint_health_interval: float = 10.0
     # The keys that seal connection secrets at rest (busbar.resources.secretbox); None: <data_dir>/secrets.key.
     secrets_key_file: Path | None = None
     # HTTP: the request line and headers of one request may take this many bytes
@@ -183,10 +192,14 @@ class Settings:
             raise ValueError("delivery concurrency must be at least 1")
         if self.limits.max_event_descendants < 0:
             raise ValueError("max event descendants must be 0 (no bus-to-bus forwards) or more")
+        if self.endpoint_health_interval <= 0:
+            raise ValueError("endpoint health interval must be a positive number of seconds")
         if self.delivery_window < 1:
             raise ValueError("delivery window must be at least 1")
         if self.assume_target_roles and not self.aws_targets:
             raise ValueError("--assume-target-roles needs --aws-targets (roles are only used to call AWS services)")
+        if self.replay_events_per_second < 1:
+            raise ValueError("replay events per second must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")
         if self.http_max_header_bytes < 1024:

@@ -23,11 +23,12 @@ import itertools
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
 from busbar.delivery.dispatcher import Dispatcher, delivery_of
-from busbar.ruleindex import RuleIndex
+from busbar.ruleindex import CompiledRule, RuleIndex
 from busbar.store.base import NewDelivery, Store, StoredEvent
 from busbar.transform import InputRenderError
 
@@ -85,10 +86,28 @@ class Router:
                 await self._dispatcher.submit(delivery_of(d, i) for i, d in zip(ids, found, strict=True))
 
     def _deliveries_of(self, event: StoredEvent) -> list[NewDelivery]:
+        if event.rules is not None:
+            return self._deliveries_for_rules(event, event.rules)
         if not self._rules.routes(event.bus):
             return []
         envelope = orjson.loads(event.envelope)  # parsed once, for matching and for shaping
-        rules = self._rules.match(event.bus, envelope)
+        return self._deliveries_to(event, envelope, self._rules.match(event.bus, envelope))
+
+    def _deliveries_for_rules(self, event: StoredEvent, arns: tuple[str, ...]) -> list[NewDelivery]:
+        """An event for some rules only: a schedule tick (``direct``: its rule fires
+        whatever its pattern) or a replayed event (matched, then only FilterArns' rules)."""
+        envelope = orjson.loads(event.envelope)
+        if event.direct:
+            found = (self._rules.by_arn(arn) for arn in arns)
+            rules = [rule for rule in found if rule is not None and rule.bus == event.bus]
+        else:
+            wanted = set(arns)
+            rules = [rule for rule in self._rules.match(event.bus, envelope) if rule.arn in wanted]
+        return self._deliveries_to(event, envelope, rules)
+
+    def _deliveries_to(
+        self, event: StoredEvent, envelope: dict[str, Any], rules: list[CompiledRule]
+    ) -> list[NewDelivery]:
         if not rules:
             return []
         result = []

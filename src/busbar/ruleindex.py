@@ -50,13 +50,16 @@ class CompiledRule:
 
 
 class RuleIndex:
-    """Compiled rules per bus."""
+    """Compiled rules per bus: those with a pattern in their bus's Matcher, and every
+    routing rule by ARN (a schedule tick or a replay names the rules it is for)."""
 
     def __init__(self, limits: PatternLimits | None = None) -> None:
         self._limits = limits
         self._matchers: dict[str, Matcher] = {}
         self._rules: dict[tuple[str, str], CompiledRule] = {}
-        self._per_bus: dict[str, int] = {}  # routing rules per bus
+        self._by_arn: dict[str, CompiledRule] = {}
+        self._matched: set[tuple[str, str]] = set()  # rules in their bus's Matcher
+        self._per_bus: dict[str, int] = {}  # rules in each bus's Matcher
 
     def follow(self, store: Store) -> None:
         """Compile every stored rule, then follow every change of a rule in *store*."""
@@ -84,11 +87,7 @@ class RuleIndex:
         """Add or replace one rule of the bus whose store key is *bus* (the stored document,
         as the rules API writes it)."""
         name = rule["Name"]
-        matcher = self._matchers.get(bus)
-        if matcher is None:
-            matcher = self._matchers[bus] = Matcher(self._limits)
-        routes = rule.get("State") in _ROUTING_STATES and rule.get("EventPattern") and rule.get("Targets")
-        if not routes:
+        if not (rule.get("State") in _ROUTING_STATES and rule.get("Targets")):
             self.remove(bus, name)
             return
         targets = []
@@ -97,21 +96,39 @@ class RuleIndex:
             arn = parse_target(target["Arn"])
             forwards = arn is not None and arn.kind is TargetKind.EVENT_BUS
             targets.append(CompiledTarget(target, arn, shaping, shaping.mode == "event", forwards))
-        matcher.add_rule(name, rule["EventPattern"])
-        if (bus, name) not in self._rules:
-            self._per_bus[bus] = self._per_bus.get(bus, 0) + 1
-        self._rules[(bus, name)] = CompiledRule(
-            bus, name, rule["Arn"], tuple(targets), sum(t.forwards for t in targets)
-        )
+        compiled = CompiledRule(bus, name, rule["Arn"], tuple(targets), sum(t.forwards for t in targets))
+        pattern = rule.get("EventPattern")
+        if pattern:
+            matcher = self._matchers.get(bus)
+            if matcher is None:
+                matcher = self._matchers[bus] = Matcher(self._limits)
+            matcher.add_rule(name, pattern)
+            if (bus, name) not in self._matched:
+                self._matched.add((bus, name))
+                self._per_bus[bus] = self._per_bus.get(bus, 0) + 1
+        else:
+            self._unmatch(bus, name)  # a schedule-only rule: fired by its ticks alone
+        old = self._rules.get((bus, name))
+        if old is not None and old.arn != compiled.arn:
+            self._by_arn.pop(old.arn, None)
+        self._rules[(bus, name)] = compiled
+        self._by_arn[compiled.arn] = compiled
 
-    def remove(self, bus: str, name: str) -> None:
-        """Stop routing with one rule."""
-        if self._rules.pop((bus, name), None) is not None:
+    def _unmatch(self, bus: str, name: str) -> None:
+        if (bus, name) in self._matched:
+            self._matched.discard((bus, name))
             self._matchers[bus].remove_rule(name)
             self._per_bus[bus] -= 1
 
+    def remove(self, bus: str, name: str) -> None:
+        """Stop routing with one rule."""
+        old = self._rules.pop((bus, name), None)
+        if old is not None:
+            self._by_arn.pop(old.arn, None)
+        self._unmatch(bus, name)
+
     def routes(self, bus: str) -> bool:
-        """Whether any rule of *bus* routes events (if not, its events need no parsing)."""
+        """Whether any rule of *bus* matches events (if not, its events need no parsing)."""
         return self._per_bus.get(bus, 0) > 0
 
     def match(self, bus: str, event: dict[str, Any]) -> list[CompiledRule]:
@@ -121,3 +138,7 @@ class RuleIndex:
             return []
         rules = self._rules
         return [rules[(bus, str(name))] for name in matcher.matches(event)]
+
+    def by_arn(self, arn: str) -> CompiledRule | None:
+        """The routing rule (enabled, with targets) whose ARN is *arn*, pattern or not."""
+        return self._by_arn.get(arn)

@@ -12,10 +12,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 
 from support import REGION, BusbarProcess
 
@@ -33,14 +31,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusbarProcess]
 
 
 def client(server: BusbarProcess, key: str = KEY, secret: str = SECRET):  # noqa: ANN201
-    return boto3.client(
-        "events",
-        endpoint_url=server.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return server.client(REGION, key, secret)
 
 
 def test_signed_requests_pass(secured):

@@ -1,5 +1,6 @@
-"""TestEventPattern through real boto3 against AWS's recorded answers: all 155 cases of
-conformance/event-patterns, the duplicate-key case, malformed patterns and events."""
+"""TestEventPattern and PutRule through real boto3 against AWS's recorded answers: all 155 cases of
+conformance/event-patterns, the duplicate-key case, malformed patterns and events. A refused
+pattern's message is AWS's whole message (``MessageRaw``): the reason, then the parser's position."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from data import CONFORMANCE
+from support import unique
 
 CASES = sorted(CONFORMANCE.glob("event-patterns/*.json5"))
 SNAPSHOT = json.loads((CONFORMANCE / "event-patterns-aws-errors.snapshot.json").read_text())
@@ -34,6 +36,13 @@ def _aws_error(key: str) -> dict:
     return answer.get("exception_message", answer)["Error"]
 
 
+def as_recorded(message: str) -> str:
+    """``message`` as the recording tool stored AWS's: it wrote the ARN partition and region of
+    the recording account as placeholders, also inside the quoted pattern (the column numbers are
+    AWS's, for the pattern as sent)."""
+    return message.replace("arn:aws:", "arn:<partition>:").replace(":us-east-1:", ":<region>:")
+
+
 def test_all_155_cases_are_here():
     assert len(CASES) == 155
 
@@ -43,11 +52,14 @@ def test_case(events, path: Path):
     case = json5.loads(path.read_text())
     pattern, event = json.dumps(case["EventPattern"]), json.dumps(case["Event"])
     if path.stem.endswith("_EXC"):
+        expected = _aws_error(f"test_event_pattern[{path.stem}]")
         with pytest.raises(events.exceptions.InvalidEventPatternException) as raised:
             events.test_event_pattern(EventPattern=pattern, Event=event)
-        expected = _aws_error(f"test_event_pattern[{path.stem}]")
-        assert raised.value.response["Error"]["Message"] == expected["Message"].split("\n")[0]
+        assert as_recorded(raised.value.response["Error"]["Message"]) == expected["MessageRaw"]
         assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        with pytest.raises(events.exceptions.InvalidEventPatternException) as raised:
+            events.put_rule(Name=unique("conformance"), EventPattern=pattern)
+        assert as_recorded(raised.value.response["Error"]["Message"]) == expected["MessageRaw"]
     else:
         result = events.test_event_pattern(EventPattern=pattern, Event=event)["Result"]
         assert result is (not path.stem.endswith("_NEG"))
@@ -70,10 +82,13 @@ def test_duplicate_keys_in_the_pattern(events):
     ],
 )
 def test_malformed_patterns(events, pattern):
+    expected = _aws_error(f"test_invalid_json_event_pattern[{pattern}]")  # its Message is the whole message
     with pytest.raises(events.exceptions.InvalidEventPatternException) as raised:
         events.test_event_pattern(EventPattern=pattern, Event=EVENT)
-    expected = _aws_error(f"test_invalid_json_event_pattern[{pattern}]")
-    assert raised.value.response["Error"]["Message"] == expected["Message"].split("\n")[0]
+    assert raised.value.response["Error"]["Message"] == expected["Message"]
+    with pytest.raises(events.exceptions.InvalidEventPatternException) as raised:
+        events.put_rule(Name=unique("malformed"), EventPattern=pattern)
+    assert raised.value.response["Error"]["Message"] == expected["Message"]
 
 
 @pytest.mark.parametrize(

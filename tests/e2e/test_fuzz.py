@@ -13,7 +13,7 @@ import busbar.api
 
 from support import BusbarProcess
 
-OPERATIONS = sorted(busbar.api.OPERATIONS) + ["CreateArchive", "NoSuchOperation"]
+OPERATIONS = sorted(busbar.api.OPERATIONS) + ["CreateEndpoint", "NoSuchOperation"]
 MEMBERS = [
     "Entries",
     "Source",
@@ -59,6 +59,20 @@ MEMBERS = [
     "InvocationRateLimitPerSecond",
     "TargetArn",
     "Force",
+    "ArchiveName",
+    "EventSourceArn",
+    "RetentionDays",
+    "ReplayName",
+    "EventStartTime",
+    "EventEndTime",
+    "Destination",
+    "FilterArns",
+    "StatementId",
+    "Principal",
+    "Action",
+    "Policy",
+    "Condition",
+    "RemoveAllPermissions",
 ]
 
 json_scalars = st.one_of(

@@ -281,11 +281,14 @@ def test_results_in_request_order(events):
     assert len(set(ids)) == len(ids)
 
 
-def test_endpoint_id_is_accepted(server):
+def test_an_endpoint_id_that_does_not_exist_fails_the_request(server):
+    # Global endpoints are tested in tests/endpoints.
     body = json.dumps({"EndpointId": "abcde.veo", "Entries": [entry()]})
     answer = server.post("AWSEvents.PutEvents", body)
-    assert answer.status_code == 200
-    assert answer.json()["FailedEntryCount"] == 0
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"__type": "ResourceNotFoundException", "message": "Endpoint abcde.veo does not exist."},
+    )
 
 
 def test_rate_limit_throttles_entries(fresh_server):

@@ -8,23 +8,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from delivery_support import read_log_group
 from support import ACCOUNT, REGION, BusbarProcess, unique
 
 
 def events_in(server: BusbarProcess, region: str, key: str = "test", secret: str = "test"):  # noqa: ANN201
-    return boto3.client(
-        "events",
-        endpoint_url=server.endpoint_url,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    return server.client(region, key, secret)
 
 
 def test_a_request_acts_in_the_region_it_is_signed_for(server):

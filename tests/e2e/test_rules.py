@@ -53,7 +53,8 @@ def test_rule_errors(events):
         events.put_rule(Name=name, EventPattern='{"source": "x"}')
     assert error_of(raised) == (
         "InvalidEventPatternException",
-        'Event pattern is not valid. Reason: "source" must be an object or an array',
+        'Event pattern is not valid. Reason: "source" must be an object or an array\n'
+        ' at [Source: (String)"{"source": "x"}"; line: 1, column: 13]',  # AWS's parser position
     )
     with pytest.raises(events.exceptions.ResourceNotFoundException) as raised:
         events.put_rule(Name=name, EventPattern=PATTERN, EventBusName="no-such-bus")

@@ -34,11 +34,11 @@ def test_unknown_operation(server, target):
 
 
 def test_unimplemented_operation_says_so(server):
-    response = server.post("AWSEvents.CreateEndpoint", b"{}")
+    response = server.post("AWSEvents.CreatePartnerEventSource", b"{}")
     assert response.status_code == 400
     assert response.json() == {
         "__type": "UnknownOperationException",
-        "message": "busbar does not implement CreateEndpoint yet.",
+        "message": "busbar does not implement CreatePartnerEventSource yet.",
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import re
 from typing import Any
 
 Leaf = tuple[str, Any, tuple]  # dotted path, value, ((array id, index), ...)
@@ -65,6 +66,25 @@ def wild(pattern: str, s: str) -> bool:
     return bool(s) and s[0] == pattern[0] and wild(pattern[1:], s[1:])
 
 
+def spellings(pattern: str) -> str:
+    """A regular expression for event-ruler's equals-ignore-case: every character of the pattern
+    spelled lower-cased or upper-cased (Java's toLowerCase/toUpperCase of that one character);
+    the value is not case-folded."""
+    return "".join("(?:" + "|".join(map(re.escape, {c.lower(), c.upper()})) + ")" for c in pattern)
+
+
+def ic_equals(pattern: str, v: str) -> bool:
+    return re.fullmatch(spellings(pattern), v, re.DOTALL) is not None
+
+
+def ic_prefix(pattern: str, v: str) -> bool:
+    return re.match(spellings(pattern), v, re.DOTALL) is not None
+
+
+def ic_suffix(pattern: str, v: str) -> bool:
+    return re.search(f"(?:{spellings(pattern)})\\Z", v, re.DOTALL) is not None
+
+
 def value_ok(item: Any, v: Any) -> bool:
     """Does the leaf ``v`` satisfy one entry ``item`` of a pattern value list?"""
     if not isinstance(item, dict):
@@ -96,7 +116,7 @@ def value_ok(item: Any, v: Any) -> bool:
             if sub == "suffix":
                 return not any(v.endswith(p) for p in vals)
             if sub == "equals-ignore-case":
-                return v.lower() not in [p.lower() for p in vals]
+                return not any(ic_equals(p, v) for p in vals)
             return not any(wild(p, v) for p in vals)
         vals = arg if isinstance(arg, list) else [arg]
         if is_num(vals[0]):
@@ -107,11 +127,11 @@ def value_ok(item: Any, v: Any) -> bool:
     if op == "exactly":
         return v == arg
     if op == "prefix":
-        return v.lower().startswith(arg["equals-ignore-case"].lower()) if isinstance(arg, dict) else v.startswith(arg)
+        return ic_prefix(arg["equals-ignore-case"], v) if isinstance(arg, dict) else v.startswith(arg)
     if op == "suffix":
-        return v.lower().endswith(arg["equals-ignore-case"].lower()) if isinstance(arg, dict) else v.endswith(arg)
+        return ic_suffix(arg["equals-ignore-case"], v) if isinstance(arg, dict) else v.endswith(arg)
     if op == "equals-ignore-case":
-        return v.lower() == arg.lower()
+        return ic_equals(arg, v)
     if op == "wildcard":
         return wild(arg, v)
     if op == "cidr":

@@ -1,55 +1,105 @@
-"""The Matcher's state machine and its per-field indexes: shared states, several states under one
-condition, absence and array checks at deeper states, specialised lookups agreeing with the
-general one, and the structure staying consistent (and emptying) as rules come and go."""
+"""The Matcher's state machine, through its public API and ``describe()``: shared states, several
+states under one condition, absence and array checks at deeper states, tables agreeing with the
+conditions they hold, generated code that tracebacks and ``inspect`` can show, and the machine
+emptying as rules come and go."""
 
 from __future__ import annotations
 
+import inspect
 import math
+import random
+import re
+import traceback
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from patterns_reference import reference_matches
-from test_patterns_properties import events, matchers
+from test_patterns_properties import EMPTY, events, matchers
 
-from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, validate
-from busbar.patterns.events import collect, gather
-from busbar.patterns.index import (
-    FAST_AB_STR,
-    FAST_ABSENT,
-    FAST_LOOKUP,
-    FAST_ONE,
-    FAST_PAIR,
-    FAST_PREFIX,
-    FAST_RANGE,
-    FAST_SUFFIX,
-    PathIndex,
-    closed_range,
-)
+from busbar.patterns import InvalidEventPattern, Matcher, PatternLimits, pattern_matches
+from busbar.patterns.cidr import ip_to_int, parse_cidr
+from busbar.patterns.conditions import WILDCARD
+from busbar.patterns.events import PathTrie, collect, gather
 
 
-def _empty(m: Matcher) -> bool:
-    root = m._root
-    return not (
-        m._paths or m._trie.root.children or m._subs or root.indexes or root.children or root.fields or m._conds
+def summary(m: Matcher) -> str:
+    return m.describe().splitlines()[0]
+
+
+def states(m: Matcher) -> list[str]:
+    """describe()'s state lines: ``state N [after STEP]: FUNCTION``."""
+    return [line for line in m.describe().splitlines() if line.startswith("state ")]
+
+
+def functions(m: Matcher) -> list[str]:
+    """The generated function of every state, by state number."""
+    return [line.rsplit(": ", 1)[1] for line in states(m)]
+
+
+def test_describe_prints_states_conditions_and_generated_code() -> None:
+    m = Matcher()
+    m.add_rule("a", {"source": ["x", "y"], "detail": {"n": [{"numeric": [">", 5]}]}})
+    m.add_rule("b", {"source": ["x"], "detail": {"s": [{"prefix": "ab"}, {"prefix": "ac"}, "abc"]}})
+    m.add_rule("c", {"source": [{"prefix": "z"}]})
+    text = m.describe()
+    assert (
+        text.splitlines()[0]
+        == "Matcher: 3 rules, 3 alternatives, 3 states, 3 paths, 7 conditions, 3 generated functions"
     )
+    assert "state 0: state_exact_table_prefix" in text
+    assert "  source: exact 'x' -> state 1, state 2" in text
+    assert "  source: prefix 'z' -> 'c'" in text
+    assert "state 2 after source [exact 'x']: state_exact_prefix_tables" in text
+    assert "  detail.s: prefix 'ac' -> 'b'" in text
+    assert "  detail.n: numeric [5.000000000000001, inf] -> 'a'" in text  # > 5: the next double up
+    assert "def " not in text
+    source = m.describe(source=True)
+    for name in ("state_exact_table_prefix", "state_numeric", "state_exact_prefix_tables"):
+        assert f"\ndef {name}(get, out, seen, ctx, code):\n" in source
+    assert "v.startswith(code[4])" in source  # the prefix kind's own expression, inline
+
+
+def test_generated_code_is_in_linecache_for_tracebacks_and_inspect() -> None:
+    class Name:
+        """A rule name whose hashing fails when asked to, inside the generated code."""
+
+        broken = False
+
+        def __hash__(self) -> int:
+            if Name.broken:
+                raise RuntimeError("no hash today")
+            return 1
+
+    m = Matcher()
+    m.add_rule(Name(), {"source": [{"suffix": "x"}]})
+    assert m.matches({"source": "ax"})
+    Name.broken = True
+    with pytest.raises(RuntimeError) as info:
+        m.matches({"source": "ax"})
+    text = "".join(traceback.format_exception(info.value))
+    assert 'File "<busbar.patterns: state_suffix>", line' in text
+    assert "in state_suffix" in text
+    assert "out[tg] = None" in text  # the line itself, read from linecache
+    # inspect finds the source of a condition kind's test too.
+    assert "return t is str and a.matches(v)" in inspect.getsource(WILDCARD.test)
 
 
 def test_rules_with_a_common_first_step_share_its_state() -> None:
     m = Matcher()
     for i in range(50):
         m.add_rule(f"t{i}", {"source": ["shop"], "detail": {"n": [{"numeric": [">=", i, "<", i + 1]}]}})
-    assert len(m._root.children) == 1  # one state after source=shop, holding the 50 numbers
-    (state,) = m._root.children.values()
-    assert state.users == 50 and len(state.fields) == 1
+    assert summary(m).startswith("Matcher: 50 rules, 50 alternatives, 2 states")  # one after source=shop
+    assert functions(m) == ["state_exact", "state_numeric_boundaries"]  # 50 ranges: a boundary table
     assert m.matches({"source": "shop", "detail": {"n": 7.0}}) == ["t7"]
     for i in range(49):
         m.remove_rule(f"t{i}")
         assert m.matches({"source": "shop", "detail": {"n": i}}) == []
         assert m.matches({"source": "shop", "detail": {"n": [i, 49]}}) == ["t49"]
+    assert functions(m) == ["state_exact", "state_numeric"]  # one range left: tested inline
     m.remove_rule("t49")
-    assert _empty(m)
+    assert m.describe() == EMPTY
 
 
 def test_one_condition_leading_to_several_states() -> None:
@@ -57,6 +107,7 @@ def test_one_condition_leading_to_several_states() -> None:
     m.add_rule("x", {"a": ["x"], "b": ["1"]})
     m.add_rule("xy", {"a": ["x", "y"], "b": ["2"]})
     m.add_rule("xz", {"a": ["x", "z"], "c": ["3"]})
+    assert "  a: exact 'x' -> state 1, state 2, state 3" in m.describe()
     assert sorted(m.matches({"a": "x", "b": ["1", "2"], "c": "3"})) == ["x", "xy", "xz"]
     assert sorted(m.matches({"a": ["y", "z"], "b": "2", "c": "3"})) == ["xy", "xz"]
     m.remove_rule("xy")
@@ -73,47 +124,7 @@ def test_absence_and_array_elements_at_deeper_states() -> None:
     assert m.matches({"source": "s", "items": [{"sku": "b", "qty": 1}, {"sku": "a", "qty": 2}]}) == []
     m.remove_rule("absent")
     m.remove_rule("same")
-    assert _empty(m)
-
-
-def _conds(patterns: list[dict[str, Any]]) -> list[Any]:
-    out = []
-    for p in patterns:
-        try:
-            compiled = validate(p)
-        except InvalidEventPattern:
-            continue
-        for alt in compiled.alternatives:
-            out.extend(alt[("f",)])
-    return out
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(st.lists(matchers, min_size=1, max_size=3).map(lambda v: {"f": v}), min_size=1, max_size=6),
-    st.lists(st.integers(0, 5), max_size=4),
-    st.lists(events.map(lambda e: e.get("a", "ab")), min_size=1, max_size=4),
-)
-def test_specialised_lookups_agree_with_the_general_one(
-    patterns: list[dict[str, Any]], drop: list[int], values: list[Any]
-) -> None:
-    conds = _conds(patterns)
-    index = PathIndex(("f",))
-    for i, cond in enumerate(conds):
-        index.add(cond, i)
-    for j in drop:  # removals change which lookup the index uses
-        if j < len(conds) and cond_in(index, conds[j], j):
-            index.remove(conds[j], j)
-    leaves = [v for v in values if not isinstance(v, (dict, list))] or ["ab"]
-    fast: list[Any] = []
-    general: list[Any] = []
-    index.lookup(leaves, fast)
-    index._lookup_general(leaves, general)
-    assert {h for hits in fast for h in hits} == {h for hits in general for h in hits}, (conds, leaves)
-
-
-def cond_in(index: PathIndex, cond: Any, hit: int) -> bool:
-    return hit in index.hits.get(cond, ())
+    assert m.describe() == EMPTY
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -153,10 +164,31 @@ def test_shared_steps_stay_consistent_through_changes(
             assert sorted(m.matches(ev)) == sorted(k for k, p in live.items() if reference_matches(p, ev)), (live, ev)
     for name in list(live):
         m.remove_rule(name)
-    assert _empty(m)
+    assert m.describe() == EMPTY
 
 
-# -- inline forms of one-condition indexes, and the column-wise gathering of arrays -------------
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(matchers, min_size=1, max_size=3), min_size=1, max_size=12),
+    st.lists(events.map(lambda e: e.get("a", "ab")), min_size=1, max_size=4),
+)
+def test_many_conditions_on_one_path_agree_with_the_reference(values: list[list[Any]], found: list[Any]) -> None:
+    """Up to 36 conditions on one path: kinds with several conditions go into tables (dicts,
+    prefix and suffix chains, range boundaries), the others are tested one by one."""
+    m = Matcher()
+    patterns = {}
+    for i, value in enumerate(values):
+        try:
+            m.add_rule(i, {"f": value})
+        except InvalidEventPattern:
+            continue
+        patterns[i] = {"f": value}
+    for value in found:
+        event = {"f": value}
+        assert set(m.matches(event)) == {i for i, p in patterns.items() if reference_matches(p, event)}, value
+
+
+# -- one condition, and its kind's expression inline ---------------------------------------------
 
 _EDGE_VALUES: list[Any] = [
     0,
@@ -175,6 +207,9 @@ _EDGE_VALUES: list[Any] = [
     math.nextafter(300.0, 0),
     math.nextafter(300.0, 1000),
     -0.0,
+    math.nan,
+    math.inf,
+    -math.inf,
     True,
     False,
     None,
@@ -197,6 +232,8 @@ _EDGE_VALUES: list[Any] = [
     "10.0.0",
     "2001:db9::1",
     "gold",
+    "GOLD",
+    "straße",
     [],
     [1, "ab"],
     ["deleted", "x"],
@@ -206,85 +243,124 @@ _EDGE_VALUES: list[Any] = [
 
 
 @pytest.mark.parametrize(
-    "cond, code",
+    "cond, function",
     [
-        ({"numeric": [">", 1.5]}, FAST_RANGE),
-        ({"numeric": [">=", 1.5, "<", 300]}, FAST_RANGE),
-        ({"numeric": [">", -2, "<=", 300]}, FAST_RANGE),
-        ({"numeric": ["<", 300]}, FAST_RANGE),
-        ({"numeric": ["=", 300]}, FAST_LOOKUP),
-        ({"numeric": [">=", 9007199254740992]}, FAST_RANGE),
-        ("ab", FAST_ONE),
-        ({"suffix": "old"}, FAST_SUFFIX),
-        ({"prefix": "a"}, FAST_PREFIX),
-        ({"anything-but": "deleted"}, FAST_AB_STR),
-        ({"anything-but": ["deleted", "ab"]}, FAST_AB_STR),
-        ({"cidr": "10.0.0.0/24"}, FAST_LOOKUP),
-        ({"cidr": "10.0.0.0/12"}, FAST_LOOKUP),
-        ({"cidr": "0.0.0.0/0"}, FAST_LOOKUP),
-        ({"cidr": "2001:db8::/32"}, FAST_LOOKUP),
-        ({"equals-ignore-case": "ab"}, FAST_LOOKUP),
-        ({"wildcard": "a*"}, FAST_LOOKUP),
-        ({"prefix": {"equals-ignore-case": "A"}}, FAST_LOOKUP),
-        ({"exists": True}, FAST_LOOKUP),
-        (True, FAST_LOOKUP),
-        ({"anything-but": 1}, FAST_LOOKUP),
+        ({"numeric": [">", 1.5]}, "state_numeric"),
+        ({"numeric": [">=", 1.5, "<", 300]}, "state_numeric"),
+        ({"numeric": [">", -2, "<=", 300]}, "state_numeric"),
+        ({"numeric": ["<", 300]}, "state_numeric"),
+        ({"numeric": ["=", 300]}, "state_exact_number"),
+        ({"numeric": [">=", 9007199254740992]}, "state_numeric"),
+        ("ab", "state_exact"),
+        (300, "state_exact_number"),
+        (True, "state_literal"),
+        ({"suffix": "old"}, "state_suffix"),
+        ({"suffix": {"equals-ignore-case": "OLD"}}, "state_suffix_equals_ignore_case"),
+        ({"prefix": "a"}, "state_prefix"),
+        ({"prefix": {"equals-ignore-case": "A"}}, "state_prefix_equals_ignore_case"),
+        ({"equals-ignore-case": "ab"}, "state_equals_ignore_case"),
+        ({"equals-ignore-case": "STRASSE"}, "state_equals_ignore_case"),
+        ({"equals-ignore-case": "Straße"}, "state_equals_ignore_case"),
+        ({"anything-but": "deleted"}, "state_anything_but_not"),
+        ({"anything-but": ["deleted", "ab"]}, "state_anything_but_not"),
+        ({"anything-but": 1}, "state_anything_but_not"),
+        ({"anything-but": {"prefix": "de"}}, "state_anything_but_prefix_not"),
+        ({"anything-but": {"equals-ignore-case": "Deleted"}}, "state_anything_but_equals_ignore_case_not"),
+        ({"cidr": "10.0.0.0/24"}, "state_cidr"),
+        ({"cidr": "10.0.0.0/12"}, "state_cidr"),
+        ({"cidr": "0.0.0.0/0"}, "state_cidr"),
+        ({"cidr": "2001:db8::/32"}, "state_cidr"),
+        ({"wildcard": "a*"}, "state_wildcard"),
+        ({"exists": True}, "state_exists"),
     ],
 )
-def test_one_condition_steps_use_their_inline_form_and_agree_with_pattern_matches(cond: Any, code: int) -> None:
+def test_one_condition_is_tested_by_its_kind_and_agrees_with_the_reference(cond: Any, function: str) -> None:
     m = Matcher()
     m.add_rule("anchor", {"source": ["t"]})  # source now tells rules apart: the first step
     pattern = {"source": ["s"], "detail": {"v": [cond]}}
     m.add_rule("r", pattern)
-    (state,) = m._root.children.values()
-    assert [f[1] for f in state.fields] == [code]
+    assert functions(m) == ["state_exact_table", function]
     for value in _EDGE_VALUES:
         event = {"source": "s", "detail": {"v": value}}
         assert ("r" in m.matches(event)) == pattern_matches(pattern, event) == reference_matches(pattern, event), value
-    # A second condition on the same step's path leaves the inline form for the general lookup.
-    m.add_rule("q", {"source": ["s"], "detail": {"v": [cond, {"prefix": "zz"}]}})
-    m.remove_rule("q")
-    assert [f[1] for f in state.fields] == [code]
 
 
-def test_closed_ranges_hold_the_same_doubles_as_open_ones() -> None:
-    for low, high in [(1.5, 300.0), (-2.0, 0.0), (0.0, 1e-3), (-1e300, 1e300)]:
-        lo, hi = closed_range((low, True, high, True))  # type: ignore[misc]
-        assert lo == math.nextafter(low, math.inf) and hi == math.nextafter(high, -math.inf)
-        for x in (low, lo, hi, high, math.nextafter(lo, math.inf), math.nextafter(hi, -math.inf)):
-            assert (lo <= x <= hi) == (low < x < high)
-    assert closed_range((1.0, False, math.inf, False)) == (1.0, math.inf)
-    assert closed_range((-math.inf, True, 1.0, False)) is None
+def test_open_ranges_become_closed_ranges_of_the_same_doubles() -> None:
+    m = Matcher()
+    m.add_rule("open", {"n": [{"numeric": [">", 1.5, "<", 300]}]})
+    assert "numeric [1.5000000000000002, 299.99999999999994] -> 'open'" in m.describe()
+    for x, inside in [(1.5, False), (math.nextafter(1.5, 2), True), (300, False), (math.nextafter(300, 0), True)]:
+        assert (m.matches({"n": x}) == ["open"]) is inside, x
 
 
 def test_exists_false_beside_other_conditions_on_one_path() -> None:
     m = Matcher()
     m.add_rule("gone", {"source": ["s"], "detail": {"x": [{"exists": False}]}})
     m.add_rule("one", {"source": ["s"], "detail": {"x": [1]}})
-    (state,) = m._root.children.values()
-    assert sorted(f[1] for f in state.fields) == [FAST_LOOKUP, FAST_ABSENT]
+    assert functions(m)[1] == "state_absent__exact_number"
     assert m.matches({"source": "s", "detail": {}}) == ["gone"]
     assert m.matches({"source": "s", "detail": {"x": 1}}) == ["one"]
     assert m.matches({"source": "s", "detail": {"x": []}}) == ["gone"]
     assert m.matches({"source": "s", "detail": {"x": 2}}) == []
     m.remove_rule("one")
-    assert [f[1] for f in state.fields] == [FAST_ABSENT]
+    assert functions(m)[1] == "state_absent"
     assert m.matches({"source": "s", "detail": {"x": 1}}) == []
     assert m.matches({"source": "s"}) == ["gone"]
 
 
-def _by_path(values: dict[Any, list[Any]]) -> dict[Any, list[str]]:
-    return {slot.path: sorted(map(repr, vs)) for slot, vs in values.items()}
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 6])
+def test_ranges_tested_one_by_one_and_through_boundaries_agree(count: int) -> None:
+    # A few ranges are tested one by one, more through a boundary table: the same answers, also
+    # for NaN and infinities (which only a Python dict event can carry) and integers beyond 2**53.
+    conds = [
+        {"numeric": [">", -2, "<=", 1.5]},
+        {"numeric": ["<", 0]},
+        {"numeric": [">=", 300]},
+        {"numeric": [">", 1, "<", 2**53]},
+        {"numeric": ["<=", -2]},
+        {"numeric": [">", 0, "<", 0.5]},
+    ][:count]
+    m = Matcher()
+    m.add_rule("anchor", {"source": ["t"]})
+    patterns = {i: {"source": ["s"], "v": [cond]} for i, cond in enumerate(conds)}
+    for name, pattern in patterns.items():
+        m.add_rule(name, pattern)
+    assert functions(m)[1] == ("state_numeric_boundaries" if count >= 4 else "state_" + "_".join(["numeric"] * count))
+    for value in [*_EDGE_VALUES, [math.nan, 301], [0.5, 1.5, 400]]:
+        event = {"source": "s", "v": value}
+        assert set(m.matches(event)) == {n for n, p in patterns.items() if reference_matches(p, event)}, value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.text("ab", min_size=1, max_size=5), min_size=2, max_size=12), st.text("ab", max_size=7))
+def test_prefix_and_suffix_tables_find_every_affix(affixes: set[str], value: str) -> None:
+    """One dict per length: a value's slice of each length finds every prefix (suffix) of it."""
+    for op in ("prefix", "suffix"):
+        m = Matcher()
+        for a in affixes:
+            m.add_rule(a, {"f": [{op: a}]})
+        assert functions(m) == [f"state_{op}_tables"]
+        want = {a for a in affixes if (value.startswith(a) if op == "prefix" else value.endswith(a))}
+        assert set(m.matches({"f": value})) == want
+
+
+# -- events: only the referenced paths, gathered -------------------------------------------------
+
+
+def _trie(*paths: tuple[str, ...]) -> PathTrie:
+    trie = PathTrie()
+    for path in paths:
+        trie.add(path, path)
+    return trie
+
+
+def _by_path(values: dict[Any, Any]) -> dict[Any, list[str]]:
+    """The values at each path, as a sorted list (gather keeps a path's one value as itself)."""
+    return {slot: sorted(map(repr, vs if type(vs) is list else [vs])) for slot, vs in values.items()}
 
 
 def test_arrays_of_objects_gathered_by_column_as_one_by_one() -> None:
-    m = Matcher()
-    for path in (("pts", "x"), ("pts", "y"), ("pts", "z", "w"), ("tags", "k")):
-        m.add_rule(
-            ".".join(path),
-            {path[0]: {path[1]: [{"exists": True}]}} if len(path) == 2 else {"pts": {"z": {"w": [{"exists": True}]}}},
-        )
-    root = m._trie.root
+    root = _trie(("pts", "x"), ("pts", "y"), ("pts", "z", "w"), ("tags", "k")).root
     cases = [
         {"pts": [{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 5}]},  # a missing field
         {"pts": [{"x": [1, [2]], "y": {"q": 1}}, {"x": None, "y": "s"}]},  # nested lists, an object
@@ -295,6 +371,7 @@ def test_arrays_of_objects_gathered_by_column_as_one_by_one() -> None:
     for event in cases:
         values, arrayed = gather(event, root)
         expected, _ = collect(event, root)
+        assert all(type(v) is list for v in expected.values())
         assert _by_path(values) == _by_path(expected), event
         assert arrayed == set(values)
 
@@ -302,264 +379,74 @@ def test_arrays_of_objects_gathered_by_column_as_one_by_one() -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events)
 def test_gather_agrees_with_collect(event: dict[str, Any]) -> None:
-    m = Matcher()
-    for i, key in enumerate(("a", "b", "c", "a.b", "b.a", "a.c.b")):
-        m.add_rule(i, {key: [{"exists": True}]})
-    values, _ = gather(event, m._trie.root)
-    expected, _ = collect(event, m._trie.root)
+    root = _trie(*[tuple(key.split(".")) for key in ("a", "b", "c", "a.b", "b.a", "a.c.b")]).root
+    values, _ = gather(event, root)
+    expected, _ = collect(event, root)
     assert _by_path(values) == _by_path(expected)
 
 
-@pytest.mark.parametrize("count", [1, 2, 3, 4, 6])
-def test_numeric_forms_agree_with_the_boundary_table(count: int) -> None:
-    # One range (inline), a few (one by one) and many (boundary table) give the same answers,
-    # also for NaN (which only a Python dict event can carry) and integers beyond 2**53.
-    conds = [
-        {"numeric": [">", -2, "<=", 1.5]},
-        {"numeric": ["<", 0]},
-        {"numeric": [">=", 300]},
-        {"numeric": [">", 1, "<", 2**60]},
-        {"numeric": ["=", 1.5]},
-        {"numeric": ["<=", -2]},
-    ][:count]
-    m = Matcher()
-    m.add_rule("anchor", {"source": ["t"]})
-    for i, cond in enumerate(conds):
-        m.add_rule(i, {"source": ["s"], "v": [cond]})
-    (state,) = m._root.children.values()
-    ((slot, index),) = state.indexes.values()
-    for value in [math.nan, -math.inf, math.inf, *_EDGE_VALUES, [math.nan, 301], [0.5, 1.5, 400]]:
-        general: list[Any] = []
-        index._lookup_general(value if isinstance(value, list) else [value], general)
-        want = {getattr(hit, "name", hit) for hits in general for hit in hits}  # a name, or an alternative
-        assert set(m.matches({"source": "s", "v": value})) == want, value
+# -- CIDR blocks ---------------------------------------------------------------------------------
 
-
-def test_indexes_share_empty_tables_until_they_need_their_own() -> None:
-    m = Matcher()
-    m.add_rule("p", {"a": [{"prefix": "x"}]})
-    m.add_rule("n", {"b": [{"numeric": [">", 1]}], "c": ["y"]})
-    indexes = [ix for _, ix in m._root.indexes.values()]
-    shared = indexes[0].exact_str
-    assert not shared and all(ix.eq_ic is shared and ix.suffix is shared for ix in indexes)
-    m.add_rule("e", {"a": ["z", {"suffix": "q"}]})
-    (a_index,) = [ix for slot, ix in m._root.indexes.values() if slot.path == ("a",)]
-    assert a_index.exact_str is not shared and a_index.suffix is not shared and not shared
-    assert sorted(m.matches({"a": ["xa", "z"], "b": 2, "c": "y"})) == ["e", "n", "p"]
-    for name in ("e", "p", "n"):
-        m.remove_rule(name)
-    assert _empty(m) and not shared
-
-
-# -- new structures: octet-aligned CIDR blocks, several-condition inline forms, names as hits ----
-
-_IP_PARTS = [
-    "0",
-    "1",
-    "2",
-    "9",
-    "10",
-    "99",
-    "100",
-    "199",
-    "200",
-    "249",
-    "250",
-    "255",
-    "256",
-    "300",
-    "01",
-    "00",
-    "999",
-    "1000",
-    "",
-    "a",
-    "\u0663",
-    "10 ",
-    "+1",
-    "-1",
-]
+_IP_PARTS = ["0", "1", "2", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "300"]
+_IP_PARTS += ["01", "00", "999", "1000", "", "a", "\u0663", "10 ", "+1", "-1"]
 
 
 @pytest.mark.parametrize(
     "block",
-    [
-        "10.2.0.0/16",
-        "0.0.0.0/0",
-        "10.0.0.0/8",
-        "192.168.1.0/24",
-        "10.0.0.0/12",
-        "1.2.3.4/31",
-        "255.255.0.0/16",
-        "10.2.3.0/24",
-    ],
+    ["10.2.0.0/16", "0.0.0.0/0", "10.0.0.0/8", "192.168.1.0/24", "10.0.0.0/12", "1.2.3.4/31", "255.255.0.0/16"],
 )
-def test_octet_aligned_cidr_blocks_agree_with_address_parsing(block: str) -> None:
-    from busbar.patterns.cidr import ip_to_int, parse_cidr
-    from busbar.patterns.conditions import CIDR, Cond
-    from busbar.patterns.index import single_lookup
-
-    version, low, high = parse_cidr(block)
-    lookup = single_lookup(Cond(CIDR, (version, low, high)), ("hit",))
-    assert lookup is not None
-    rng = __import__("random").Random(block)
-    values = [
-        "10.2.33.107",
-        "10.2.0.0",
-        "10.2.255.255",
-        "10.3.0.0",
-        "10.2.1",
-        "10.2.1.1.",
-        "::ffff:10.2.1.1",
-        "10.2.1.1\n",
-        "192.168.1.7",
-        "255.255.1.1",
-        "1.2.3.5",
-        "1.2.3.6",
-        "0.0.0.0",
-    ]
+def test_cidr_blocks_agree_with_address_parsing(block: str) -> None:
+    parsed = parse_cidr(block)
+    rng = random.Random(block)
+    values = ["10.2.33.107", "10.2.0.0", "10.2.255.255", "10.3.0.0", "10.2.1", "10.2.1.1.", "::ffff:10.2.1.1"]
+    values += ["10.2.1.1\n", "192.168.1.7", "255.255.1.1", "1.2.3.5", "1.2.3.6", "0.0.0.0"]
     for _ in range(3000):
         count = rng.choice([3, 4, 4, 4, 5])
         values.append(
             ".".join(rng.choice(_IP_PARTS) if rng.random() < 0.5 else str(rng.randrange(300)) for _ in range(count))
         )
     for v in values:
-        out: list[Any] = []
-        lookup([v], out)
         ip = ip_to_int(v)
-        assert bool(out) == (ip is not None and ip[0] == version and low <= ip[1] <= high), v
-        assert pattern_matches({"a": [{"cidr": block}]}, {"a": v}) == bool(out), v
+        inside = ip is not None and ip[0] == parsed.version and parsed.low <= ip[1] <= parsed.high
+        assert parsed.contains(v) == inside, v
+        assert pattern_matches({"a": [{"cidr": block}]}, {"a": v}) == inside, v
 
 
-@pytest.mark.parametrize(
-    "conds",
-    [
-        [{"equals-ignore-case": "Ab"}, {"equals-ignore-case": "cD"}],
-        [{"equals-ignore-case": "Ab"}, "ab", "AB"],
-        [{"prefix": "a"}, {"prefix": "abc"}, {"prefix": "x"}],
-        [{"prefix": "a"}, {"prefix": "ab"}, "abc", ""],
-        [{"numeric": [">", 1.5]}, {"numeric": ["<=", 0]}],
-        [{"numeric": [">", -2, "<=", 300]}, {"numeric": [">=", 9007199254740992]}, {"numeric": ["<", 1]}],
-    ],
-)
-def test_several_conditions_inline_forms_agree_with_pattern_matches(conds: list[Any]) -> None:
-    from busbar.patterns.index import FAST_EQ_IC, FAST_PREFIXES, FAST_RANGES
-
+def test_an_exact_address_matches_its_other_spellings() -> None:
     m = Matcher()
-    m.add_rule("anchor", {"source": ["t"]})
-    patterns = {i: {"source": ["s"], "detail": {"v": [cond]}} for i, cond in enumerate(conds)}
-    for name, pattern in patterns.items():
-        m.add_rule(name, pattern)
-    (state,) = m._root.children.values()
-    assert [f[1] for f in state.fields] in ([FAST_EQ_IC], [FAST_PREFIXES], [FAST_RANGES])
-    values: list[Any] = [
-        *_EDGE_VALUES,
-        "AB",
-        "ab",
-        "Ab",
-        "cd",
-        "CD",
-        "abcd",
-        "x",
-        "xyz",
-        "",
-        "a",
-        -math.inf,
-        math.inf,
-        ["ab", "CD"],
-        ["abc", "x"],
-        [0.5, 400],
-        ["a", 2],
-    ]
-    for value in values:
-        event = {"source": "s", "detail": {"v": value}}
-        want = {name for name, p in patterns.items() if reference_matches(p, event)}
-        assert set(m.matches(event)) == want, value
-    for name in list(patterns):
-        m.remove_rule(name)
-    m.remove_rule("anchor")
-    assert _empty(m)
+    m.add_rule("one", {"ip": ["10.0.0.1"]})
+    m.add_rule("six", {"ip": ["2001:db8::1"]})
+    assert m.matches({"ip": "10.0.0.1"}) == ["one"]
+    assert m.matches({"ip": "2001:0db8:0:0:0:0:0:1"}) == ["six"]
+    assert m.matches({"ip": "10.0.0.10"}) == []
 
 
-def test_hit_lists_hold_names_unless_array_consistency_may_need_the_alternative() -> None:
+# -- names, sizes and limits -----------------------------------------------------------------------
+
+
+def test_rule_names_of_any_hashable_type() -> None:
     m = Matcher()
     m.add_rule("one", {"a": ["x"]})
     m.add_rule("two", {"a": ["x"], "b": ["y"]})
-    m.add_rule(None, {"a": ["x"]})  # any hashable name, None included
-    ((_, index),) = [e for e in m._root.indexes.values() if e[0].path == ("a",)]
-    ((_, hits),) = index.hits.items()
-    assert type(hits) is tuple and "one" in hits and None in hits
-    assert sorted(map(str, m.matches({"a": "x", "b": "y"}))) == ["None", "one", "two"]
-    assert m.matches({"a": ["x", "z"], "b": [{"c": 1}, "y"]}) is not None
-    m.remove_rule(None)
-    assert sorted(m.matches({"a": "x", "b": "y"})) == ["one", "two"]
-    for name in ("one", "two"):
+    m.add_rule(None, {"a": ["x"]})
+    m.add_rule(("bus", "rule"), {"a": ["x"]})  # a tuple, like the codes hit lists hold
+    m.add_rule(7, {"a": ["x"]})
+    assert "  a: exact 'x' -> 'one', state 1, None, ('bus', 'rule'), 7" in m.describe()
+    assert sorted(map(str, m.matches({"a": "x", "b": "y"}))) == sorted(["None", "one", "two", "('bus', 'rule')", "7"])
+    assert sorted(map(str, m.matches({"a": ["x", "z"], "b": [{"c": 1}, "y"]}))) == sorted(
+        ["None", "one", "two", "('bus', 'rule')", "7"]
+    )
+    for name in (None, ("bus", "rule"), 7, "one", "two"):
         m.remove_rule(name)
-    assert _empty(m)
+    assert m.describe() == EMPTY
 
 
-def test_equal_conditions_share_one_object_across_states_until_the_last_goes() -> None:
+def test_equal_conditions_of_many_rules_are_one_condition() -> None:
     m = Matcher()
-    m.add_rule("anchor", {"source": ["t"], "x": ["y"]})  # source tells rules apart from the start
     for i in range(3):
-        m.add_rule(i, {"source": [f"s{i}"], "detail": {"tier": [{"suffix": "o" + "ld"}]}})
-    tier = [f for state in m._root.children.values() for f in state.fields if f[0].path == ("detail", "tier")]
-    assert len(tier) == 3 and len({id(f[2]) for f in tier}) == 1  # one "old" object for three states
-    (entry,) = [e for c, e in m._conds.items() if c.arg == "old"]
-    assert entry[1] == 3
+        m.add_rule(i, {"source": [f"s{i}"], "detail": {"tier": [{"suffix": "old"}]}})
+    assert "4 states, 2 paths, 4 conditions" in summary(m)  # s0, s1, s2, and one "old" for three states
     assert m.matches({"source": "s1", "detail": {"tier": "gold"}}) == [1]
-    for name in (0, 1, 2, "anchor"):
-        m.remove_rule(name)
-    assert _empty(m)
-
-
-def test_ignore_case_then_prefix_pair_is_probed_at_the_parent() -> None:
-    from busbar.patterns.index import FAST_EQ_IC, FAST_PAIR
-
-    m = Matcher()
-    m.add_rule("a", {"detail-type": [{"equals-ignore-case": "type1"}], "source": [{"prefix": "com.x"}]})
-    m.add_rule("b", {"detail-type": [{"equals-ignore-case": "TYPE1"}], "source": [{"prefix": "com.xy"}]})
-    m.add_rule(
-        "c",
-        {
-            "detail-type": [{"equals-ignore-case": "type2"}, {"equals-ignore-case": "type1"}],
-            "source": [{"prefix": "com"}],
-        },
-    )
-    m.add_rule("d", {"detail-type": ["Type1"], "source": ["com.xyz"]})
-    cases = [
-        ({"detail-type": "tYpE1", "source": "com.xyz"}, {"a", "b", "c"}),
-        ({"detail-type": "Type1", "source": "com.xyz"}, {"a", "b", "c", "d"}),
-        ({"detail-type": "type2", "source": "com.xyz"}, {"c"}),
-        ({"detail-type": "type1", "source": "co"}, set()),
-        ({"detail-type": "type1"}, set()),
-        ({"detail-type": "type1", "source": 5}, set()),
-        ({"detail-type": "type1", "source": ["nope", "com.x1"]}, {"a", "c"}),
-        ({"detail-type": ["type3", "TYPE1"], "source": "com.xy"}, {"a", "b", "c"}),
-        ({"detail-type": 1, "source": "com.xy"}, set()),
-        ({"detail-type": "type9", "source": "com.xy"}, set()),
-    ]
-    for event, want in cases:
-        assert set(m.matches(event)) == want, event
-    assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_PAIR]
-    # A state after the ignore-case match that tests something else: no pair, same answers.
-    m.add_rule(
-        "e",
-        {
-            "detail-type": [{"equals-ignore-case": "type1"}],
-            "source": [{"prefix": "com.x"}],
-            "region": [{"prefix": "us"}],
-        },
-    )
-    assert set(m.matches({"detail-type": "TYPE1", "source": "com.x", "region": "us-1"})) == {"a", "c", "e"}
-    assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_EQ_IC]
-    m.remove_rule("e")
-    for event, want in cases:
-        assert set(m.matches(event)) == want, event
-    assert [f[1] for f in m._root.fields if f[0].path == ("detail-type",)] == [FAST_PAIR]
-    for name in "abcd":
-        m.remove_rule(name)
-    assert _empty(m)
 
 
 _WIDE_KEYS = [f"k{i}" for i in range(12)]
@@ -586,115 +473,62 @@ _WIDE_RULES: dict[str, dict[str, Any]] = {
         max_size=5,
     )
 )
-def test_compiled_states_of_every_size_agree_with_reference(evs: list[dict[str, Any]]) -> None:
-    """States with more fields than one compiled function inlines, long hit lists, many prefix
-    lengths, ignore-case pairs and ranges: the compiled machine agrees with the reference."""
+def test_states_of_every_size_agree_with_reference(evs: list[dict[str, Any]]) -> None:
+    """A root with more fields than one generated function holds (one function per field, called
+    in turn), long hit lists, many prefix lengths, ignore-case tables and ranges."""
     m = Matcher()
     for name, pattern in _WIDE_RULES.items():
         m.add_rule(name, pattern)
-    m.matches({})
-    assert m._root.fns  # the root has too many fields for one function: one per field
-    assert FAST_PAIR in {f[1] for f in m._root.fields}
+    assert functions(m)[0] == "chain"
     for ev in evs:
         want = sorted(n for n, p in _WIDE_RULES.items() if reference_matches(p, ev))
         assert sorted(m.matches(ev)) == want, ev
-    for name in list(_WIDE_RULES)[:13]:  # back to an inlined root
+    for name in list(_WIDE_RULES)[:13]:  # back to a root of one function
         m.remove_rule(name)
-    m.matches({})
-    assert not m._root.fns
+    assert functions(m)[0] != "chain"
     for ev in evs:
         want = sorted(n for n, p in list(_WIDE_RULES.items())[13:] if reference_matches(p, ev))
         assert sorted(m.matches(ev)) == want, ev
 
 
-@pytest.mark.parametrize(
-    ("blocks", "lookup"),
-    [
-        (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/12", "2001:db8::/32", "0.0.0.0/1"], "cidrs"),
-        (["10.0.0.0/24", "10.0.0.0/8", "10.16.0.0/16", "200.1.1.0/24"], "octets"),  # octet boundaries only
-    ],
-)
-def test_several_cidr_blocks_alone_on_a_path_agree_with_the_general_lookup(blocks: list[str], lookup: str) -> None:
-    conds = [c for b in blocks for c in validate({"f": [{"cidr": b}]}).alternatives[0][("f",)]]
-    index = PathIndex(("f",))
-    for i, cond in enumerate(conds):
-        index.add(cond, i)
-    assert index.lookup.__name__ == lookup
-    for v in [*_CIDR_VALUES, ["10.0.0.1", "10.16.0.1"], ["x", 5, "2001:db8::1"]]:
-        leaves = v if isinstance(v, list) else [v]
-        fast: list[Any] = []
-        general: list[Any] = []
-        index.lookup(leaves, fast)
-        index._lookup_general(leaves, general)
-        assert sorted(h for hits in fast for h in hits) == sorted({h for hits in general for h in hits}), v
-
-
-_CIDR_VALUES: list[Any] = [
-    "10.0.0.1",
-    "10.0.1.7",
-    "10.15.3.4",
-    "10.16.0.1",
-    "010.0.0.1",
-    "10.0.0.256",
-    "10.0.0.1.",
-    "2001:db8::1",
-    "2001:db9::1",
-    "127.0.0.1",
-    "200.1.1.1",
-    "",
-    7,
-    None,
-]
-
-
-def test_exact_tables_keep_single_codes_bare_through_changes() -> None:
-    """``exact_code`` mirrors ``exact_str``: a value leading to one state holds that state's code
-    itself, any other hit list is wrapped, and both follow every change."""
+def test_ignore_case_rules_then_prefixes_of_another_path() -> None:
     m = Matcher()
-    m.add_rule("a", {"source": ["s1"], "x": ["1"]})
-    m.add_rule("b", {"source": ["s2"]})
-    m.add_rule("c", {"source": ["s1"], "x": ["2"]})
-    m.matches({})
-    index = m._root.indexes[("source",)][1]
-    assert set(index.exact_code) == set(index.exact_str) == {"s1", "s2"}
-    (after_s1,) = m._root.children.values()  # source=s2 ends at the root
-    assert index.exact_code["s1"] is after_s1.code  # the current code of the state after s1
-    assert list(index.exact_code["s2"]) == ["b"] and type(index.exact_code["s2"]) is not tuple
-    assert sorted(m.matches({"source": "s1", "x": "2"})) == ["c"]
-    m.remove_rule("a")
-    m.remove_rule("c")
-    m.matches({})
-    assert set(index.exact_code) == {"s2"}
-    assert m.matches({"source": "s2"}) == ["b"]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.sets(st.text("ab", min_size=1, max_size=5), min_size=1, max_size=12), st.text("ab", max_size=7))
-def test_longest_first_prefix_chains_find_every_prefix(prefixes: set[str], value: str) -> None:
-    """Probing a value's slices longest first and stopping at the first prefix found yields the
-    hits of every prefix of the value in the set (each prefix's chain holds the shorter ones)."""
-    from busbar.patterns.index import chained
-
-    by_length: dict[int, dict[str, tuple[str, ...]]] = {}
-    for p in prefixes:
-        by_length.setdefault(len(p), {})[p] = (p,)
-    lens, chains = chained(by_length)
-    assert list(lens) == sorted(lens, reverse=True)
-    found: tuple[str, ...] = ()
-    for length in lens:
-        if length <= len(value) and value[:length] in chains:
-            found = chains[value[:length]]
-            break
-    assert sorted(found) == sorted(p for p in prefixes if value.startswith(p))
+    m.add_rule("a", {"detail-type": [{"equals-ignore-case": "type1"}], "source": [{"prefix": "com.x"}]})
+    m.add_rule("b", {"detail-type": [{"equals-ignore-case": "TYPE1"}], "source": [{"prefix": "com.xy"}]})
+    m.add_rule(
+        "c",
+        {
+            "detail-type": [{"equals-ignore-case": "type2"}, {"equals-ignore-case": "type1"}],
+            "source": [{"prefix": "com"}],
+        },
+    )
+    m.add_rule("d", {"detail-type": ["Type1"], "source": ["com.xyz"]})
+    cases = [
+        ({"detail-type": "tYpE1", "source": "com.xyz"}, {"a", "b", "c"}),
+        ({"detail-type": "Type1", "source": "com.xyz"}, {"a", "b", "c", "d"}),
+        ({"detail-type": "type2", "source": "com.xyz"}, {"c"}),
+        ({"detail-type": "type1", "source": "co"}, set()),
+        ({"detail-type": "type1"}, set()),
+        ({"detail-type": "type1", "source": 5}, set()),
+        ({"detail-type": "type1", "source": ["nope", "com.x1"]}, {"a", "c"}),
+        ({"detail-type": ["type3", "TYPE1"], "source": "com.xy"}, {"a", "b", "c"}),
+        ({"detail-type": 1, "source": "com.xy"}, set()),
+        ({"detail-type": "type9", "source": "com.xy"}, set()),
+        ({"detail-type": "\u212aype1", "source": "com.xy"}, set()),  # the Kelvin sign is not a K
+    ]
+    for event, want in cases:
+        assert set(m.matches(event)) == want, event
+    for name in "abcd":
+        m.remove_rule(name)
+    assert m.describe() == EMPTY
 
 
 def test_an_alternative_with_more_fields_than_the_default_recursion_limit_matches() -> None:
     """Each field of an alternative is one state whose code calls the next: a rule of 1,500
     fields (limits raised) still matches, and fails on its last field."""
-    from busbar.patterns import PatternLimits
-
     m = Matcher(PatternLimits(max_pattern_chars=100_000, max_fields=1_500))
     m.add_rule("deep", {f"f{i:04d}": ["x"] for i in range(1_500)})
     event = {f"f{i:04d}": "x" for i in range(1_500)}
     assert m.matches(event) == ["deep"]
     assert m.matches({**event, "f1499": "y"}) == []
+    assert re.match(r"Matcher: 1 rules, 1 alternatives, 1500 states, 1500 paths", summary(m))

@@ -1,6 +1,12 @@
 """Property tests: the indexed Matcher and pattern_matches agree with the reference matcher on
 generated patterns of every operator and events shaped to hit and miss them, also while rules
-are added, replaced and removed."""
+are added, replaced and removed.
+
+The vocabulary includes strings whose case rules are not ASCII's, so that every ignore-case
+operator is held to event-ruler's definition (each pattern character stands for its lower- and
+its upper-cased spelling; the value is not folded): ``straße`` matches ``STRASSE`` but not
+``strasse``; ``k`` does not match the Kelvin sign; ``σ`` does not match the final ``ς``; ``ı``
+matches ``I``; ``İ`` matches ``i̇``; titlecase ``ǅ`` matches ``ǆ`` and ``Ǆ`` but not itself."""
 
 from __future__ import annotations
 
@@ -14,14 +20,45 @@ from busbar.patterns import InvalidEventPattern, Matcher, pattern_matches, valid
 
 # A small vocabulary so that generated patterns and events meet often.
 KEYS = ["a", "b", "c", "a.b"]
-STRINGS = ["", "ab", "abc", "AB", "b", "xyz", "10.0.0.1", "10.0.1.7", "2001:db8::1", "a*b", "Ab.c"]
+# Strings whose upper- and lower-cased spellings differ in length or are not each other's inverse.
+UNICODE = [
+    "straße",
+    "STRASSE",
+    "strasse",
+    "Straße",
+    "ß",
+    "SS",
+    "ǅ",
+    "ǆ",
+    "Ǆ",
+    "İ",
+    "i\u0307",
+    "ı",
+    "I",
+    "i",
+    "\u212a",  # Kelvin sign, which lower-cases to k
+    "k",
+    "K",
+    "Σ",
+    "σ",
+    "ς",
+    "ﬁ",
+    "FI",
+    "é",
+    "É",
+    "😀",
+    "aß",
+    "Aß",
+    "ASS",
+]
+STRINGS = ["", "ab", "abc", "AB", "b", "xyz", "10.0.0.1", "10.0.1.7", "2001:db8::1", "a*b", "Ab.c", *UNICODE]
 NUMBERS = [0, 1, -2, 1.5, 300, 300.0, 2**60, 1e-3]
 LITERALS = [True, False, None]
 
 strings = st.sampled_from(STRINGS)
 numbers = st.sampled_from(NUMBERS)
 scalars = st.one_of(strings, numbers, st.sampled_from(LITERALS))
-affix = st.sampled_from(["", "a", "ab", "b", "c", "A", "10.", "Ab"])
+affix = st.sampled_from(["", "a", "ab", "b", "c", "A", "10.", "Ab", "ß", "SS", "s", "İ", "i", "ǅ", "σ", "\u212a", "é"])
 nonempty_affix = affix.filter(bool)
 wildcards = st.sampled_from(["*", "a*", "*b", "a*c", "*b*", "", "ab", "1*.1", "a\\*b", "*.*"])
 
@@ -149,4 +186,64 @@ def test_matcher_agrees_with_reference_through_changes(ops: list[tuple[str, Any]
     for name in list(live):
         m.remove_rule(name)
     assert m.matches(evs[0]) == []
-    assert not m._paths and not m._trie.root.children and not m._subs  # nothing left behind
+    assert m.describe() == EMPTY  # nothing left behind
+
+
+EMPTY = "Matcher: 0 rules, 0 alternatives, 1 states, 0 paths, 0 conditions, 0 generated functions\nstate 0: noop"
+
+
+# -- ignore-case, held to event-ruler's rule on text whose case rules are not ASCII's -------------
+
+_CASES = "aAbBsSßſkK\u212aiIıİ\u0307σΣςǅǆǄéÉﬁ😀-"
+_pattern_text = st.text(st.sampled_from(_CASES + "kKsSiI" * 3), max_size=4)  # often ASCII with look-alikes
+# Characters that case-fold like another one without being one of its two spellings.
+_LOOKALIKES = {"k": "\u212a", "K": "\u212a", "s": "ſ", "S": "ſ", "i": "ı", "I": "İ", "σ": "ς", "Σ": "ς", "ǆ": "ǅ"}
+
+
+@st.composite
+def _spelled(draw: st.DrawFn, pattern: str) -> str:
+    """A value near ``pattern``: each character respelled one of several ways (some of them
+    event-ruler's, some not: a look-alike, ``ß`` for ``ss``), with text around it now and then."""
+    out = []
+    for c in pattern:
+        ways = [c, c.lower(), c.upper(), c.casefold(), c.swapcase(), c.title()]
+        out.append(draw(st.sampled_from([*ways, *[_LOOKALIKES.get(c, c)] * 3])))
+    value = "".join(out)
+    if draw(st.booleans()):
+        value = value.replace("ss", "ß").replace("SS", "ß")
+    if draw(st.booleans()):
+        return value
+    return draw(st.text(_CASES, max_size=2)) + value + draw(st.text(_CASES, max_size=2))
+
+
+_IC_OPS = [
+    lambda p: {"equals-ignore-case": p},
+    lambda p: {"prefix": {"equals-ignore-case": p}},
+    lambda p: {"suffix": {"equals-ignore-case": p}},
+    lambda p: {"anything-but": {"equals-ignore-case": p}},
+    lambda p: {"anything-but": {"equals-ignore-case": [p, "x"]}},
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_IC_OPS) - 1), _pattern_text), min_size=1, max_size=6), st.data())
+def test_ignore_case_follows_event_ruler(rules: list[tuple[int, str]], data: st.DataObject) -> None:
+    """Ignore-case patterns (several per path, so that tables are used too) against values
+    respelled from them: pattern_matches and the Matcher agree with the reference."""
+    patterns = {}
+    for i, (op, text) in enumerate(rules):
+        if not text and op >= 1 and op <= 2:
+            continue
+        pattern = {"f": [_IC_OPS[op](text)]}
+        if _valid(pattern):
+            patterns[f"r{i}"] = pattern
+    assume(patterns)
+    m = Matcher()
+    for name, pattern in patterns.items():
+        m.add_rule(name, pattern)
+    _, some = data.draw(st.sampled_from(rules))
+    for value in [data.draw(_spelled(some)), data.draw(st.text(_CASES, max_size=5))]:
+        event = {"f": value}
+        want = {name for name, p in patterns.items() if reference_matches(p, event)}
+        assert {name for name, p in patterns.items() if pattern_matches(p, event)} == want, (patterns, value)
+        assert set(m.matches(event)) == want, (patterns, value)

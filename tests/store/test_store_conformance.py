@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from busbar.store.base import AlreadyExists, Conflict, NewDelivery, NewEvent, NotFound, Store, Versioned
+from busbar.store.base import (
+    AlreadyExists,
+    ArchiveStats,
+    Conflict,
+    NewArchivedEvent,
+    NewDelivery,
+    NewEvent,
+    NotFound,
+    Store,
+    Versioned,
+)
 
 LANE = "arn:aws:events:us-east-1:000000000000:api-destination/d/1"
 OTHER_LANE = "arn:aws:logs:us-east-1:000000000000:log-group:g"
@@ -172,6 +182,25 @@ def test_an_event_with_a_stored_dedup_id_is_stored_once(backend):
     run(main())
 
 
+def test_an_event_keeps_the_rules_it_is_for(backend):
+    async def main() -> None:
+        async with backend() as store:
+            tick = NewEvent("t", "a/r/default", b"{}", 1.0, 1.0, rules=("arn:rule/x",), direct=True)
+            replayed = NewEvent("p", "a/r/default", b"{}", 1.0, 1.0, rules=("arn:rule/y", "arn:rule/z"))
+            await store.append_events([tick, replayed, event(3)])
+            read = [(e.event_id, e.rules, e.direct) for e in await store.next_events(10, wait=0.1)]
+            assert read == [
+                ("t", ("arn:rule/x",), True),
+                ("p", ("arn:rule/y", "arn:rule/z"), False),
+                ("e3", None, False),
+            ]
+        if backend.durable:
+            async with backend() as store:
+                assert [(e.rules, e.direct) for e in store.read_events(0)][:1] == [(("arn:rule/x",), True)]
+
+    run(main())
+
+
 def test_prune_deletes_only_routed_old_events(backend):
     async def main() -> None:
         async with backend() as store:
@@ -266,5 +295,67 @@ def test_after_a_restart_every_pending_delivery_is_taken_again(backend):
         async with backend() as store:
             assert store.lanes_with_work() == {LANE}
             assert [d.id for d in await store.take(LANE, 10)] == ids[1:]
+
+    run(main())
+
+
+# -- archives --------------------------------------------------------------------------
+
+
+def archived(n: int, at: float, dedup: str | None = None) -> NewArchivedEvent:
+    return NewArchivedEvent(event_id=f"e{n}", time=at, envelope=json.dumps({"id": f"e{n}"}).encode(), dedup_id=dedup)
+
+
+def test_archives_are_read_by_event_time_with_a_cursor(backend):
+    async def main() -> None:
+        async with backend() as store:
+            await store.archive_events("A", [archived(1, 30.0), archived(2, 10.0), archived(3, 20.0)])
+            await store.archive_events("A", [archived(4, 20.0), archived(5, 99.0)])
+            await store.archive_events("B", [archived(6, 20.0)])
+            found = await store.read_archive("A", 10.0, 31.0)
+            assert [e.event_id for e in found] == ["e2", "e3", "e4", "e1"]  # by time, then as archived
+            assert [e.event_id for e in await store.read_archive("A", 10.0, 30.0)] == ["e2", "e3", "e4"]  # [start, end)
+            first = await store.read_archive("A", 10.0, 31.0, limit=2)
+            rest = await store.read_archive("A", 10.0, 31.0, after=first[-1].cursor)
+            assert [e.event_id for e in first + rest] == ["e2", "e3", "e4", "e1"]
+            assert await store.read_archive("A", 10.0, 31.0, after=rest[-1].cursor) == []
+            assert json.loads(found[0].envelope) == {"id": "e2"} and found[0].time == 10.0
+            size = len(json.dumps({"id": "e1"}).encode())
+            assert await store.archive_stats("A") == ArchiveStats(5, 5 * size)
+            assert await store.archive_stats("A", 15.0, 25.0) == ArchiveStats(2, 2 * size)
+            assert await store.archive_stats("A", 10.0, 20.0) == ArchiveStats(1, size)
+            assert await store.archive_stats("nothing") == ArchiveStats(0, 0)
+        if backend.durable:
+            async with backend() as store:
+                assert [e.event_id for e in await store.read_archive("A", 0.0, 100.0)] == ["e2", "e3", "e4", "e1", "e5"]
+
+    run(main())
+
+
+def test_an_archived_event_with_a_kept_dedup_id_is_kept_once(backend):
+    async def main() -> None:
+        async with backend() as store:
+            await store.archive_events("A", [archived(1, 1.0, dedup="d/1")])
+            await store.archive_events("A", [archived(1, 1.0, dedup="d/1"), archived(2, 1.0, dedup="d/2")])
+            await store.archive_events("B", [archived(1, 1.0, dedup="d/1")])  # another archive: its own
+            assert [e.event_id for e in await store.read_archive("A", 0.0, 2.0)] == ["e1", "e2"]
+            assert (await store.archive_stats("B")).count == 1
+
+    run(main())
+
+
+def test_archives_are_pruned_by_age_and_dropped(backend):
+    async def main() -> None:
+        async with backend() as store:
+            await store.archive_events("A", [archived(n, 1.0) for n in range(3)])
+            await store.archive_events("B", [archived(9, 1.0)])
+            assert await store.prune_archive("A", archived_before=time.time() - 3600) == 0  # too young
+            assert await store.prune_archive("A", archived_before=time.time() + 1, limit=2) == 2
+            assert (await store.archive_stats("A")).count == 1
+            await store.drop_archive("A")
+            assert (await store.archive_stats("A")).count == 0
+            assert (await store.archive_stats("B")).count == 1
+            await store.archive_events("A", [archived(1, 1.0)])  # a new archive under the name
+            assert (await store.archive_stats("A")).count == 1
 
     run(main())

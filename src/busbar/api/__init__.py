@@ -10,7 +10,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from busbar.api import buses, connections, destinations, events, patterns, rules, tags, targets
+from busbar.api import (
+    archives,
+    buses,
+    connections,
+    destinations,
+    endpoints,
+    events,
+    patterns,
+    permissions,
+    replays,
+    rules,
+    tags,
+    targets,
+)
 from busbar.api.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -47,6 +60,22 @@ OPERATIONS: dict[str, Handler] = {
     "ListApiDestinations": destinations.list_api_destinations,
     "UpdateApiDestination": destinations.update_api_destination,
     "DeleteApiDestination": destinations.delete_api_destination,
+    "PutPermission": permissions.put_permission_op,
+    "RemovePermission": permissions.remove_permission_op,
+    "CreateArchive": archives.create_archive,
+    "DescribeArchive": archives.describe_archive,
+    "ListArchives": archives.list_archives,
+    "UpdateArchive": archives.update_archive,
+    "DeleteArchive": archives.delete_archive,
+    "StartReplay": replays.start_replay,
+    "DescribeReplay": replays.describe_replay,
+    "ListReplays": replays.list_replays,
+    "CancelReplay": replays.cancel_replay,
+    "CreateEndpoint": endpoints.create_endpoint,
+    "DescribeEndpoint": endpoints.describe_endpoint,
+    "ListEndpoints": endpoints.list_endpoints,
+    "UpdateEndpoint": endpoints.update_endpoint,
+    "DeleteEndpoint": endpoints.delete_endpoint,
 }
 
 __all__ = ["OPERATIONS", "Context", "Handler"]

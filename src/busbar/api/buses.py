@@ -58,9 +58,7 @@ async def create_event_bus(ctx: Context, body: dict[str, Any]) -> dict[str, Any]
         # Partner event sources come from SaaS partners through AWS; none exist here.
         raise ResourceNotFoundException(f"Event source {body['EventSourceName']} does not exist.")
     if "/" in name:
-        raise ValidationException(
-            f"Event bus name {name} is not valid: '/' is allowed only in the names of partner event buses."
-        )
+        raise ValidationException("Event bus name must not contain '/'.")
     store, key = ctx.store, bus_key(ctx.scope, name)
     if store.get_resource(BUS, key) is not None:
         raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")

@@ -44,6 +44,8 @@ destinations then answer ``INACTIVE`` and their invocations fail without retry.
 
 from __future__ import annotations
 
+import secrets
+import string
 import time
 import uuid
 from typing import Any
@@ -162,6 +164,7 @@ def public_auth(auth: dict[str, Any]) -> dict[str, Any]:
 
 
 _TIMES = ("CreationTime", "LastModifiedTime", "LastAuthorizedTime")
+_SUFFIX = string.ascii_letters + string.digits
 
 
 def _summary(connection: dict[str, Any], state: str | None = None) -> dict[str, Any]:
@@ -213,8 +216,9 @@ def _check_auth(auth_type: str, auth: dict[str, Any]) -> None:
         missing = [f"ClientParameters.{key}" for key in ("ClientID", "ClientSecret") if client.get(key) is None]
     if missing:
         raise ValidationException(f"{member}.{missing[0]} must be specified for authorization type {auth_type}.")
-    if auth_type == OAUTH:
-        check_endpoint(params["AuthorizationEndpoint"], "AuthorizationEndpoint")
+    # An OAuth AuthorizationEndpoint is checked only by the model here, as AWS checks it
+    # at create time; one that cannot be called deauthorizes the connection when busbar
+    # first asks it for a token (busbar.delivery.http).
 
 
 def check_endpoint(url: str, member: str) -> None:
@@ -267,20 +271,22 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         raise LimitExceededException("The requested resource exceeds the maximum number allowed.") from None
     now = time.time()
     unique = str(uuid.uuid4())
+    # AWS's secret is named by an id of its own and Secrets Manager's six-character suffix.
+    secret = f"{uuid.uuid4()}-{''.join(secrets.choice(_SUFFIX) for _ in range(6))}"
     state = initial_state(auth_type)
     connection: dict[str, Any] = {
         "Name": name,
         "ConnectionArn": connection_arn(ctx.region, ctx.account, name, unique),
         "AuthorizationType": auth_type,
         "ConnectionState": state,
-        "SecretArn": connection_secret_arn(ctx.region, ctx.account, name, unique),
+        "SecretArn": connection_secret_arn(ctx.region, ctx.account, name, secret),
         "AuthParameters": ctx.secrets.seal_auth(auth),  # secretbox hook: only sealed secrets are stored
         "CreationTime": now,
         "LastModifiedTime": now,
         "Generation": 1,
+        # AWS answers it from the start, for an OAuth connection still AUTHORIZING too.
+        "LastAuthorizedTime": now,
     }
-    if state == AUTHORIZED:
-        connection["LastAuthorizedTime"] = now
     for key in ("Description", "KmsKeyIdentifier"):
         if body.get(key) is not None:
             connection[key] = body[key]
@@ -288,7 +294,8 @@ async def create_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any
         await store.create_resource(CONNECTION, stored_key, connection)
     except AlreadyExists:
         raise ResourceAlreadyExistsException(f"Connection {name} already exists.") from None
-    return _summary(connection)
+    # CreateConnection's answer is the one without LastAuthorizedTime (AWS's recorded answers).
+    return {key: value for key, value in _summary(connection).items() if key != "LastAuthorizedTime"}
 
 
 async def describe_connection(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ Hierarchy::
     ├── IllegalStatusException
     ├── ManagedRuleException
     ├── OperationDisabledException
+    ├── PolicyLengthExceededException  a bus policy over 10 KB
     └── InternalException              HTTP 500
 """
 
@@ -77,6 +78,10 @@ class ManagedRuleException(AwsError):
 
 class OperationDisabledException(AwsError):
     code = "OperationDisabledException"
+
+
+class PolicyLengthExceededException(AwsError):
+    code = "PolicyLengthExceededException"
 
 
 class InternalException(AwsError):

@@ -1,5 +1,6 @@
 """PutEvents: check each entry as EventBridge does, store the accepted ones durably,
-answer one result per entry in request order.
+answer one result per entry in request order.  With an ``EndpointId`` the entries go
+through that global endpoint (:mod:`busbar.api.endpoints`).
 
 An entry that fails its checks fails alone (``ErrorCode``/``ErrorMessage``); the
 request fails as a whole only for the model's constraints and the total size.
@@ -11,8 +12,10 @@ import logging
 from typing import Any
 
 from busbar.api.context import Context
-from busbar.api.errors import AwsError, ValidationException
-from busbar.api.resources import bus_name
+from busbar.api.endpoints import via_endpoint
+from busbar.api.errors import ValidationException
+from busbar.api.permissions import put_events_refusal
+from busbar.api.resources import bus_ref
 from busbar.model import entries as checks
 from busbar.model.size import entry_size
 from busbar.resources.kinds import BUS, bus_key
@@ -32,40 +35,61 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     limits = ctx.settings.limits
     if sum(entry_size(entry) for entry in request_entries) >= limits.max_put_events_request_bytes:
         raise ValidationException(TOO_LARGE)
+    # Through a global endpoint, the entries go to its bus in the Region it routes to now.
+    via = via_endpoint(ctx, body["EndpointId"]) if body.get("EndpointId") is not None else None
+    if via is not None:
+        ctx = via.ctx
 
     now, now_text = ctx.clock.now()
     bucket = ctx.put_events_bucket
     allowed = len(request_entries) if bucket is None else bucket.take(len(request_entries))
     results: list[dict[str, str]] = []
     accepted: list[NewEvent] = []
+    replicas: dict[int, NewEvent] = {}  # by the position of its event in accepted
     event_ids = checks.new_event_ids(len(request_entries))
-    outcomes = [
-        _accept(ctx, entry, event_ids[index], now, now_text) if index < allowed else THROTTLED
-        for index, entry in enumerate(request_entries)
-    ]
+
+    def outcome_of(index: int, entry: dict[str, Any]) -> NewEvent | checks.EntryError:
+        if index >= allowed:
+            return THROTTLED
+        if via is None:
+            return _accept(ctx, entry, event_ids[index], now, now_text)
+        routed = via.entry(entry)  # the entry names the endpoint's bus, which is then the active Region's
+        return (
+            routed if isinstance(routed, checks.EntryError) else _accept(ctx, routed, event_ids[index], now, now_text)
+        )
+
+    outcomes = [outcome_of(index, entry) for index, entry in enumerate(request_entries)]
     if any(isinstance(outcome, checks.EntryError) and outcome.code == NO_BUS for outcome in outcomes):
         # The bus may have been made a moment ago through another node: take in every change
         # committed so far and look again (a no-op for the embedded store).
         await ctx.store.sync()
         outcomes = [
-            _accept(ctx, entry, event_ids[index], now, now_text)
-            if isinstance(outcome, checks.EntryError) and outcome.code == NO_BUS
-            else outcome
+            outcome_of(index, entry) if isinstance(outcome, checks.EntryError) and outcome.code == NO_BUS else outcome
             for index, (entry, outcome) in enumerate(zip(request_entries, outcomes, strict=True))
         ]
-    for outcome in outcomes:
+    for entry, outcome in zip(request_entries, outcomes, strict=True):
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
         else:
             results.append({"EventId": outcome.event_id})
+            replica = via.replica(outcome, entry["Detail"]) if via is not None else None
+            if replica is not None:
+                replicas[len(accepted)] = replica
             accepted.append(outcome)
     if accepted:
-        # Answer success only once the events are durable (group commit).
+        # Answer success only once the events are durable (group commit); an event and its
+        # replica are appended together, so neither is acknowledged without the other.
+        batch = accepted + list(replicas.values())
         try:
-            await ctx.store.append_events(accepted)
+            await ctx.store.append_events(batch)
         except Unavailable as error:  # the store said why; those it names in error.stored were stored all the same
             log.warning("events could not be stored", extra={"count": len(accepted), "reason": str(error)})
-            stored = {accepted[index].event_id for index in error.stored}
+            replica_at = {index: len(accepted) + n for n, index in enumerate(replicas)}
+            stored = {
+                event.event_id
+                for index, event in enumerate(accepted)
+                if index in error.stored and replica_at.get(index, index) in error.stored
+            }
             results = [
                 STORE_FAILED if "EventId" in result and result["EventId"] not in stored else result
                 for result in results
@@ -100,14 +124,22 @@ def _accept(
     detail = checks.parse_detail(detail_text, limits.max_detail_depth)
     if detail is None:
         return checks.MALFORMED_DETAIL
-    try:
-        bus = bus_name(ctx, entry.get("EventBusName"))
-    except AwsError as error:
-        return checks.EntryError(error.code, error.message)
-    key = bus_key(ctx.scope, bus)
-    if ctx.store.get_resource(BUS, key) is None:
+    named = entry.get("EventBusName")
+    scope, bus = bus_ref(ctx, named)
+    # A bus named by name is the caller's (bus_ref answers the context's own scope then).
+    foreign = scope is not ctx.scope and scope != ctx.scope
+    key = bus_key(scope, bus)
+    # Another region's buses are not reached through this one.
+    stored = ctx.store.get_resource(BUS, key) if not foreign or scope.region == ctx.region else None
+    if stored is None:
         # AWS answers success and drops the event; busbar says so (see README).
-        return checks.EntryError(NO_BUS, f"Event bus {bus} does not exist.")
+        return checks.EntryError(NO_BUS, f"Event bus {named if foreign else bus} does not exist.")
+    if foreign or "Policy" in stored:
+        # Another account's bus (named by ARN) takes the event only where its policy allows
+        # the caller's account; a bus's own policy may deny even its own account.
+        refused = put_events_refusal(ctx, stored, source, detail_type)
+        if refused is not None:
+            return refused
     if entry.get("Time") is not None:
         parsed = checks.event_time(entry["Time"])
         if parsed is None:
@@ -115,7 +147,8 @@ def _accept(
         when, when_text = parsed
     else:
         when, when_text = now, now_text
-    envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, ctx.region)
+    # The event names the account that sent it and the region of its bus, as in AWS.
+    envelope = checks.envelope(event_id, entry, detail, when_text, ctx.account, scope.region)
     return NewEvent(
         event_id=event_id,
         bus=key,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from busbar.api.context import Context
-from busbar.api.errors import ResourceNotFoundException
+from busbar.api.errors import ManagedRuleException, ResourceNotFoundException
 from busbar.model import arns
 from busbar.resources.kinds import BUS, DEFAULT_BUS, RULE, bus_key
 from busbar.resources.scope import Scope
@@ -47,14 +47,32 @@ def get_bus(ctx: Context, name_or_arn: str | None) -> dict[str, Any]:
     return bus
 
 
-def check_taggable(ctx: Context, arn: str) -> None:
-    """Raise ResourceNotFoundException unless *arn* names a resource that can carry tags."""
+def managed_rule(name: str, force_helps: bool = False) -> ManagedRuleException:
+    """AWS's answer to changing a rule an AWS service manages (DeleteRule and
+    RemoveTargets may, with ``Force``; the other operations never may)."""
+    if force_helps:
+        return ManagedRuleException(f"{name} is a managed rule. Set 'force' parameter to true to override.")
+    return ManagedRuleException(f"{name} is a managed rule: only the service that made it may change it.")
+
+
+def check_unmanaged(rule: dict[str, Any]) -> None:
+    """Refuse to change a managed rule (PutRule, PutTargets, EnableRule, DisableRule, tags)."""
+    if rule.get("ManagedBy"):
+        raise managed_rule(rule["Name"])
+
+
+def check_taggable(ctx: Context, arn: str, changing: bool = False) -> None:
+    """Raise ResourceNotFoundException unless *arn* names a resource that can carry tags
+    (and, when *changing* them, is not a managed rule)."""
     parts = arns.parse_events(arn)
     if parts is not None and parts.kind == "event-bus":
         get_bus(ctx, arn)
         return
     if parts is not None and parts.kind == "rule" and (parts.region, parts.account) == (ctx.region, ctx.account):
-        if ctx.store.get_resource(RULE, ctx.scope.key(parts.bus, parts.name)) is None:
+        rule = ctx.store.get_resource(RULE, ctx.scope.key(parts.bus, parts.name))
+        if rule is None:
             raise ResourceNotFoundException(f"Rule {parts.name} does not exist on EventBus {parts.bus}.")
+        if changing:
+            check_unmanaged(rule)
         return
     raise ResourceNotFoundException(f"Resource {arn} does not exist.")

@@ -4,25 +4,36 @@ ListRuleNamesByTarget.
 A rule is stored as one document under ``(rule, "<account>/<region>/<bus>/<name>")``
 holding its targets too, so PutTargets/RemoveTargets change a rule in one
 compare-and-set.  Routing follows every change at once: the rule index listens to
-the store's changes (:meth:`busbar.ruleindex.RuleIndex.follow`), on every node.
+the store's changes (:meth:`busbar.ruleindex.RuleIndex.follow`), on every node, and
+so does the scheduler (:mod:`busbar.scheduler`) for rules with a ``ScheduleExpression``.
+
+A ``rate(...)`` schedule counts from its *anchor* (``ScheduleAnchor``, epoch seconds,
+never answered): set when the schedule is set or changed and whenever the rule is
+enabled.  Rules an AWS service made for the user (an archive's) carry ``ManagedBy``;
+users may not change them, and may delete them or their targets only with ``Force``,
+as in AWS.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
 from busbar.api.context import Context
-from busbar.api.errors import LimitExceededException, ResourceNotFoundException, ValidationException
+from busbar.api.errors import (
+    LimitExceededException,
+    ResourceNotFoundException,
+    ValidationException,
+)
 from busbar.api.paging import listing
 from busbar.api.patterns import compile_pattern
-from busbar.api.resources import bus_name, get_bus
+from busbar.api.resources import bus_name, check_unmanaged, get_bus, managed_rule
 from busbar.api.tags import add_tags
 from busbar.model.arns import rule_arn
 from busbar.resources import quotas
 from busbar.resources.kinds import DEFAULT_BUS, RULE, TAGS, bus_key, rule_key
 from busbar.resources.lookup import find_rule, rules_of_bus
+from busbar.schedules import InvalidScheduleExpression, parse_schedule
 
 _DESCRIBED = (
     "Name",
@@ -47,9 +58,6 @@ _LISTED = (
     "ManagedBy",
     "EventBusName",
 )
-# rate(5 minutes) / cron(0 12 * * ? *): the forms EventBridge accepts.
-_RATE = re.compile(r"rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)")
-_CRON = re.compile(r"cron\((\S+ ){5}\S+\)")
 LIMIT_EXCEEDED = "The requested resource exceeds the maximum number allowed."
 
 
@@ -66,13 +74,18 @@ def get_rule(ctx: Context, name: str, bus_or_arn: str | None) -> dict[str, Any]:
     return rule
 
 
-async def change_rule(ctx: Context, name: str, bus_or_arn: str | None, change: Any) -> dict[str, Any]:
-    """Apply *change* (stored rule -> new rule) to an existing rule atomically."""
+async def change_rule(
+    ctx: Context, name: str, bus_or_arn: str | None, change: Any, managed: bool = False
+) -> dict[str, Any]:
+    """Apply *change* (stored rule -> new rule) to an existing rule atomically; a managed
+    rule only when *managed* (the caller checked it may)."""
     bus = bus_name(ctx, bus_or_arn)
 
     def apply(rule: dict[str, Any] | None) -> dict[str, Any]:
         if rule is None:
             raise rule_not_found(name, bus)
+        if not managed:
+            check_unmanaged(rule)
         new: dict[str, Any] = change(dict(rule))
         new["LastModifiedTime"] = time.time()
         return new
@@ -85,12 +98,28 @@ async def change_rule(ctx: Context, name: str, bus_or_arn: str | None, change: A
 def _check_schedule(expression: str, bus: str) -> None:
     if bus != DEFAULT_BUS:
         raise ValidationException("ScheduleExpression is supported only on the default event bus.")
-    if not (_RATE.fullmatch(expression) or _CRON.fullmatch(expression)):
-        raise ValidationException("Parameter ScheduleExpression is not valid.")
-    match = _RATE.fullmatch(expression)
-    if match and (match.group(1) == "1") != (not match.group(2).endswith("s")):
-        # AWS wants "rate(1 minute)" and "rate(5 minutes)", never the other number.
-        raise ValidationException("Parameter ScheduleExpression is not valid.")
+    try:
+        parse_schedule(expression)
+    except InvalidScheduleExpression as error:
+        raise ValidationException(error.message) from None
+
+
+def _anchor(rule: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    """Set the rule's rate anchor: now, when its schedule is new or changed or the rule
+    was just enabled; else the anchor it had (its ticks keep their times)."""
+    schedule = rule.get("ScheduleExpression")
+    if schedule is None:
+        rule.pop("ScheduleAnchor", None)
+        return
+    if (
+        previous is not None
+        and previous.get("ScheduleExpression") == schedule
+        and "ScheduleAnchor" in previous
+        and not (previous.get("State") == "DISABLED" and rule["State"] != "DISABLED")
+    ):
+        rule["ScheduleAnchor"] = previous["ScheduleAnchor"]
+    else:
+        rule["ScheduleAnchor"] = time.time()
 
 
 async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +133,10 @@ async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     if schedule:
         _check_schedule(schedule, bus)
     store, scope = ctx.store, ctx.scope
-    if find_rule(store, scope, bus, name) is None:
+    existing = find_rule(store, scope, bus, name)
+    if existing is not None:
+        check_unmanaged(existing)
+    else:
         try:
             await quotas.reserve(
                 store,
@@ -119,6 +151,8 @@ async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     arn = rule_arn(scope.region, scope.account, bus, name)
 
     def upsert(existing: dict[str, Any] | None) -> dict[str, Any]:
+        if existing is not None:
+            check_unmanaged(existing)
         now = time.time()
         rule: dict[str, Any] = {
             "Name": name,
@@ -133,6 +167,7 @@ async def put_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
         for key in ("EventPattern", "ScheduleExpression", "Description", "RoleArn"):
             if body.get(key) is not None:
                 rule[key] = body[key]
+        _anchor(rule, existing)
         return rule
 
     await store.modify(RULE, rule_key(scope, bus, name), upsert)
@@ -163,7 +198,10 @@ async def delete_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     deleted: list[dict[str, Any]] = []
 
     def delete(rule: dict[str, Any] | None) -> None:
-        if rule is not None and rule["Targets"]:
+        if rule is not None and rule.get("ManagedBy"):
+            if not body.get("Force"):
+                raise managed_rule(name, force_helps=True)
+        elif rule is not None and rule["Targets"]:
             raise ValidationException("Rule can't be deleted since it has targets.")
         deleted[:] = [rule] if rule is not None else []
 
@@ -177,7 +215,9 @@ async def delete_rule(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 def _state(state: str) -> Any:
     def change(rule: dict[str, Any]) -> dict[str, Any]:
+        previous = dict(rule)
         rule["State"] = state
+        _anchor(rule, previous)
         return rule
 
     return change

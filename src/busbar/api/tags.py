@@ -38,14 +38,14 @@ async def add_tags(ctx: Context, arn: str, tags: list[dict[str, str]]) -> None:
 
 async def tag_resource(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     arn = body["ResourceARN"]
-    check_taggable(ctx, arn)
+    check_taggable(ctx, arn, changing=True)
     await add_tags(ctx, arn, body["Tags"])
     return {}
 
 
 async def untag_resource(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     arn = body["ResourceARN"]
-    check_taggable(ctx, arn)
+    check_taggable(ctx, arn, changing=True)
     keys = set(body["TagKeys"])
 
     def remove(stored: dict[str, Any] | None) -> dict[str, Any] | None:

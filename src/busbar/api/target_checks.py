@@ -94,6 +94,8 @@ def check_target(target: dict[str, Any], *, aws_targets: bool, account: str, reg
         raise InvalidTarget(f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format.")
     _check_parameters(target, generic.service)
     parsed = arns.parse_target(arn)
+    if parsed is not None and parsed.kind is TargetKind.ARCHIVE:
+        parsed = None  # only an archive's own managed rule delivers to it
     if parsed is None or parsed.kind.value in _NOT_YET:
         if generic.service == "logs":  # a log group's name is part of its ARN's format
             raise InvalidTarget(f"Parameter {arn} is not valid. Reason: Provided Arn is not in correct format.")

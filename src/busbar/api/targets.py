@@ -15,6 +15,7 @@ from typing import Any
 from busbar.api.context import Context
 from busbar.api.errors import LimitExceededException, ValidationException
 from busbar.api.paging import listing
+from busbar.api.resources import check_unmanaged, managed_rule
 from busbar.api.rules import LIMIT_EXCEEDED, change_rule, get_rule
 from busbar.api.target_checks import PARAMETERS, InvalidTarget, check_target
 from busbar.model import arns
@@ -63,7 +64,7 @@ def _check_target(ctx: Context, target: dict[str, Any]) -> None:
 
 
 async def put_targets(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
-    get_rule(ctx, body["Rule"], body.get("EventBusName"))
+    check_unmanaged(get_rule(ctx, body["Rule"], body.get("EventBusName")))
     new = [{key: target[key] for key in _KEPT if target.get(key) is not None} for target in body["Targets"]]
     for target in new:
         _check_target(ctx, target)
@@ -83,12 +84,15 @@ async def put_targets(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
 
 async def remove_targets(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     ids = set(body["Ids"])
+    force = bool(body.get("Force"))
 
     def remove(rule: dict[str, Any]) -> dict[str, Any]:
+        if rule.get("ManagedBy") and not force:
+            raise managed_rule(rule["Name"], force_helps=True)
         rule["Targets"] = [target for target in rule["Targets"] if target["Id"] not in ids]
         return rule
 
-    await change_rule(ctx, body["Rule"], body.get("EventBusName"), remove)
+    await change_rule(ctx, body["Rule"], body.get("EventBusName"), remove, managed=True)
     return {"FailedEntryCount": 0, "FailedEntries": []}
 
 

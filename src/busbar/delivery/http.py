@@ -252,7 +252,7 @@ class HttpSender:
 
     # -- the request ------------------------------------------------------------------
     def _request(self, destination: dict[str, Any], connection: dict[str, Any], delivery: Delivery) -> _Request:
-        method = destination["HttpMethod"]
+        method = destination["HttpMethod"].upper()  # AWS accepts it in any case
         target_http = delivery.target.get("HttpParameters") or {}
         invocation = connection.get("AuthParameters", {}).get("InvocationHttpParameters") or {}
         url = _fill_path(destination["InvocationEndpoint"], target_http.get("PathParameterValues") or [])
@@ -312,7 +312,7 @@ class HttpSender:
         oauth = connection.get("AuthParameters", {}).get("OAuthParameters", {})
         client = oauth.get("ClientParameters", {})
         extra = oauth.get("OAuthHttpParameters") or {}
-        method = oauth.get("HttpMethod", "POST")
+        method = oauth.get("HttpMethod", "POST").upper()  # AWS accepts it in any case
         form = {"grant_type": "client_credentials", **_pairs(extra.get("BodyParameters"))}
         params = _pairs(extra.get("QueryStringParameters"))
         headers = {
@@ -332,6 +332,13 @@ class HttpSender:
         response = await self._send(
             _Request(method, oauth.get("AuthorizationEndpoint", ""), params, CIMultiDict(headers), content)
         )
+        if isinstance(response, Outcome) and not response.retryable:
+            # Not a URL a request can go to (AWS checks it no more strictly when the connection is made).
+            reason = "The authorization endpoint is not a URL a request can be sent to."
+            await self._set_state(connection, DEAUTHORIZED, reason)
+            raise _Refused(
+                Outcome.fail(CONNECTION_FAILURE, f"{PREFIX}Connection {name} could not be authorized: {reason}")
+            )
         if isinstance(response, Outcome):
             waited = "did not answer in time" if response.error_code == TIMEOUT else "cannot be reached"
             raise _Refused(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 
 from busbar.delivery.base import Delivery, Outcome
 from busbar.resources.scope import Scope
 from busbar.store.base import Store, Unavailable
-from busbar.store.logfiles import log_group_file
+from busbar.store.logfiles import FOLDER, log_group_file
 
 log = logging.getLogger("busbar.delivery")
 
@@ -25,10 +26,12 @@ def log_group_key(name: str, scope: Scope) -> str:
     return scope.key(name)
 
 
-def log_group_path(data_dir: Path, name: str, scope: Scope, home: Scope) -> Path:
-    """Where the embedded store of a server whose own scope is *home* keeps the lines of
-    the log group *name* of *scope*."""
-    return log_group_file(data_dir, log_group_key(name, scope), (home.account, home.region))
+def log_group_path(data_dir: Path, name: str, scope: Scope | None = None, home: Scope | None = None) -> Path:
+    """Where the embedded store of a server whose own scope is *home* keeps the lines of the
+    log group *name* of *scope* (None: of the server's own scope)."""
+    if scope is None or scope == home:
+        return Path(data_dir) / FOLDER / f"{quote(name, safe='')}.jsonl"
+    return log_group_file(data_dir, log_group_key(name, scope))
 
 
 class LogGroupSender:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from busbar.config import Settings
+from busbar.delivery.archive import ArchiveSender
 from busbar.delivery.base import Delivery, Outcome, Sender
 from busbar.delivery.bus import BusSender
 from busbar.delivery.http import HttpSender
@@ -17,6 +18,7 @@ def build_senders(store: Store, settings: Settings, secrets: SecretBox) -> dict[
         TargetKind.API_DESTINATION: HttpSender(store, settings, secrets=secrets),
         TargetKind.EVENT_BUS: BusSender(store),
         TargetKind.LOG_GROUP: LogGroupSender(store),
+        TargetKind.ARCHIVE: ArchiveSender(store),
     }
     if settings.aws_targets:
         from busbar.delivery.aws.senders import build_aws_senders

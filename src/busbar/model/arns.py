@@ -106,6 +106,20 @@ def endpoint_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:events:{region}:{account}:endpoint/{name}"
 
 
+def endpoint_url(endpoint_id: str) -> str:
+    """The ``EndpointUrl`` of a global endpoint: the host AWS's SDKs send its PutEvents to."""
+    return f"https://{endpoint_id}.endpoint.events.amazonaws.com"
+
+
+_HEALTH_CHECK = re.compile(r"arn:aws(?:[a-z]|-)*:route53:::healthcheck/([-a-z0-9]+)", re.ASCII)
+
+
+def health_check_id(text: str) -> str | None:
+    """The id of the Route 53 health check ``arn:aws:route53:::healthcheck/{id}`` names, or None."""
+    match = _HEALTH_CHECK.fullmatch(text)
+    return match.group(1) if match is not None else None
+
+
 def connection_secret_arn(region: str, account: str, name: str, unique: str) -> str:
     """The ``SecretArn`` AWS answers for a connection (a Secrets Manager secret; busbar has
     none, the ARN only keeps AWS's shape)."""
@@ -166,6 +180,7 @@ class TargetKind(StrEnum):
 
     API_DESTINATION = "api-destination"
     EVENT_BUS = "event-bus"
+    ARCHIVE = "archive"  # only as the target of an archive's managed rule
     LOG_GROUP = "log-group"
     SQS = "sqs"
     SNS = "sns"
@@ -243,9 +258,9 @@ def parse_target(text: str) -> TargetArn | None:
         return None
     if arn.service == "events":
         own = parse_events(text)
-        if own is None or own.kind not in ("event-bus", "api-destination"):
+        if own is None or own.kind not in ("event-bus", "api-destination", "archive"):
             return None
-        kind = TargetKind.EVENT_BUS if own.kind == "event-bus" else TargetKind.API_DESTINATION
+        kind = TargetKind(own.kind)
         return TargetArn(kind, text, arn.partition, own.region, own.account, own.name, unique=own.unique)
     known = _TARGETS.get(arn.service)
     if known is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass, field
 
 # The shapes event-ruler treats as IP literals; anything else is not an address at all.
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
@@ -35,8 +36,39 @@ def ip_to_int(text: str) -> tuple[int, int] | None:
     return addr.version, int(addr)
 
 
-def parse_cidr(text: str) -> tuple[int, int, int]:
-    """``(version, lowest, highest)`` addresses covered by ``text`` such as ``10.0.0.0/24``."""
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The addresses of one IP version from ``low`` to ``high``: a CIDR block, or one address."""
+
+    version: int
+    low: int
+    high: int
+    # The leading whole octets every IPv4 address of the block is written with, with their dots
+    # ("10.1." for 10.1.0.0/16: an address literal has no leading zeros; at most three octets),
+    # "" for IPv6 and blocks under /8.
+    lead: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        whole = min(3, (32 - (self.high - self.low).bit_length()) // 8) if self.version == 4 else 0
+        object.__setattr__(self, "lead", "".join(f"{(self.low >> (24 - 8 * i)) & 255}." for i in range(whole)))
+
+    def contains(self, text: str) -> bool:
+        """Is ``text`` an address (as event-ruler reads addresses) inside the block? (Text that
+        does not begin with the block's leading octets is not, and is not parsed.)"""
+        if not text.startswith(self.lead):
+            return False
+        ip = ip_to_int(text)
+        return ip is not None and ip[0] == self.version and self.low <= ip[1] <= self.high
+
+    def __str__(self) -> str:
+        width = 32 if self.version == 4 else 128
+        bits = width - (self.high - self.low).bit_length()
+        address = ipaddress.IPv4Address(self.low) if self.version == 4 else ipaddress.IPv6Address(self.low)
+        return f"{address}/{bits}"
+
+
+def parse_cidr(text: str) -> Block:
+    """The addresses covered by ``text`` such as ``10.0.0.0/24``."""
     # Java's split drops trailing empty strings; mimic it so "a/" counts as one part.
     parts = text.split("/")
     while parts and parts[-1] == "" and len(parts) > 1:
@@ -63,4 +95,4 @@ def parse_cidr(text: str) -> tuple[int, int, int]:
     host_bits = width - bits
     low = (value >> host_bits) << host_bits
     high = low | ((1 << host_bits) - 1)
-    return version, low, high
+    return Block(version, low, high)

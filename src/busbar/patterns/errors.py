@@ -10,13 +10,17 @@ _PREFIX = "Event pattern is not valid. Reason: "
 class InvalidEventPattern(ValueError):
     """A pattern that EventBridge would refuse.
 
-    ``message`` (and ``str(exc)``) is AWS's full first-line text, ``"Event pattern is not valid.
-    Reason: ..."``; ``reason`` is the part after ``Reason: ``.
+    ``message`` (and ``str(exc)``) is AWS's whole message, the one boto3 shows as
+    ``Error.Message``: ``"Event pattern is not valid. Reason: <reason>"``, followed, when AWS's
+    parser refused the pattern, by its position, ``"\n at [Source: (String)\"<pattern>\"; line:
+    L, column: C]"`` (see ``parse``). ``reason`` is the reason alone and ``where`` the position
+    part ("" when there is none).
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, where: str = "") -> None:
         self.reason = reason
-        self.message = _PREFIX + reason
+        self.where = where
+        self.message = _PREFIX + reason + where
         super().__init__(self.message)
 
 

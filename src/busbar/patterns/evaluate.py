@@ -1,16 +1,14 @@
-"""One pattern against one event, condition by condition: the definition the index must agree
-with. Used by ``pattern_matches`` (TestEventPattern) and to confirm the Matcher's candidates when
-array consistency has to be checked."""
+"""One pattern against one event, condition by condition, each by its kind's own test
+(``conditions``). Used by ``pattern_matches`` (TestEventPattern) and to confirm the Matcher's
+candidates when array consistency has to be checked."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .compile import Alternative, CompiledPattern, Path
-from .conditions import EXISTS, Cond, test
+from .conditions import ABSENT
 from .events import Membership, PathTrie, collect, consistent
-
-_ABSENT = Cond(EXISTS, False)
 
 
 def alternative_matches(
@@ -21,14 +19,14 @@ def alternative_matches(
     for path, conds in alt.items():
         found = values.get(path)
         if not found:
-            if _ABSENT in conds:
+            if ABSENT in conds:
                 continue
             return False
         mems = members.get(path) if members is not None else None
         hits: list[Membership] = []
         for i, v in enumerate(found):
             for c in conds:
-                if test(c, v):
+                if c.kind.test(v, c.arg):
                     hits.append(mems[i] if mems is not None else ())
                     break
         if not hits:

@@ -1,27 +1,11 @@
 """``Matcher``: many named rules, one pass per event, cost independent of the number of rules.
 
-Each rule compiles once into alternatives (one per ``$or`` combination), each an AND of fields.
-The alternatives form a state machine in the style of AWS event-ruler: an alternative is a
-sequence of *steps* ``(field path, its conditions)`` in a canonical order (most selective kind
-first: exact values, then prefixes/suffixes/ignore-case, then ranges, CIDR and wildcards, then
-``exists``, then anything-but, then ``exists: false``; ties by path), and alternatives that
-begin with the same steps share the states those steps lead to. Every state holds one
-``PathIndex`` per field path its outgoing steps test; a condition's hit list there names the
-states (and, for a last step, the alternatives) it leads to.
-
-Each state is compiled (``codegen``) into its *code*, ``(function, state, constants...)``: the
-function is generated once per shape of state and shared, and hit lists hold the next states'
-codes, so following a step is one call. Matching an event walks only the paths some rule refers
-to (a trie), then calls the root's code: for each path the state tests, the values found there
-lead, in a few dict probes or comparisons, to the next states' codes, and a state whose step can
-be met by absence (``exists: false``) is followed when its path is absent. So the work per event
-follows the steps the event actually satisfies, not the number of rules nor the number of
-candidate rules sharing a first field. An alternative reached through values of two or more
-paths inside arrays is confirmed by the condition-by-condition evaluator, which enforces
-event-ruler's rule that fields matched inside an array of objects come from the same element.
-
-Adding or removing a rule touches only the states along its own steps; they are compiled again
-before the next match.
+How it works is described once, in this package's README ("How matching works"); in short: each
+rule's alternatives are sequences of *steps* (a field path and its conditions) in a canonical
+order, alternatives sharing their first steps share the *states* those steps lead to, every
+state keeps one ``PathIndex`` per path its steps test, and each state is compiled (``codegen``)
+into one call that takes every step an event's values satisfy. ``describe()`` prints the states
+and, on request, the generated code.
 """
 
 from __future__ import annotations
@@ -31,61 +15,22 @@ from bisect import insort
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .codegen import Compiler, noop
+from .codegen import Code, Compiler, noop
 from .compile import Alternative, CompiledPattern, Path, compile_pattern
-from .conditions import (
-    AB_IC,
-    AB_NUM,
-    AB_PREFIX,
-    AB_STR,
-    AB_SUFFIX,
-    AB_WILDCARD,
-    EQ_IC,
-    EXACT_LIT,
-    EXACT_NUM,
-    EXACT_STR,
-    EXISTS,
-    PREFIX,
-    PREFIX_IC,
-    SUFFIX,
-    SUFFIX_IC,
-    Cond,
-)
+from .conditions import ABSENT, Cond
 from .errors import PatternLimits
 from .evaluate import alternative_matches
 from .events import PathTrie, collect, gather, parse_event
-from .index import (
-    FAST_ABSENT,
-    FAST_EQ_IC,
-    FAST_PAIR,
-    FAST_PREFIX,
-    FAST_PREFIXES,
-    PathIndex,
-    chained,
-)
-
-_ABSENT = Cond(EXISTS, False)
-_RANK_EXACT = {EXACT_STR, EXACT_NUM, EXACT_LIT}
-_RANK_AFFIX = _RANK_EXACT | {EQ_IC, PREFIX, PREFIX_IC, SUFFIX, SUFFIX_IC}
-_NEGATIVE = {AB_STR, AB_NUM, AB_IC, AB_PREFIX, AB_SUFFIX, AB_WILDCARD}
+from .forms import Form, show_condition
+from .index import PathIndex
 
 Step = tuple[Path, tuple[Cond, ...]]
 
 
 def _anchor_rank(conds: tuple[Cond, ...]) -> int:
-    """Lower is more selective: how few events a field's conditions are expected to pass."""
-    kinds = {c.kind for c in conds}
-    if _ABSENT in conds:
-        return 5
-    if kinds <= _RANK_EXACT:
-        return 0
-    if kinds <= _RANK_AFFIX:
-        return 1
-    if kinds & _NEGATIVE:
-        return 4
-    if EXISTS in kinds:
-        return 3
-    return 2  # numeric, cidr, wildcard
+    """Lower is more selective: how few events a field's conditions are expected to pass (the
+    least selective condition's ``Kind.rank``; ``exists: false`` last)."""
+    return 5 if ABSENT in conds else max(c.kind.rank for c in conds)
 
 
 def steps_of(alt: Alternative, distinct: Callable[[Path], int]) -> tuple[Step, ...]:
@@ -112,149 +57,65 @@ class _Slot:
         self.users = 0
         self.exact: dict[Cond, int] = {}  # exact conditions rules place on the path, with counts
 
+    def __str__(self) -> str:
+        return ".".join(self.path)
+
     def __repr__(self) -> str:
-        return f"_Slot({'.'.join(self.path)})"
+        return f"_Slot({self})"
 
 
 class _State:
     """A state of the machine: the indexes of the steps leaving it, and where each step leads."""
 
-    __slots__ = (
-        "indexes",
-        "_fields",
-        "_entries",
-        "_order",
-        "_unsorted",
-        "children",
-        "users",
-        "pairable",
-        "code",
-        "fns",
-        "parent",
-        "step",
-        "depth",
-    )
+    __slots__ = ("parent", "step", "depth", "indexes", "paths", "children", "users", "code", "number")
 
     def __init__(self, parent: _State | None = None, step: Step | None = None) -> None:
         self.parent = parent  # the state whose ``step`` leads here (None at the root)
         self.step = step
-        self.depth = 0 if parent is None else parent.depth + 1
+        self.depth: int = 0 if parent is None else parent.depth + 1
         self.indexes: dict[Path, tuple[_Slot, PathIndex]] = {}
-        # Per path, the entries of ``fields`` for it; kept up to date path by path (``refresh``)
-        # and joined into ``fields``, in path order, when next read.
-        self._entries: dict[Path, tuple[tuple[_Slot, int, Any, Any, Any], ...]] = {}
-        self._order: list[Path] = []
-        self._unsorted = False
-        self._fields: tuple[tuple[_Slot, int, Any, Any, Any], ...] = ()
+        self.paths: list[Path] = []  # the keys of ``indexes``, sorted
         self.children: dict[Step, _State] = {}
         self.users = 0  # alternatives whose steps pass through this state
-        # True when a field may become a ``FAST_PAIR`` (``pair`` decides once the states after
-        # this one are settled too).
-        self.pairable = False
-        # ``fields`` compiled (see codegen): the tuple ``(run, self, constants...)`` whose call
-        # takes every step the event's values satisfy. The parent's hit lists hold it; it is
-        # rebuilt (and replaced there) before the next match after ``fields`` changes.
-        self.code: tuple[Any, ...] = (noop, self)
-        self.fns: dict[Any, Any] = {}  # the per-field codes of a state with many fields
+        # The compiled state (codegen): the parent's hit lists hold it; it is rebuilt (and
+        # replaced there) before the next match after the state changes.
+        self.code: Code = (noop, self)
+        self.number = 0  # for describe()
 
-    @property
-    def fields(self) -> tuple[tuple[_Slot, int, Any, Any, Any], ...]:
-        """What the state tests: per path, ``(slot, code, a, b, c)`` where ``(code, a, b, c)`` is
-        the index's inline form (``PathIndex.fast``), plus ``(slot, FAST_ABSENT, hits, None,
-        None)`` for a path with ``exists: false`` steps; in path order, so that states testing
-        the same fields share one compiled shape."""
-        if self._unsorted:
-            entries = self._entries
-            self._fields = tuple(f for path in self._order for f in entries[path])
-            self.pairable = any(f[1] == FAST_EQ_IC for f in self._fields)
-            self._unsorted = False
-        return self._fields
-
-    def refresh(self, path: Path) -> None:
-        """Take the index of ``path`` (changed, added or gone) into ``fields``. One path at a
-        time, so that a state testing thousands of paths does not rebuild them all per rule."""
-        entry = self.indexes.get(path)
+    def index(self, slot: _Slot) -> PathIndex:
+        """The index of ``slot``'s path, made if new."""
+        entry = self.indexes.get(slot.path)
         if entry is None:
-            if self._entries.pop(path, None) is not None:
-                self._order.remove(path)
-        else:
-            s, ix = entry
-            fields: tuple[tuple[_Slot, int, Any, Any, Any], ...] = ()
-            if ix.exists_false is not None:  # followed when the path is absent
-                fields = ((s, FAST_ABSENT, ix.exists_false, None, None),)
-            if ix.exists_false is None or len(ix) != 1:
-                fields += ((s, *ix.fast),)
-            if path not in self._entries:
-                insort(self._order, path)
-            self._entries[path] = fields
-        self._unsorted = True
+            entry = self.indexes[slot.path] = (slot, PathIndex(slot.path))
+            insort(self.paths, slot.path)
+        return entry[1]
 
-    def paired(self) -> tuple[tuple[_Slot, int, Any, Any, Any], ...]:
-        """``fields`` with their ignore-case pairs made (``pair``), once the states after this
-        one are settled."""
-        if self.fields and self.pairable:  # (reading fields brings pairable up to date)
-            self.pair()
-        return self._fields
+    def drop_if_empty(self, path: Path) -> None:
+        if not len(self.indexes[path][1]):
+            del self.indexes[path]
+            self.paths.remove(path)
 
-    def pair(self) -> None:
-        """Turn each ignore-case field whose matches only lead to states that test nothing but
-        prefixes of one other path into a ``FAST_PAIR``: one probe of the lower-cased value then
-        gives that path's prefix tables for it, so an event probes them here rather than
-        entering a state to do so."""
-        fields = list(self.fields)
-        for i, (s, code, a, b, c) in enumerate(fields):
-            if code != FAST_EQ_IC:
-                continue
-            other: _Slot | None = None
-            merged: dict[str, tuple[tuple[int, ...], dict[str, tuple[Any, ...]]]] = {}
-            for key, hits in a.items():
-                by_length: dict[int, dict[str, tuple[Any, ...]]] = {}
-                for code in hits:
-                    if type(code) is not tuple:
-                        break
-                    child = code[1]
-                    if len(child.fields) != 1:
-                        break
-                    ((slot2, code2, tables, exact2, _),) = child.fields
-                    if other is not None and slot2 is not other:
-                        break
-                    if code2 == FAST_PREFIX:  # one prefix: tables is it, exact2 its hit list
-                        other = slot2
-                        table = by_length.setdefault(len(tables), {})
-                        table[tables] = table.get(tables, ()) + exact2
-                        continue
-                    if code2 != FAST_PREFIXES or exact2 is not None:
-                        break
-                    other = slot2
-                    for length, prefixes in tables.lens:
-                        table = by_length.setdefault(length, {})
-                        for prefix, h in prefixes.items():
-                            table[prefix] = table.get(prefix, ()) + h
-                else:
-                    merged[key] = chained(by_length)  # probed longest first
-                    continue
-                break
-            else:
-                if other is not None and other is not s:
-                    fields[i] = (s, FAST_PAIR, (merged, other, a), b, c)
-        self._fields = tuple(fields)
+    def forms(self) -> tuple[Form, ...]:
+        """What the state tests, path by path, in path order (so that states testing the same
+        kinds on the same number of paths share one compiled shape)."""
+        indexes = self.indexes
+        return tuple(form for path in self.paths for form in indexes[path][1].forms(indexes[path][0]))
 
 
 class _Sub:
     """One alternative of one rule: where its last step ends."""
 
-    __slots__ = ("name", "alt", "steps", "slots", "multi", "hit")
+    __slots__ = ("name", "alt", "steps", "slots", "hit")
 
     def __init__(self, name: Hashable, alt: Alternative, steps: tuple[Step, ...], slots: tuple[_Slot, ...]) -> None:
         self.name = name
         self.alt = alt
         self.steps = steps
         self.slots = slots
-        self.multi = len(slots) > 1  # only then can array consistency reject it
         # What its last step's hit list holds: the rule's name itself, unless array consistency
-        # may have to confirm it or the name is a tuple, which hit lists keep for states' codes
-        # (then this object), so that most matches read nothing more.
-        self.hit: Any = self if self.multi or type(name) is tuple else name
+        # may have to confirm the alternative (only when two of its paths can cross arrays) or
+        # the name is a tuple, which hit lists keep for states' codes: then this object.
+        self.hit: Any = self if len(slots) > 1 or type(name) is tuple else name
 
 
 class Matcher:
@@ -268,20 +129,18 @@ class Matcher:
         if sys.getrecursionlimit() < depth:
             sys.setrecursionlimit(depth)
         self._rules: dict[Hashable, tuple[CompiledPattern, list[_Sub]]] = {}
-        self._subs: dict[int, _Sub] = {}  # id -> alternative, for bookkeeping
         self._paths: dict[Path, _Slot] = {}
         self._trie = PathTrie()
         self._root = _State()
-        # One shared object per distinct condition across all indexes, with its use count: the
-        # strings, sets and tuples the inline forms compare against are then the same few objects
-        # for thousands of states, and stay in the CPU caches.
-        self._conds: dict[Cond, list[Any]] = {}
-        # States whose fields changed since the last match: paired (``_State.pair``) and compiled
-        # before the next one, once the states after them are settled too.
+        self._conds: dict[Cond, list[Any]] = {}  # condition -> [its shared object, use count]
+        # States changed since the last match: compiled before the next one.
         self._stale: set[_State] = set()
         self._compiler = _COMPILER
 
     def _intern(self, cond: Cond) -> Cond:
+        """The one shared object equal to ``cond``, counted: the strings, sets and ranges that
+        states compare against are then the same few objects for thousands of states, and stay
+        in the CPU's caches."""
         entry = self._conds.get(cond)
         if entry is None:
             entry = self._conds[cond] = [cond, 0]
@@ -315,14 +174,14 @@ class Matcher:
             self._trie.add(path, slot)
         slot.users += 1
         for cond in conds:
-            if cond.kind in _RANK_EXACT:
+            if cond.kind.rank == 0:
                 slot.exact[cond] = slot.exact.get(cond, 0) + 1
         return slot
 
     def _release(self, path: Path, conds: tuple[Cond, ...]) -> None:
         slot = self._paths[path]
         for cond in conds:
-            if cond.kind in _RANK_EXACT:
+            if cond.kind.rank == 0:
                 slot.exact[cond] -= 1
                 if not slot.exact[cond]:
                     del slot.exact[cond]
@@ -342,30 +201,20 @@ class Matcher:
             steps = steps_of(alt, self._distinct)
             sub = _Sub(name, alt, steps, tuple(self._slot(path, conds) for path, conds in steps))
             state = self._root
-            last = len(steps) - 1
             for i, step in enumerate(steps):
-                path, conds = step
                 state.users += 1
-                entry = state.indexes.get(path)
-                if entry is None:
-                    entry = state.indexes[path] = (self._paths[path], PathIndex(path))
-                index = entry[1]
-                if i == last:
-                    for cond in conds:
-                        index.add(self._intern(cond), sub.hit)
-                else:
-                    child = state.children.get(step)
-                    if child is None:
-                        child = state.children[step] = _State(state, step)
-                        for cond in conds:
-                            index.add(self._intern(cond), child.code)
-                    state.refresh(path)
-                    self._stale.add(state)
-                    state = child
-                    continue
-                state.refresh(path)
+                index = state.index(sub.slots[i])
                 self._stale.add(state)
-            self._subs[id(sub)] = sub
+                if i == len(steps) - 1:
+                    for cond in step[1]:
+                        index.add(self._intern(cond), sub.hit)
+                    break
+                child = state.children.get(step)
+                if child is None:
+                    child = state.children[step] = _State(state, step)
+                    for cond in step[1]:
+                        index.add(self._intern(cond), child.code)
+                state = child
             subs.append(sub)
         self._rules[name] = (compiled, subs)
         return compiled
@@ -374,33 +223,27 @@ class Matcher:
         """Forget rule ``name`` (KeyError if unknown)."""
         _, subs = self._rules.pop(name)
         for sub in subs:
-            del self._subs[id(sub)]
-            chain: list[_State] = []
-            state = self._root
+            chain = [self._root]
             for step in sub.steps[:-1]:
-                chain.append(state)
-                state = state.children[step]
-            chain.append(state)
-            # Undo from the last step back to the root.
-            # ``target``: what the step's hit lists lose (the alternative's token at the last
-            # step, then each state left unused), or None once a state is still used.
+                chain.append(chain[-1].children[step])
+            # Undo from the last step back to the root. ``target``: what the step's hit lists
+            # lose (the alternative's token at the last step, then each state left unused), or
+            # None once a state is still used.
             target: Any = sub.hit
             last = True
             for state, step in zip(reversed(chain), reversed(sub.steps), strict=True):
                 path, conds = step
-                index = state.indexes[path][1]
                 if last or target is not None:
+                    index = state.indexes[path][1]
                     for cond in conds:
                         index.remove(cond, target)
                         self._unintern(cond)
                     if not last:
                         del state.children[step].parent  # detached: never compiled again
                         del state.children[step]
+                    state.drop_if_empty(path)
+                    self._stale.add(state)
                 last = False
-                if not len(index):
-                    del state.indexes[path]
-                state.refresh(path)
-                self._stale.add(state)
                 state.users -= 1
                 target = state.code if state.users == 0 and state is not self._root else None
             for path, conds in sub.steps:
@@ -421,9 +264,8 @@ class Matcher:
         return list(out)
 
     def _settle(self) -> None:
-        """Pair and compile the states changed since the last match, deepest first: pairing
-        reads the states after one, and a state's new code goes into its parent's hit lists,
-        which changes the parent too."""
+        """Compile the states changed since the last match, deepest first: a state's new code goes
+        into its parent's hit lists, which changes the parent too."""
         levels: dict[int, set[_State]] = {}
         for state in self._stale:
             levels.setdefault(state.depth, set()).add(state)
@@ -433,14 +275,13 @@ class Matcher:
                 if state is not self._root and not hasattr(state, "parent"):
                     continue  # removed since it changed
                 old = state.code
-                state.code = self._compiler.build(state, state.paired(), state.fns)
+                state.code = self._compiler.build(state, state.forms())
                 parent = state.parent
-                if parent is not None:
-                    path, conds = state.step  # type: ignore[misc]
+                if parent is not None and state.step is not None:
+                    path, conds = state.step
                     index = parent.indexes[path][1]
                     for cond in conds:
                         index.replace(cond, old, state.code)
-                    parent.refresh(path)
                     levels.setdefault(depth - 1, set()).add(parent)
 
     def _consistent(self, sub: _Sub, event: dict[str, Any], arrayed: set[Any], full: list[Any]) -> bool:
@@ -453,12 +294,56 @@ class Matcher:
             full.append({s.path: m for s, m in members.items()} if members is not None else None)
         return alternative_matches(sub.alt, full[0], full[1])
 
+    # -- describe ----------------------------------------------------------------------------
+    def describe(self, source: bool = False) -> str:
+        """The machine as text: a summary line, then every state (numbered from the root, 0) with
+        the step that leads to it, its generated function and what it tests, each condition with
+        where it leads (next states by number, rule names quoted). With ``source``, the generated
+        functions' code follows."""
+        if self._stale:
+            self._settle()
+        states = [self._root]
+        for state in states:  # breadth first, children in the order they were made
+            states.extend(state.children.values())
+        for number, state in enumerate(states):
+            state.number = number
+        runs: dict[str, Any] = {}
+        lines: list[str] = []
+        for state in states:
+            run = state.code[0]
+            runs[run.__name__] = run
+            after = "" if state.step is None else f" after {_show_step(state.step)}"
+            lines.append(f"state {state.number}{after}: {run.__name__}")
+            if run.__name__ == "chain":
+                for code in state.code[2]:
+                    runs[code[0].__name__] = code[0]
+            for form in state.forms():
+                lines.extend("  " + line for line in form.describe())
+        alternatives = sum(len(subs) for _, subs in self._rules.values())
+        generated = [name for name in runs if name not in ("noop", "chain")]
+        head = (
+            f"Matcher: {len(self._rules)} rules, {alternatives} alternatives, {len(states)} states, "
+            f"{len(self._paths)} paths, {len(self._conds)} conditions, {len(generated)} generated functions"
+        )
+        out = [head, *lines]
+        if source:
+            import inspect
 
-def _confirm(sub: _Sub, out: dict[Hashable, None], seen: set[Any], ctx: list[Any]) -> None:
+            for name in generated:
+                out += ["", inspect.getsource(runs[name]).rstrip()]
+        return "\n".join(out)
+
+
+def _show_step(step: Step) -> str:
+    path, conds = step
+    return f"{'.'.join(path)} [{', '.join(show_condition(c.kind, c.arg) for c in conds)}]"
+
+
+def _confirm(sub: _Sub, out: dict[Hashable, None], seen: set[int], ctx: list[Any]) -> None:
     """Take alternative ``sub`` (once) if the same-array-element rule allows it; ``ctx`` is
     ``[matcher, event, arrayed slots, the full walk once made]``."""
-    if sub not in seen:
-        seen.add(sub)
+    if id(sub) not in seen:
+        seen.add(id(sub))
         matcher, event, arrayed, full = ctx
         if matcher._consistent(sub, event, arrayed, full):
             out[sub.name] = None

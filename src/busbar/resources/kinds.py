@@ -6,8 +6,12 @@ Keys (see :mod:`busbar.resources.scope`)::
     rule             {account}/{region}/{bus}/{rule}
     connection       {account}/{region}/{name}
     api-destination  {account}/{region}/{name}
+    archive          {account}/{region}/{name}
+    replay           {account}/{region}/{name}
     tags             the resource's ARN
     quota            {kind}:{account}/{region}[/{bus}]  (see busbar.resources.quotas)
+    endpoint         {account}/{home region}/{name}      (see busbar.resources.endpoints)
+    endpoint-health  the Route 53 health check's ARN
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ TAGS = "tags"
 CONNECTION = "connection"
 API_DESTINATION = "api-destination"
 QUOTA = "quota"
+ARCHIVE = "archive"
+REPLAY = "replay"
+ENDPOINT = "endpoint"
+ENDPOINT_HEALTH = "endpoint-health"
 
 DEFAULT_BUS = "default"
 

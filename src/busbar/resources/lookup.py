@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from busbar.model import arns
-from busbar.resources.kinds import API_DESTINATION, BUS, CONNECTION, RULE, bus_key, rule_key, rules_prefix
+from busbar.resources.kinds import API_DESTINATION, ARCHIVE, BUS, CONNECTION, RULE, bus_key, rule_key, rules_prefix
 from busbar.resources.scope import Scope
 from busbar.store.base import Store
 
@@ -66,3 +66,11 @@ def find_connection(store: Store, arn: str) -> dict[str, Any] | None:
 def find_api_destination(store: Store, arn: str) -> dict[str, Any] | None:
     """The API destination *arn* names, or None (see the module docstring)."""
     return _find_named(store, API_DESTINATION, arn, "ApiDestinationArn")
+
+
+def find_archive_by_arn(store: Store, arn: str) -> dict[str, Any] | None:
+    """The archive an archive ARN names, or None."""
+    parts = arns.parse_events(arn, "archive")
+    if parts is None:
+        return None
+    return store.get_resource(ARCHIVE, Scope(parts.account, parts.region).key(parts.name))

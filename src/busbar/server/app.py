@@ -38,15 +38,19 @@ from busbar.config import Settings
 from busbar.delivery.dispatcher import Dispatcher
 from busbar.delivery.retry import Backoff
 from busbar.delivery.senders import build_senders
+from busbar.endpoints.health import HealthPoller
+from busbar.endpoints.lifecycle import Lifecycle
 from busbar.model.caller import Caller
 from busbar.model.entries import new_event_ids
 from busbar.patterns import PatternLimits
+from busbar.replayer import Replayer, replay_progress
 from busbar.resources.kinds import CONNECTION
 from busbar.resources.scope import Scope as ResourceScope
 from busbar.resources.secretbox import KEY_FILE_NAME, SecretBox, SecretsKeyError, unlock
 from busbar.retention import Retention
 from busbar.router import Router
 from busbar.ruleindex import RuleIndex
+from busbar.scheduler import Scheduler
 from busbar.server.auth import SigV4Verifier, load_keys, request_headers, unsigned_caller
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
@@ -100,15 +104,23 @@ class BusbarApp:
             self.store, self.ctx.rules, self.dispatcher, max_descendants=settings.limits.max_event_descendants
         )
         self.retention = Retention(self.store, settings.event_retention_seconds)
+        self.scheduler = Scheduler(self.store)
+        self.replayer = Replayer(self.store, events_per_second=settings.replay_events_per_second)
+        # Global endpoints: their states settle, their Route 53 health checks are read.
+        self.endpoint_lifecycle = Lifecycle(self.store)
+        self.endpoint_health = HealthPoller(self.store, settings.endpoint_health_interval)
         self._scopes_seen: set[ResourceScope] = set()
         self._verifier = (
-            SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id)) if settings.auth_keys_file else None
+            SigV4Verifier(load_keys(settings.auth_keys_file, settings.account_id), settings.region)
+            if settings.auth_keys_file
+            else None
         )
         self._max_body = settings.limits.request_body_bytes
         self._plain = Starlette(
             routes=[
                 Route("/health", self._health, methods=["GET", "HEAD"]),
                 Route("/busbar/dead-letters/redrive", self._redrive, methods=["POST"]),
+                Route("/busbar/replays", self._replays, methods=["GET"]),
             ]
         )
 
@@ -154,6 +166,10 @@ class BusbarApp:
         await self.dispatcher.start()
         await self.router.start()
         await self.retention.start()
+        await self.scheduler.start()
+        await self.replayer.start()
+        await self.endpoint_lifecycle.start()
+        await self.endpoint_health.start()
         log.info(
             "busbar started",
             extra={
@@ -166,6 +182,10 @@ class BusbarApp:
     async def shutdown(self) -> None:
         # Routing and sending stop first (what is unfinished stays pending in the
         # store); commits in flight finish before the store closes.
+        await self.replayer.stop()
+        await self.scheduler.stop()
+        await self.endpoint_health.stop()
+        await self.endpoint_lifecycle.stop()
         await self.retention.stop()
         await self.router.stop()
         await self.dispatcher.stop()
@@ -186,6 +206,15 @@ class BusbarApp:
             return JSONResponse(answer)
         answer.update(status="unavailable", reason=problem)
         return JSONResponse(answer, status_code=503)
+
+    async def _replays(self, request: Request) -> JSONResponse:
+        """The progress of every replay (what ``busbar replays`` shows)."""
+        try:
+            headers = request_headers(request.headers.raw)
+            self._caller(request.method, request.url.path, request.url.query.encode(), headers, b"")
+        except AwsError as error:
+            return JSONResponse({"__type": error.code, "message": error.message}, status_code=error.status)
+        return JSONResponse({"replays": replay_progress(self.store)})
 
     async def _redrive(self, request: Request) -> JSONResponse:
         """Make dead deliveries pending again: all, or the ids in ``{"ids": [...]}``."""

@@ -9,6 +9,11 @@ botocore's own SigV4 code and compared in constant time, and the request acts in
 account of its key and the region of its credential scope.  Failures are answered in
 AWS's words.
 
+SigV4a (``AWS4-ECDSA-P256-SHA256``, what the SDKs sign PutEvents to a global endpoint
+with) is accepted too: its canonical request is botocore's, its ECDSA signature is checked
+against the access key's derived public key (:mod:`busbar.server.sigv4a`), and the
+request acts in the one Region its ``X-Amz-Region-Set`` names, else in ``--region``.
+
 What a signature covers is exactly what busbar acts on: the headers busbar reads
 (``X-Amz-Target``, ``Host``, ...) may appear once only (see :func:`request_headers`),
 the operation header must be signed, and the body is hashed here rather than taken
@@ -28,19 +33,30 @@ from urllib.parse import quote
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 from busbar.api.errors import AwsError, ValidationException
 from busbar.model.arns import is_account, is_region
 from busbar.model.caller import Caller
+from busbar.server import sigv4a
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+ALGORITHMS = (ALGORITHM, sigv4a.ALGORITHM)
 SERVICE = "events"
 TERMINATOR = "aws4_request"
 MAX_SKEW = dt.timedelta(minutes=15)
 _STAMP = "%Y%m%dT%H%M%SZ"
 # Headers busbar acts on or that a signature binds; a repeat would let one copy be
 # checked and another be used, so a request may carry each of them once only.
-SINGLE_HEADERS = ("x-amz-target", "content-type", "host", "x-amz-date", "authorization", "x-amz-content-sha256")
+SINGLE_HEADERS = (
+    "x-amz-target",
+    "content-type",
+    "host",
+    "x-amz-date",
+    "authorization",
+    "x-amz-content-sha256",
+    "x-amz-region-set",
+)
 _SINGLE = frozenset(SINGLE_HEADERS)
 _DISPLAY = {
     "x-amz-target": "X-Amz-Target",
@@ -49,6 +65,7 @@ _DISPLAY = {
     "x-amz-date": "X-Amz-Date",
     "authorization": "Authorization",
     "x-amz-content-sha256": "X-Amz-Content-SHA256",
+    "x-amz-region-set": "X-Amz-Region-Set",
 }
 
 
@@ -122,38 +139,43 @@ def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class CredentialScope:
-    """The ``Credential=`` of an ``Authorization`` header, split."""
+    """The ``Credential=`` of an ``Authorization`` header, split (a SigV4a one names no
+    region: ``region`` is empty)."""
 
     key_id: str
     date: str
     region: str
     service: str
     terminator: str
+    algorithm: str = ALGORITHM
 
 
 def parse_authorization(authorization: str) -> tuple[CredentialScope, list[str], str]:
-    """(credential scope, signed header names, signature) of a SigV4 ``Authorization``
-    header, or IncompleteSignatureException."""
+    """(credential scope, signed header names, signature) of a SigV4 or SigV4a
+    ``Authorization`` header, or IncompleteSignatureException."""
     algorithm, _, rest = authorization.partition(" ")
-    if algorithm != ALGORITHM:
+    if algorithm not in ALGORITHMS:
         raise IncompleteSignatureException(
-            f"Unsupported signing algorithm {algorithm[:64]!r}: busbar checks "
-            f"{ALGORITHM} (SigV4a is not supported with authentication on)."
+            f"Unsupported signing algorithm {algorithm[:64]!r}: busbar checks {' and '.join(ALGORITHMS)}."
         )
     fields: dict[str, str] = {}
     for part in rest.split(","):
         name, _, value = part.strip().partition("=")
         fields[name] = value
     try:
-        key_id, date, region, service, terminator = fields["Credential"].split("/")
+        credential = fields["Credential"].split("/")
+        if algorithm == ALGORITHM:
+            key_id, date, region, service, terminator = credential
+        else:
+            (key_id, date, service, terminator), region = credential, ""
         signed = fields["SignedHeaders"].split(";")
         signature = fields["Signature"]
     except (KeyError, ValueError):
         raise IncompleteSignatureException(
             "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
-            f"parameters with the {ALGORITHM} algorithm."
+            f"parameters with the {algorithm} algorithm."
         ) from None
-    return CredentialScope(key_id, date, region, service, terminator), signed, signature
+    return CredentialScope(key_id, date, region, service, terminator, algorithm), signed, signature
 
 
 def check_region(region: str) -> None:
@@ -164,10 +186,15 @@ def check_region(region: str) -> None:
 
 def unsigned_caller(headers: Mapping[str, str], account: str, region: str) -> Caller:
     """The caller of a request when authentication is off: the server's *account*, and
-    the region the request's SigV4 ``Authorization`` header is scoped to (else *region*).
-    Nothing is verified, so no access key is named."""
+    the region the request's SigV4 ``Authorization`` header is scoped to (SigV4a: the one
+    region of its ``X-Amz-Region-Set``; else *region*).  Nothing is verified, so no access
+    key is named."""
     authorization = headers.get("authorization")
-    if authorization is None or not authorization.startswith(ALGORITHM + " "):
+    if authorization is None:
+        return Caller(account, region)
+    if authorization.startswith(sigv4a.ALGORITHM + " "):
+        return Caller(account, sigv4a.region_of(headers.get("x-amz-region-set"), region))
+    if not authorization.startswith(ALGORITHM + " "):
         return Caller(account, region)
     try:
         scope, _, _ = parse_authorization(authorization)
@@ -178,10 +205,14 @@ def unsigned_caller(headers: Mapping[str, str], account: str, region: str) -> Ca
 
 
 class SigV4Verifier:
-    """Checks the SigV4 signature of a request against known access keys."""
+    """Checks the SigV4 (or SigV4a) signature of a request against known access keys.
+    A SigV4a request whose region set names no single region acts in *default_region*."""
 
-    def __init__(self, keys: Mapping[str, AccessKey]) -> None:
+    def __init__(self, keys: Mapping[str, AccessKey], default_region: str = "us-east-1") -> None:
         self._keys = dict(keys)
+        self._default_region = default_region
+        # SigV4a public keys, derived once per access key (a KDF and a scalar multiplication).
+        self._public_keys: dict[str, EllipticCurvePublicKey] = {}
 
     def verify(
         self,
@@ -204,7 +235,8 @@ class SigV4Verifier:
             )
         if scope.service != SERVICE:
             raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
-        check_region(scope.region)
+        if scope.algorithm == ALGORITHM:
+            check_region(scope.region)
         key = self._keys.get(scope.key_id)
         if key is None:
             raise UnrecognizedClientException("The security token included in the request is invalid.")
@@ -231,6 +263,9 @@ class SigV4Verifier:
         if "x-amz-target" in headers and "x-amz-target" not in signed:
             # Unsigned, the operation could be changed on a captured request.
             raise InvalidSignatureException("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
+        if "x-amz-region-set" in headers and "x-amz-region-set" not in signed:
+            # Unsigned, the region a SigV4a request acts in could be changed on a captured request.
+            raise InvalidSignatureException("'X-Amz-Region-Set' must be a 'SignedHeader' in the AWS Authorization.")
         claimed = headers.get("x-amz-content-sha256")
         if claimed is not None and claimed != hashlib.sha256(body).hexdigest():
             # botocore's signer takes this header's word for the body; the body itself is what counts.
@@ -244,11 +279,21 @@ class SigV4Verifier:
             headers={name: headers.get(name, "") for name in signed},
         )
         request.context["timestamp"] = stamp
-        signer = SigV4Auth(Credentials(scope.key_id, key.secret), scope.service, scope.region)
-        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
-        if not hmac.compare_digest(expected, provided):
+        signer = SigV4Auth(Credentials(scope.key_id, key.secret), scope.service, scope.region or self._default_region)
+        canonical = signer.canonical_request(request)
+        if scope.algorithm == ALGORITHM:
+            expected = signer.signature(signer.string_to_sign(request, canonical), request)
+            valid, region = hmac.compare_digest(expected, provided), scope.region
+        else:
+            public = self._public_keys.get(scope.key_id)
+            if public is None:
+                public = self._public_keys[scope.key_id] = sigv4a.public_key(scope.key_id, key.secret)
+            signed_text = sigv4a.string_to_sign(stamp, scope.date, scope.service, canonical)
+            valid = sigv4a.verify(public, provided, signed_text)
+            region = sigv4a.region_of(headers.get("x-amz-region-set"), self._default_region)
+        if not valid:
             raise InvalidSignatureException(
                 "The request signature we calculated does not match the signature you provided. Check your "
                 "AWS Secret Access Key and signing method. Consult the service documentation for details."
             )
-        return Caller(key.account, scope.region, scope.key_id)
+        return Caller(key.account, region, scope.key_id)

@@ -56,6 +56,17 @@ _HIDDEN_MEMBERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Enums AWS checks without regard to case: it accepted an OAuth connection's HttpMethod
+# "put" (conformance: LocalStack's recorded test_api_destinations[auth2]); API
+# destinations' HttpMethod is taken to be read the same way.
+_CASELESS_ENUMS = frozenset({"ConnectionOAuthHttpMethod", "ApiDestinationHttpMethod"})
+# Enum value sets in the order AWS's messages list them, where its recorded answers
+# show an order other than the model's (test_create_api_destination_invalid_parameters).
+_AWS_ENUM_ORDER: dict[str, tuple[str, ...]] = {
+    "ApiDestinationHttpMethod": ("HEAD", "POST", "PATCH", "DELETE", "PUT", "GET", "OPTIONS"),
+}
+
+
 def lower_camel(name: str) -> str:
     """``EventBusName`` -> ``eventBusName``, as AWS names members in messages."""
     return name[:1].lower() + name[1:]
@@ -196,6 +207,9 @@ def _compile_string(shape: Shape) -> Check:
     meta = shape.metadata
     low, high = meta.get("min"), meta.get("max")
     enum = meta.get("enum")
+    listed = ", ".join(_AWS_ENUM_ORDER.get(shape.name, enum or ()))
+    caseless = shape.name in _CASELESS_ENUMS
+    allowed = {value.upper() for value in enum} if enum and caseless else enum
     pattern = _compile_pattern(meta["pattern"]) if "pattern" in meta else None
 
     def check(value: Any, path: str, failures: list[Failure]) -> None:
@@ -204,8 +218,8 @@ def _compile_string(shape: Shape) -> Check:
         _check_length(value, path, shape, low, high, failures)
         if pattern is not None and pattern.fullmatch(value) is None:
             failures.append((path, value, shape, f"Member must satisfy regular expression pattern: {meta['pattern']}"))
-        if enum and value not in enum:
-            failures.append((path, value, shape, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+        if enum and (value.upper() if caseless else value) not in allowed:
+            failures.append((path, value, shape, f"Member must satisfy enum value set: [{listed}]"))
 
     return check
 

@@ -17,8 +17,10 @@ Three kinds of state, each shaped after what a replicated log does well:
   several nodes, each event to one of them), and :meth:`Store.record_deliveries`
   stores the deliveries found for them and marks them routed, so that after a crash
   an event is routed again (at-least-once), never lost.  An event may carry a
-  ``dedup_id``: appending the same one twice stores it once (forwards and schedule
-  ticks use it).  (JetStream: a stream, ``Nats-Msg-Id``, a shared durable consumer.)
+  ``dedup_id``: appending the same one twice stores it once (forwards, schedule ticks
+  and replays use it); and it may name the only rules it is for (``rules``: a schedule
+  tick is for its rule, a replay for its ``FilterArns``).  (JetStream: a stream,
+  ``Nats-Msg-Id``, a shared durable consumer.)
 * **Deliveries** — one per (event, target) the router matched, in *lanes*: one lane
   per target ARN, so that one target's backlog or slowness never holds up another's.
   The dispatcher *takes* due deliveries of a lane (they are then leased to this node
@@ -29,6 +31,9 @@ Three kinds of state, each shaped after what a replicated log does well:
 * **Log groups** — the lines log-group targets were given, per log group, readable
   in one place whichever node wrote them (``busbar log-groups tail``).  (SQLite: one
   JSON-lines file per log group under ``<data-dir>/log-groups/``; JetStream: a stream.)
+* **Archives** — events kept for replay, per archive (named by an id the API chooses),
+  in the order they were archived, read back by event time with a cursor, counted,
+  pruned by age and dropped with their archive.  (JetStream: a stream per archive.)
 
 Error vocabulary: :class:`AlreadyExists`, :class:`NotFound`, :class:`Conflict` (a
 compare-and-set lost) and :class:`Unavailable` (nothing was written; try again).
@@ -111,8 +116,14 @@ class NewEvent:
     # (None: the server's --max-event-descendants).  See busbar.router.
     budget: int | None = None
     # Appending an event with a dedup_id already stored stores nothing (a retried
-    # forward, a schedule tick fired by two nodes).  None: always stored.
+    # forward, a schedule tick fired by two nodes, a resumed replay).  None: always stored.
     dedup_id: str | None = None
+    # The only rules (ARNs) the event is for; None: every rule of its bus.  A replay's
+    # events are matched as usual, then given only to its FilterArns' rules.
+    rules: tuple[str, ...] | None = None
+    # Give the event to ``rules`` without matching their patterns: a schedule tick
+    # fires its rule whatever the rule's pattern.
+    direct: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,44 @@ class StoredEvent:
     trace_header: str | None
     hops: int = 0
     budget: int | None = None
+    rules: tuple[str, ...] | None = None  # see NewEvent
+    direct: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewArchivedEvent:
+    """An event to keep in an archive.  ``time`` is its event time (replays choose by
+    it); ``dedup_id``, when given, is unique within the archive: archiving the same one
+    again (a retried archive delivery) keeps one copy."""
+
+    event_id: str
+    time: float
+    envelope: bytes
+    dedup_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedEvent:
+    """An event kept in an archive.  ``position`` is unique per store and grows in the
+    order events were archived; (``time``, ``position``) is the cursor of a replay."""
+
+    position: int
+    event_id: str
+    time: float
+    archived_at: float
+    envelope: bytes
+
+    @property
+    def cursor(self) -> tuple[float, int]:
+        return (self.time, self.position)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveStats:
+    """How many events an archive holds (in a time range) and their bytes."""
+
+    count: int
+    size_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +448,36 @@ class Store(abc.ABC):
     def read_log_lines(self, group: str, after: int = 0, limit: int = 1000) -> list[LogLine]:
         """Up to *limit* lines of *group* whose positions are above *after*, oldest first
         (for ``busbar log-groups tail``; thread-safe and blocking)."""
+
+    # -- archives ------------------------------------------------------------------
+    # An archive is named by an id the API chooses (a new one for every archive created,
+    # so that an archive deleted and made again never shows its predecessor's events).
+
+    @abc.abstractmethod
+    async def archive_events(self, archive: str, events: Sequence[NewArchivedEvent]) -> None:
+        """Keep *events* in *archive* durably (one whose dedup_id the archive holds
+        already is left out)."""
+
+    @abc.abstractmethod
+    async def read_archive(
+        self, archive: str, start: float, end: float, after: tuple[float, int] | None = None, limit: int = 500
+    ) -> list[ArchivedEvent]:
+        """Up to *limit* events of *archive* whose event time is at or after *start* and
+        before *end*, in the order of (time, position), beginning after the cursor *after*."""
+
+    @abc.abstractmethod
+    async def archive_stats(self, archive: str, start: float | None = None, end: float | None = None) -> ArchiveStats:
+        """How many events *archive* holds (with event times at or after *start* and before
+        *end*, when given), and the bytes of their envelopes."""
+
+    @abc.abstractmethod
+    async def prune_archive(self, archive: str, archived_before: float, limit: int = 10_000) -> int:
+        """Delete at most *limit* of the events of *archive* archived before
+        *archived_before* (its retention); answer how many."""
+
+    @abc.abstractmethod
+    async def drop_archive(self, archive: str) -> None:
+        """Delete every event of *archive* (the archive was deleted)."""
 
     # -- life cycle ----------------------------------------------------------------
     @property

@@ -20,11 +20,14 @@ from typing import Any
 
 from busbar.store.base import (
     AlreadyExists,
+    ArchivedEvent,
+    ArchiveStats,
     Capabilities,
     ChangeListener,
     Conflict,
     LaneListener,
     LogLine,
+    NewArchivedEvent,
     NewDelivery,
     NewEvent,
     NotFound,
@@ -54,6 +57,9 @@ class MemoryStore(Store):
         self._ids = itertools.count(1)
         self._leased: set[int] = set()
         self._log_groups: dict[str, list[bytes]] = {}
+        self._archives: dict[str, list[ArchivedEvent]] = {}
+        self._archive_dedup: dict[str, set[str]] = {}
+        self._positions = itertools.count(1)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -146,6 +152,8 @@ class MemoryStore(Store):
                     event.trace_header,
                     event.hops,
                     event.budget,
+                    event.rules,
+                    event.direct,
                 )
             )
             self._last_seq = seq
@@ -216,6 +224,51 @@ class MemoryStore(Store):
 
     def unrouted(self) -> int:
         return max(0, self._last_seq - self._position)
+
+    # -- archives ------------------------------------------------------------------
+    async def archive_events(self, archive: str, events: Sequence[NewArchivedEvent]) -> None:
+        await asyncio.sleep(0)
+        now = time.time()
+        kept = self._archives.setdefault(archive, [])
+        seen = self._archive_dedup.setdefault(archive, set())
+        for event in events:
+            if event.dedup_id is not None:
+                if event.dedup_id in seen:
+                    continue
+                seen.add(event.dedup_id)
+            kept.append(ArchivedEvent(next(self._positions), event.event_id, event.time, now, event.envelope))
+
+    def _archived(self, archive: str, start: float, end: float) -> list[ArchivedEvent]:
+        found = [e for e in self._archives.get(archive, []) if start <= e.time < end]
+        return sorted(found, key=lambda e: e.cursor)
+
+    async def read_archive(
+        self, archive: str, start: float, end: float, after: tuple[float, int] | None = None, limit: int = 500
+    ) -> list[ArchivedEvent]:
+        found = self._archived(archive, start, end)
+        if after is not None:
+            found = [e for e in found if e.cursor > after]
+        return found[:limit]
+
+    async def archive_stats(self, archive: str, start: float | None = None, end: float | None = None) -> ArchiveStats:
+        found = self._archived(archive, float("-inf") if start is None else start, float("inf") if end is None else end)
+        return ArchiveStats(len(found), sum(len(e.envelope) for e in found))
+
+    async def prune_archive(self, archive: str, archived_before: float, limit: int = 10_000) -> int:
+        await asyncio.sleep(0)
+        kept, pruned = [], 0
+        for event in self._archives.get(archive, []):
+            if pruned < limit and event.archived_at < archived_before:
+                pruned += 1
+            else:
+                kept.append(event)
+        self._archives[archive] = kept
+        return pruned
+
+    async def drop_archive(self, archive: str) -> None:
+        await asyncio.sleep(0)
+        self._archives.pop(archive, None)
+        self._archive_dedup.pop(archive, None)
 
     # -- deliveries ----------------------------------------------------------------
     def lanes_with_work(self) -> set[str]:

@@ -36,11 +36,14 @@ import orjson
 
 from busbar.store.base import (
     AlreadyExists,
+    ArchivedEvent,
+    ArchiveStats,
     Capabilities,
     ChangeListener,
     Conflict,
     LaneListener,
     LogLine,
+    NewArchivedEvent,
     NewDelivery,
     NewEvent,
     NotFound,
@@ -54,7 +57,7 @@ from busbar.store.logfiles import LogGroupFiles
 
 log = logging.getLogger("busbar.store")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -66,7 +69,9 @@ CREATE TABLE IF NOT EXISTS events (
     hops         INTEGER NOT NULL DEFAULT 0,
     envelope     BLOB    NOT NULL,
     budget       INTEGER,
-    dedup_id     TEXT
+    dedup_id     TEXT,
+    rules        TEXT,
+    direct       INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -96,6 +101,18 @@ CREATE TABLE IF NOT EXISTS resources (
     revision INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS archived (
+    position    INTEGER PRIMARY KEY AUTOINCREMENT,
+    archive     TEXT    NOT NULL,
+    event_id    TEXT    NOT NULL,
+    time        REAL    NOT NULL,
+    archived_at REAL    NOT NULL,
+    envelope    BLOB    NOT NULL,
+    dedup_id    TEXT
+);
+CREATE INDEX IF NOT EXISTS archived_by_time ON archived (archive, time, position);
+CREATE INDEX IF NOT EXISTS archived_by_age ON archived (archive, archived_at);
+CREATE UNIQUE INDEX IF NOT EXISTS archived_dedup ON archived (archive, dedup_id) WHERE dedup_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS consumers (
     name     TEXT PRIMARY KEY,
     position INTEGER NOT NULL
@@ -121,7 +138,7 @@ _DELIVERY_COLUMNS = (
     "id, event_id, bus, rule_name, rule_arn, target, envelope, payload, trace_header, ingested_at, hops,"
     " attempts, due_at, state, error_code, error_message, shaping_error, budget"
 )
-_EVENT_COLUMNS = "seq, event_id, bus, envelope, time, ingested_at, trace_header, hops, budget"
+_EVENT_COLUMNS = "seq, event_id, bus, envelope, time, ingested_at, trace_header, hops, budget, rules, direct"
 
 _Op = Callable[[sqlite3.Connection], Any]
 _Job = tuple[_Op, "Callable[[Any], None] | None", "asyncio.Future[Any] | None", bool]
@@ -487,7 +504,8 @@ class SqliteStore(Store):
             .execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
             .fetchall()
         )
-        return [StoredEvent(*row) for row in rows]
+        # Most events are for every rule: built straight from their first nine columns.
+        return [StoredEvent(*row[:9]) if row[9] is None else _event(row) for row in rows]
 
     async def prune_events(self, ingested_before: float, limit: int = 10_000) -> int:
         up_to = self._position
@@ -511,6 +529,63 @@ class SqliteStore(Store):
 
     def unrouted(self) -> int:
         return max(0, self._last_seq - self._position)
+
+    # -- archives ------------------------------------------------------------------
+    async def archive_events(self, archive: str, events: Sequence[NewArchivedEvent]) -> None:
+        now = time.time()
+        rows = [(archive, e.event_id, e.time, now, e.envelope, e.dedup_id) for e in events]
+        await self._submit(
+            lambda conn: conn.executemany(
+                "INSERT INTO archived (archive, event_id, time, archived_at, envelope, dedup_id)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (archive, dedup_id) WHERE dedup_id IS NOT NULL DO NOTHING",
+                rows,
+            )
+        )
+
+    async def read_archive(
+        self, archive: str, start: float, end: float, after: tuple[float, int] | None = None, limit: int = 500
+    ) -> list[ArchivedEvent]:
+        after_time, after_position = after if after is not None else (float("-inf"), 0)
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT position, event_id, time, archived_at, envelope FROM archived"
+                " WHERE archive = ? AND time >= ? AND time < ? AND (time, position) > (?, ?)"
+                " ORDER BY time, position LIMIT ?",
+                (archive, start, end, after_time, after_position, limit),
+            )
+            .fetchall()
+        )
+        return [ArchivedEvent(*row) for row in rows]
+
+    async def archive_stats(self, archive: str, start: float | None = None, end: float | None = None) -> ArchiveStats:
+        low = float("-inf") if start is None else start
+        high = float("inf") if end is None else end
+        count, size = (
+            self._reader()
+            .execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0) FROM archived"
+                " WHERE archive = ? AND time >= ? AND time < ?",
+                (archive, low, high),
+            )
+            .fetchone()
+        )
+        return ArchiveStats(int(count), int(size))
+
+    async def prune_archive(self, archive: str, archived_before: float, limit: int = 10_000) -> int:
+        def prune(conn: sqlite3.Connection) -> int:
+            return int(
+                conn.execute(
+                    "DELETE FROM archived WHERE position IN (SELECT position FROM archived"
+                    " WHERE archive = ? AND archived_at < ? LIMIT ?)",
+                    (archive, archived_before, limit),
+                ).rowcount
+            )
+
+        return int(await self._submit(prune))
+
+    async def drop_archive(self, archive: str) -> None:
+        await self._submit(lambda conn: conn.execute("DELETE FROM archived WHERE archive = ?", (archive,)))
 
     # -- deliveries ----------------------------------------------------------------
     def lanes_with_work(self) -> set[str]:
@@ -707,6 +782,23 @@ def _delivery(row: tuple[Any, ...]) -> StoredDelivery:
     )
 
 
+def _event(row: tuple[Any, ...]) -> StoredEvent:
+    rules = row[9]
+    return StoredEvent(
+        seq=row[0],
+        event_id=row[1],
+        bus=row[2],
+        envelope=row[3],
+        time=row[4],
+        ingested_at=row[5],
+        trace_header=row[6],
+        hops=row[7],
+        budget=row[8],
+        rules=tuple(orjson.loads(rules)) if rules is not None else None,
+        direct=bool(row[10]),
+    )
+
+
 def _max_seq(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
@@ -717,7 +809,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if "revision" not in columns:
         conn.execute("ALTER TABLE resources ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
-    for column, kind in (("budget", "INTEGER"), ("dedup_id", "TEXT")):
+    for column, kind in (
+        ("budget", "INTEGER"),
+        ("dedup_id", "TEXT"),
+        ("rules", "TEXT"),
+        ("direct", "INTEGER NOT NULL DEFAULT 0"),
+    ):
         if column not in columns:
             conn.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
@@ -732,10 +829,23 @@ def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> int:
     """Insert *events* (an event whose dedup_id is stored already is left out); answer the
     sequence number of the newest event."""
     conn.executemany(
-        "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, hops, envelope, budget, dedup_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_id) WHERE dedup_id IS NOT NULL DO NOTHING",
+        "INSERT INTO events (event_id, bus, time, ingested_at, trace_header, hops, envelope, budget, dedup_id,"
+        " rules, direct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_id) WHERE dedup_id IS NOT NULL"
+        " DO NOTHING",
         [
-            (e.event_id, e.bus, e.time, e.ingested_at, e.trace_header, e.hops, e.envelope, e.budget, e.dedup_id)
+            (
+                e.event_id,
+                e.bus,
+                e.time,
+                e.ingested_at,
+                e.trace_header,
+                e.hops,
+                e.envelope,
+                e.budget,
+                e.dedup_id,
+                orjson.dumps(e.rules).decode() if e.rules is not None else None,
+                int(e.direct),
+            )
             for e in events
         ],
     )

@@ -10,6 +10,7 @@ deliveries             work-queue stream ``<prefix>-deliveries``, a consumer per
                        retries as message schedules (:mod:`.deliveries`)
 dead letters           stream ``<prefix>-dead`` (:mod:`.deliveries`)
 log groups             stream ``<prefix>-logs`` (:mod:`.loggroups`)
+archives               stream ``<prefix>-archives`` (:mod:`.archives`)
 live nodes             key-value bucket ``<prefix>-nodes`` (:mod:`.nodes`)
 =====================  =============================================================
 
@@ -29,10 +30,13 @@ from typing import Any
 from nats.aio.client import Client as NATS
 
 from busbar.store.base import (
+    ArchivedEvent,
+    ArchiveStats,
     Capabilities,
     ChangeListener,
     LaneListener,
     LogLine,
+    NewArchivedEvent,
     NewDelivery,
     NewEvent,
     Store,
@@ -43,6 +47,7 @@ from busbar.store.base import (
 from busbar.store.nats import deliveries as delivery_reads
 from busbar.store.nats import log as log_reads
 from busbar.store.nats import loggroups
+from busbar.store.nats.archives import Archives
 from busbar.store.nats.codec import Names
 from busbar.store.nats.connection import Health, NatsOptions, Publisher, connect
 from busbar.store.nats.deliveries import RESYNC_EVERY, Deliveries
@@ -71,6 +76,7 @@ class NatsStore(Store):
         self._deliveries: Deliveries | None = None
         self._nodes: Nodes | None = None
         self._publisher: Publisher | None = None
+        self._archives: Archives | None = None
         self._lane_listeners: list[LaneListener] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -97,6 +103,7 @@ class NatsStore(Store):
             for listener in self._lane_listeners:
                 self._deliveries.on_lane_work(listener)
             await self._deliveries.start()
+            self._archives = Archives(publisher.js, publisher, self.names)
             self._nodes = Nodes(publisher.js, self.names.nodes, self._deliveries.node)
             await self._nodes.start()
         except BaseException:
@@ -295,3 +302,27 @@ class NatsStore(Store):
 
     def read_log_lines(self, group: str, after: int = 0, limit: int = 1000) -> list[LogLine]:
         return self._reader.call(lambda js: loggroups.read(js, self.names, group, after, limit))
+
+    # -- archives ------------------------------------------------------------------
+    def _archive_part(self) -> Archives:
+        if self._archives is None:
+            raise RuntimeError("the store is not open")
+        return self._archives
+
+    async def archive_events(self, archive: str, events: Sequence[NewArchivedEvent]) -> None:
+        if events:
+            await self._archive_part().append(archive, events)
+
+    async def read_archive(
+        self, archive: str, start: float, end: float, after: tuple[float, int] | None = None, limit: int = 500
+    ) -> list[ArchivedEvent]:
+        return await self._archive_part().read(archive, start, end, after, limit)
+
+    async def archive_stats(self, archive: str, start: float | None = None, end: float | None = None) -> ArchiveStats:
+        return await self._archive_part().stats(archive, start, end)
+
+    async def prune_archive(self, archive: str, archived_before: float, limit: int = 10_000) -> int:
+        return await self._archive_part().prune(archive, archived_before, limit)
+
+    async def drop_archive(self, archive: str) -> None:
+        await self._archive_part().drop(archive)

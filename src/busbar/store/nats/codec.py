@@ -90,6 +90,22 @@ class Names:
     def log_subjects(self) -> str:
         return f"{self.prefix}.logs.*"
 
+    @property
+    def archives(self) -> str:
+        return f"{self.prefix}-archives"
+
+    def archive_subject(self, archive: str, bucket: int) -> str:
+        """Where an archive keeps its events of one hour of event time (*bucket*: hours
+        since the epoch), so that a replay reads only the hours of its range."""
+        return f"{self.prefix}.archive.{_b64(archive)}.{bucket}"
+
+    def archive_subjects(self, archive: str) -> str:
+        return f"{self.prefix}.archive.{_b64(archive)}.*"
+
+    @property
+    def all_archive_subjects(self) -> str:
+        return f"{self.prefix}.archive.*.*"
+
 
 def lane_token(lane: str) -> str:
     """A subject token (and consumer name part) for a lane: a hash of its target ARN, since
@@ -146,6 +162,10 @@ def encode_event(event: NewEvent) -> bytes:
         meta["h"] = event.hops
     if event.budget is not None:
         meta["bg"] = event.budget
+    if event.rules is not None:
+        meta["r"] = event.rules
+    if event.direct:
+        meta["dr"] = 1
     return orjson.dumps(meta) + b"\n" + event.envelope
 
 
@@ -162,6 +182,8 @@ def decode_event(seq: int, data: bytes) -> StoredEvent:
         trace_header=meta.get("th"),
         hops=meta.get("h", 0),
         budget=meta.get("bg"),
+        rules=tuple(meta["r"]) if "r" in meta else None,
+        direct=bool(meta.get("dr")),
     )
 
 

@@ -99,11 +99,17 @@ class EventLog:
 
 
 async def read_range(
-    js: JetStreamContext, stream: str, after: int, limit: int, subject: str | None = None
-) -> list[tuple[int, bytes]]:
-    """Up to *limit* messages of *stream* (on *subject*) with sequences above *after*, as
-    (sequence, data): a short-lived consumer starting there."""
-    if limit <= 0:
+    js: JetStreamContext,
+    stream: str,
+    after: int,
+    limit: int | None,
+    subject: str | None = None,
+    headers_only: bool = False,
+) -> list[Msg]:
+    """Up to *limit* (None: every) messages of *stream* (on *subject*) with sequences above
+    *after*, in order: a short-lived consumer starting there.  *headers_only*: without
+    their payloads (``Nats-Msg-Size`` says how large each is)."""
+    if limit is not None and limit <= 0:
         return []
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
@@ -113,11 +119,13 @@ async def read_range(
         mem_storage=True,
         num_replicas=1,
         filter_subject=subject,
+        headers_only=headers_only or None,
     )
     deadline = time.monotonic() + WRITE_DEADLINE
     info = await retrying(lambda: js.add_consumer(stream, config), deadline)
-    found: list[tuple[int, bytes]] = []
-    wanted = min(limit, info.num_pending or 0)
+    found: list[Msg] = []
+    pending = info.num_pending or 0
+    wanted = pending if limit is None else min(limit, pending)
     if wanted == 0:
         await _forget_consumer(js, stream, info.name)
         return found
@@ -125,14 +133,13 @@ async def read_range(
     try:
         while len(found) < wanted:
             try:
-                msgs = await sub.fetch(min(_PAGE, wanted - len(found)), timeout=2.0)
+                found.extend(await sub.fetch(min(_PAGE, wanted - len(found)), timeout=2.0))
             except TimeoutError:
                 break
-            found.extend((msg.metadata.sequence.stream, msg.data) for msg in msgs)
     finally:
         await sub.unsubscribe()
         await _forget_consumer(js, stream, info.name)
-    return found[:limit]
+    return found[:wanted]
 
 
 async def _forget_consumer(js: JetStreamContext, stream: str, name: str) -> None:
@@ -143,7 +150,9 @@ async def _forget_consumer(js: JetStreamContext, stream: str, name: str) -> None
 
 
 async def read_events(js: JetStreamContext, names: Names, after: int, limit: int) -> list[StoredEvent]:
-    return [decode_event(seq, data) for seq, data in await read_range(js, names.events, after, limit)]
+    return [
+        decode_event(msg.metadata.sequence.stream, msg.data) for msg in await read_range(js, names.events, after, limit)
+    ]
 
 
 async def last_seq(js: JetStreamContext, names: Names) -> int:

@@ -26,4 +26,4 @@ async def append(publisher: Publisher, names: Names, group: str, lines: Sequence
 
 async def read(js: JetStreamContext, names: Names, group: str, after: int, limit: int) -> list[LogLine]:
     found = await read_range(js, names.logs, after, limit, subject=names.log_subject(group))
-    return [LogLine(seq, data) for seq, data in found]
+    return [LogLine(msg.metadata.sequence.stream, msg.data) for msg in found]

@@ -88,6 +88,13 @@ def streams(names: Names, replicas: int) -> list[StreamConfig]:
             duplicate_window=DUPLICATE_WINDOW,
             **common,
         ),
+        StreamConfig(
+            name=names.archives,
+            subjects=[names.all_archive_subjects],
+            retention=RetentionPolicy.LIMITS,
+            duplicate_window=DUPLICATE_WINDOW,
+            **common,
+        ),
         _bucket(names.resources, common),
         _bucket(names.nodes, common, max_age=TTL),
     ]
