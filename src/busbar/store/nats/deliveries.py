@@ -39,7 +39,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from busbar.store.base import LaneListener, NewDelivery, StoredDelivery, StoredEvent, Unavailable
 from busbar.store.nats.codec import Names, consumer_of, decode_delivery, encode_delivery, lane_token, rfc3339
@@ -51,8 +51,10 @@ log = logging.getLogger("busbar.store")
 LANE_WINDOW = 10_000
 # The most deliveries one take() asks for.
 FETCH_MAX = 1000
-# How long take() waits when nothing is there.
+# How long take() waits when nothing is there, and how often it asks a consumer that does
+# not answer yet.
 FETCH_WAIT = 0.1
+FETCH_TRIES = 20
 # Schedules fire 0-250 ms late (docs/nats-notes.md §5): a retry this node scheduled is
 # waited for this long past its due time before the lane is left to the resync.
 SCHEDULE_LATENESS = 0.6
@@ -161,13 +163,19 @@ class Deliveries:
         msgs = [spare.popleft() for _ in range(min(limit, len(spare)))]
         if len(msgs) < limit:
             sub = await self._consumer(lane)
-            try:
-                fetched = await sub.fetch(min(limit - len(msgs), FETCH_MAX), timeout=self._fetch_wait(lane))
-            except TimeoutError:
-                fetched = []
-            except NotFoundError:
-                self._consumers.pop(lane, None)  # deleted (idle): made again on the next take
-                raise
+            fetched = []
+            for _ in range(FETCH_TRIES):
+                try:
+                    fetched = await sub.fetch(min(limit - len(msgs), FETCH_MAX), timeout=self._fetch_wait(lane))
+                    break
+                except TimeoutError:
+                    break
+                except NotFoundError:
+                    self._consumers.pop(lane, None)  # deleted (idle): made again on the next take
+                    raise
+                except ServiceUnavailableError:
+                    # A consumer just made in a cluster may not answer its first pull yet ("no responders").
+                    await asyncio.sleep(FETCH_WAIT)
             # A fetch hands over what earlier fetches' requests brought too, which may be more
             # than asked for: those are leased to this node already; the next take has them.
             room = limit - len(msgs)

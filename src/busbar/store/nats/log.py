@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import ServiceUnavailableError
 
 from busbar.store.base import NewEvent, StoredEvent, Unavailable
 from busbar.store.nats.codec import Names, decode_event, encode_event
@@ -78,14 +80,12 @@ class EventLog:
 
     async def routed(self, events: Sequence[StoredEvent]) -> None:
         """Acknowledge routed events (their deliveries are stored)."""
-        acked = False
-        for event in events:
-            held = self.leased.pop(event.seq, None)
-            if held is not None and held[0].reply:
-                await self._nc.publish(held[0].reply, b"+ACK")
-                acked = True
-        if acked:
-            await self._nc.flush()  # landed: health and ``unrouted`` count on it
+        replies = [held[0].reply for event in events if (held := self.leased.pop(event.seq, None)) and held[0].reply]
+        # Acknowledged as requests: answered once the consumer took them (a lost one only routes
+        # an event again: its deliveries are de-duplicated).
+        await asyncio.gather(
+            *(self._nc.request(reply, b"+ACK", timeout=5.0) for reply in replies), return_exceptions=True
+        )
 
     async def give_back(self) -> None:
         """Let the events leased to this node (not routed) be taken at once by another."""
@@ -136,6 +136,11 @@ async def read_range(
                 found.extend(await sub.fetch(min(_PAGE, wanted - len(found)), timeout=2.0))
             except TimeoutError:
                 break
+            except ServiceUnavailableError:
+                # A consumer just made in a cluster may not answer its first pull yet ("no responders").
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
     finally:
         await sub.unsubscribe()
         await _forget_consumer(js, stream, info.name)

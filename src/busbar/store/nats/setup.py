@@ -47,6 +47,8 @@ ROUTER_WINDOW = 20_000
 MAX_CONSUMERS = 100_000
 # How long a server answering "JetStream unavailable" is given before busbar says it is off.
 JETSTREAM_OFF_GRACE = 3.0
+# How long a refusal to place the replicas is retried before busbar says so.
+PLACEMENT_GRACE = 10.0
 
 
 def streams(names: Names, replicas: int) -> list[StreamConfig]:
@@ -135,11 +137,9 @@ async def declare(js: JetStreamContext, options: NatsOptions) -> None:
     await _refusing(lambda: _account(js), options)
     for config in streams(names, options.replicas):
         await _refusing(partial(_stream, js, config, deadline), options)
+    router = router_consumer(options.ack_wait, options.replicas)
     await _refusing(
-        lambda: retrying(
-            lambda: js.add_consumer(names.events, router_consumer(options.ack_wait, options.replicas)), deadline
-        ),
-        options,
+        lambda: _placing(lambda: retrying(lambda: js.add_consumer(names.events, router), deadline)), options
     )
 
 
@@ -163,12 +163,28 @@ async def _account(js: JetStreamContext) -> None:
 
 
 async def _stream(js: JetStreamContext, config: StreamConfig, deadline: float) -> None:
-    try:
-        await retrying(lambda: js.add_stream(config), deadline)
-    except APIError as error:
-        if error.err_code != STREAM_IN_USE:
-            raise
-        await retrying(lambda: js.update_stream(config), deadline)
+    async def declare() -> None:
+        try:
+            await js.add_stream(config)
+        except APIError as error:
+            if error.err_code != STREAM_IN_USE:
+                raise
+            await js.update_stream(config)
+
+    await _placing(lambda: retrying(declare, deadline))
+
+
+async def _placing(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Run *call*, retrying a placement refusal for a few seconds: a cluster that just
+    started may count a member offline a moment longer ("no suitable peers, peer offline")."""
+    grace = time.monotonic() + PLACEMENT_GRACE
+    while True:
+        try:
+            return await call()
+        except APIError as error:
+            if error.err_code != NO_PEERS or time.monotonic() > grace:
+                raise
+        await asyncio.sleep(0.25)
 
 
 async def _refusing(call: Callable[[], Awaitable[Any]], options: NatsOptions) -> Any:
