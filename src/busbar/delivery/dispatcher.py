@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -36,6 +37,8 @@ from busbar.store.base import NewDelivery, Store, StoredDelivery
 
 log = logging.getLogger("busbar.delivery")
 
+# Seconds of sending a lane with an invocation rate holds in memory at most.
+RATED_HOLD = 2.0
 # Shortest wait between two loads of one lane: retries that come due one by one are
 # loaded in groups instead of one store read each.
 _LOAD_GAP = 0.05
@@ -177,27 +180,30 @@ class Dispatcher:
 
     def _admit(self, lane: Lane, delivery: Delivery) -> None:
         self.lanes.hold(lane, delivery.id)
-        self._pace(lane, delivery)
+        self._pace(lane)
         lane.ready.append(delivery)
         self._scheduler.offer(lane)
 
-    def _pace(self, lane: Lane, delivery: Delivery) -> None:
+    def _pace(self, lane: Lane) -> None:
         """Give *lane* the token bucket of its target's invocation rate (shared by the nodes),
         looked up again at most once a second (UpdateApiDestination may change it)."""
-        sender = self._rated.get(delivery.to.kind) if delivery.to else None
-        if sender is None:
-            return
         now = time.monotonic()
         if now - lane.paced_at < 1.0:
             return
         lane.paced_at = now
-        limit = sender.rate_of(delivery)
+        to = parse_target(lane.key)
+        sender = self._rated.get(to.kind) if to is not None else None
+        limit = sender.rate_of(lane.key) if sender is not None else None
         if limit is None:
             lane.bucket = None
+            lane.cap = None
             return
         rate = limit / max(1, self._capabilities.nodes())
         if lane.bucket is None or lane.bucket.rate != rate:  # new, or UpdateApiDestination changed it
             lane.bucket = TokenBucket(rate)
+        # Hold no more than this node sends in a few seconds: the rest waits in the store,
+        # where the other nodes (each sending its share of the rate) take it too.
+        lane.cap = max(1, math.ceil(rate * RATED_HOLD))
 
     # -- loading from the store ----------------------------------------------------
     def _ensure_loader(self, lane: Lane) -> None:
@@ -211,6 +217,7 @@ class Dispatcher:
         # stop() also says so through _running.
         while lane.spilled and self._running:
             lane.wake.clear()
+            self._pace(lane)  # a rated lane holds only what it sends soon: known before its first take
             room = self.lanes.room(lane)
             due = lane.wake_at <= time.time()
             if due and room > 0 and (room >= min(MIN_LOAD, self.lanes.window_of(lane)) or not lane.held):

@@ -50,6 +50,7 @@ class Lane:
     spilled: bool = False
     wake_at: float = float("inf")  # when the store's next delivery of this lane comes due
     bucket: TokenBucket | None = None
+    cap: int | None = None  # the most deliveries it holds (a rated lane: what it sends in a few seconds)
     paced_at: float = float("-inf")  # when the target's rate was last looked up (monotonic)
     queued: bool = False  # in the scheduler's turn order
     parked: bool = False  # waiting for its token bucket
@@ -91,9 +92,10 @@ class Lanes:
 
     def window_of(self, lane: Lane) -> int:
         """The most deliveries *lane* may hold: an equal share of the window among the
-        lanes with work (counting *lane*)."""
+        lanes with work (counting *lane*), and no more than its cap (a rated lane)."""
         active = len(self._active) + (lane not in self._active)
-        return max(1, self.window // active)
+        share = max(1, self.window // active)
+        return share if lane.cap is None else min(share, lane.cap)
 
     def room(self, lane: Lane) -> int:
         """How many more deliveries *lane* may hold within its share (the window as a
