@@ -105,6 +105,8 @@ class BusbarProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.prefix = nats_prefix(self.data_dir) if NATS is not None else None
+        # Set by a test that runs the server on NATS servers of its own (with --store in args).
+        self.nats_deployment: NatsDeployment | None = None
         self._readers: list[Any] = []  # stores opened by store(), closed by discard()
         # The second node of a two-node deployment: same prefix, same secrets key, its own data directory.
         self.partner: BusbarProcess | None = None
@@ -122,21 +124,28 @@ class BusbarProcess:
     def key_file(self) -> Path:
         return self.data_dir / "secrets.key"
 
+    @property
+    def nats(self) -> NatsDeployment | None:
+        """The NATS servers this server stores in (None: its data directory)."""
+        return self.nats_deployment or NATS
+
     def store_args(self) -> list[str]:
         """The options that name this server's store, for busbar's reading commands."""
         args = ["--data-dir", str(self.data_dir)]
-        if NATS is not None:
+        if self.nats is not None:
             assert self.prefix is not None
-            args += ["--store", ",".join(NATS.urls), "--nats-prefix", self.prefix]
+            args += ["--store", ",".join(self.nats.urls), "--nats-prefix", self.prefix]
         return args
 
     def store(self) -> Store:
         """The server's store, to read with (not started: its reads need no start)."""
-        if NATS is not None:
+        if self.nats is not None:
             from busbar.store.nats import NatsOptions, NatsStore
 
             assert self.prefix is not None
-            store = NatsStore(NatsOptions(servers=tuple(NATS.urls), replicas=NATS.replicas, prefix=self.prefix))
+            store = NatsStore(
+                NatsOptions(servers=tuple(self.nats.urls), replicas=self.nats.replicas, prefix=self.prefix)
+            )
             self._readers.append(store)
             return store
         from busbar.store.sqlite import SqliteStore
@@ -226,8 +235,8 @@ class BusbarProcess:
         for reader in self._readers:
             reader.close_reads()
         self._readers = []
-        if NATS is not None and self.prefix is not None:
-            drop_prefix(NATS.urls, self.prefix)
+        if self.nats is not None and self.prefix is not None:
+            drop_prefix(self.nats.urls, self.prefix)
 
     def client(self, region: str = REGION, key: str = "test", secret: str = "test", **config: Any) -> Any:
         """A boto3 EventBridge client of this server, signing for *region* with *key* (of a

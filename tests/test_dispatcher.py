@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from nats_support import drop_streams, nats_options
 
 from busbar.api import connections, destinations
 from busbar.api.context import Context
@@ -37,6 +36,7 @@ from busbar.store.nats import NatsOptions, NatsStore
 from busbar.store.sqlite import SqliteStore
 
 from httptarget import HttpTarget, Reply
+from nats_support import drop_streams, nats_options
 
 WINDOW = 20
 SCOPE = Scope("000000000000", "us-east-1")

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nats_support import drop_streams, nats_options
 
 from busbar.store.base import Store
 from busbar.store.memory import MemoryStore
 from busbar.store.nats import NatsStore
 from busbar.store.sqlite import SqliteStore
+
+from nats_support import drop_streams, nats_options
 
 BACKENDS = ["sqlite", "memory", "memory-take-only", "nats", "nats-cluster"]
 DURABLE = {"sqlite", "nats", "nats-cluster"}
