@@ -198,12 +198,15 @@ class Dispatcher:
             lane.bucket = None
             lane.cap = None
             return
-        rate = limit / max(1, self._capabilities.nodes())
+        nodes = max(1, self._capabilities.nodes())
+        rate = limit / nodes
         if lane.bucket is None or lane.bucket.rate != rate:  # new, or UpdateApiDestination changed it
-            lane.bucket = TokenBucket(rate)
-        # Hold no more than this node sends in a few seconds: the rest waits in the store,
-        # where the other nodes (each sending its share of the rate) take it too.
-        lane.cap = max(1, math.ceil(rate * RATED_HOLD))
+            # Alone, a second's burst; with other nodes a fifth of one, so that the nodes'
+            # bursts together keep the cluster's sum near its limit in any window.
+            lane.bucket = TokenBucket(rate, None if nodes == 1 else max(1.0, rate / 5))
+        # With other nodes, hold no more than this one sends in a few seconds: the rest waits
+        # in the store, where the others (each sending its share of the rate) take it too.
+        lane.cap = max(1, math.ceil(rate * RATED_HOLD)) if nodes > 1 else None
 
     # -- loading from the store ----------------------------------------------------
     def _ensure_loader(self, lane: Lane) -> None:

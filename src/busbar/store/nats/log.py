@@ -31,6 +31,8 @@ from busbar.store.nats.codec import Names, decode_event, encode_event
 from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, retrying
 
 ROUTER = "router"
+# An event's ingestion time travels in a header too: retention reads headers only.
+INGESTED_AT = "Busbar-Ingested-At"
 # Messages one fetch of a reader asks for.
 _PAGE = 500
 
@@ -54,7 +56,10 @@ class EventLog:
             Outgoing(
                 self._names.event_subject,
                 encode_event(event),
-                {"Nats-Msg-Id": event.dedup_id if event.dedup_id is not None else event.event_id},
+                {
+                    "Nats-Msg-Id": event.dedup_id if event.dedup_id is not None else event.event_id,
+                    INGESTED_AT: repr(event.ingested_at),
+                },
             )
             for event in events
         ]
@@ -171,16 +176,21 @@ async def unrouted(js: JetStreamContext, names: Names) -> int:
 
 
 async def prune(js: JetStreamContext, names: Names, ingested_before: float, limit: int) -> int:
-    """Purge at most *limit* of the oldest routed events ingested before *ingested_before*."""
+    """Purge at most *limit* of the oldest routed events ingested before *ingested_before*
+    (their headers are read, a page at a time, until one is too young or not routed)."""
     floor = int((await js.consumer_info(names.events, ROUTER)).ack_floor.stream_seq)
-    first = int((await js.stream_info(names.events)).state.first_seq)
-    if floor < first:
-        return 0
+    after = int((await js.stream_info(names.events)).state.first_seq) - 1
     upto, count = 0, 0
-    for event in await read_events(js, names, first - 1, min(limit, floor - first + 1)):
-        if event.seq > floor or event.ingested_at >= ingested_before:
+    while count < limit and after < floor:
+        page = await read_range(js, names.events, after, min(_PAGE, limit - count, floor - after), headers_only=True)
+        if not page:
             break
-        upto, count = event.seq, count + 1
+        for msg in page:
+            seq = msg.metadata.sequence.stream
+            if seq > floor or float((msg.headers or {}).get(INGESTED_AT, "inf")) >= ingested_before:
+                after = floor  # done: the rest is younger, or not routed yet
+                break
+            upto, count, after = seq, count + 1, seq
     if upto:
         await js.purge_stream(names.events, seq=upto + 1)  # every message below upto + 1
     return count
