@@ -44,6 +44,7 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 from busbar.store.base import LaneListener, NewDelivery, StoredDelivery, StoredEvent, Unavailable
 from busbar.store.nats.codec import Names, consumer_of, decode_delivery, encode_delivery, lane_token, rfc3339
 from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, retrying, transient
+from busbar.store.nats.log import acknowledge
 
 log = logging.getLogger("busbar.store")
 
@@ -274,23 +275,26 @@ class Deliveries:
 
     async def _answer(self, leases: Sequence[Lease], answer: bytes, strict: bool = True) -> None:
         """Send *answer* (an acknowledgement) for every lease and wait until the server took
-        each (retrying through elections); with *strict*, raise Unavailable for those it
-        never took."""
+        them (retrying through elections); with *strict*, raise Unavailable when it did not."""
+        by_lane: dict[str, list[str]] = {}
+        for lease in leases:
+            if lease.msg.reply:
+                by_lane.setdefault(lease.lane, []).append(lease.msg.reply)
         deadline = time.monotonic() + WRITE_DEADLINE
-        for start in range(0, len(leases), _ACK_CHUNK):
-            todo = [lease for lease in leases[start : start + _ACK_CHUNK] if lease.msg.reply]
-            while todo:
-                answers = await asyncio.gather(
-                    *(self._nc.request(lease.msg.reply, answer, timeout=2.0) for lease in todo), return_exceptions=True
-                )
-                errors = [a for a in answers if isinstance(a, Exception)]
-                todo = [lease for lease, a in zip(todo, answers, strict=True) if isinstance(a, Exception)]
-                if todo and (time.monotonic() > deadline or not all(transient(e) for e in errors)):
-                    if strict:
-                        raise Unavailable(f"JetStream did not take {len(todo)} acknowledgements")
-                    return
-                if todo:
-                    await asyncio.sleep(0.1)
+        for replies in by_lane.values():
+            for start in range(0, len(replies), _ACK_CHUNK):
+                chunk = replies[start : start + _ACK_CHUNK]
+                while True:
+                    try:
+                        await acknowledge(self._nc, chunk, answer, timeout=2.0)
+                        break
+                    except Exception as error:  # noqa: BLE001 - judged here: transient or not
+                        if transient(error) and time.monotonic() < deadline:
+                            await asyncio.sleep(0.1)  # acknowledgements may be repeated
+                            continue
+                        if strict:
+                            raise Unavailable(f"JetStream did not take {len(chunk)} acknowledgements") from None
+                        return
 
     async def retry(self, delivery_id: int, attempts: int, due_at: float, error_code: str, error_message: str) -> None:
         lease = self.leased.get(delivery_id)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -86,11 +87,9 @@ class EventLog:
     async def routed(self, events: Sequence[StoredEvent]) -> None:
         """Acknowledge routed events (their deliveries are stored)."""
         replies = [held[0].reply for event in events if (held := self.leased.pop(event.seq, None)) and held[0].reply]
-        # Acknowledged as requests: answered once the consumer took them (a lost one only routes
-        # an event again: its deliveries are de-duplicated).
-        await asyncio.gather(
-            *(self._nc.request(reply, b"+ACK", timeout=5.0) for reply in replies), return_exceptions=True
-        )
+        # A lost acknowledgement only routes an event again (its deliveries are de-duplicated).
+        with contextlib.suppress(Exception):
+            await acknowledge(self._nc, replies, b"+ACK")
 
     async def give_back(self) -> None:
         """Let the events leased to this node (not routed) be taken at once by another."""
@@ -98,6 +97,18 @@ class EventLog:
         for msg, _ in leased.values():
             if msg.reply:
                 await self._nc.publish(msg.reply, b"-NAK")
+
+
+async def acknowledge(nc: NATS, replies: Sequence[str], answer: bytes, timeout: float = 5.0) -> None:
+    """Send *answer* to the reply subjects of messages of one consumer, and wait until the
+    consumer took them all: every answer but the last goes out on its own, the last as a
+    request, answered once the consumer processed it (it processes its acknowledgements in
+    the order they came, from one connection)."""
+    if not replies:
+        return
+    for reply in replies[:-1]:
+        await nc.publish(reply, answer)
+    await nc.request(replies[-1], answer, timeout=timeout)
 
 
 # -- reads (also on the reader's connection: see busbar.store.nats.reader) -------------
