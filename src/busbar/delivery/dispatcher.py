@@ -21,6 +21,7 @@ its next attempt, and is taken again by its lane's loader then.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -225,11 +226,13 @@ class Dispatcher:
             due = lane.wake_at <= time.time()
             if due and room > 0 and (room >= min(MIN_LOAD, self.lanes.window_of(lane)) or not lane.held):
                 room = await self._room(lane, room)
-                if room <= 0 or not await self._take(lane, room):
+                if (room <= 0 or not await self._take(lane, room)) and lane.spilled:
                     # Everything due is in memory: let retries that come due one by one gather.
                     # Or the window is full of deliveries being sent (or being taken by other
-                    # lanes' loaders): look again in a moment, never in a loop that does not yield.
-                    await asyncio.sleep(_LOAD_GAP)
+                    # lanes' loaders): look again in a moment, or when told of new work, never
+                    # in a loop that does not yield.
+                    with contextlib.suppress(TimeoutError):  # (news that came during the take counts)
+                        await asyncio.wait_for(lane.wake.wait(), _LOAD_GAP)
                 continue
             # Due but short of room: wait for deliveries to leave memory (that wakes the lane).
             timeout = None if due or lane.wake_at == float("inf") else lane.wake_at - time.time()
