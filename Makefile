@@ -8,7 +8,10 @@ SERVE_STAMP := $(VENV)/.installed-serve
 TEST_STAMP  := $(VENV)/.installed-test
 CHROMIUM    ?= /usr/bin/chromium
 
-.PHONY: serve test test-facts check lint format bench clean
+.PHONY: serve test test-sqlite test-nats test-cluster test-facts check lint format bench cluster clean
+
+# The end-to-end suite that runs again on NATS (one server; a 3-server cluster with two busbar nodes).
+E2E := tests/e2e
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +28,16 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 serve: $(SERVE_STAMP)  ## start busbar on its embedded store (./busbar-data)
 	$(VENV)/bin/busbar serve
 
-test: $(TEST_STAMP) | $(CHROMIUM)  ## run the whole test suite
+test: test-sqlite test-nats test-cluster  ## the whole suite on the embedded store, then the end-to-end suite on NATS
+
+test-sqlite: $(TEST_STAMP) | $(CHROMIUM)  ## the whole test suite, busbar on its embedded store
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-nats: $(TEST_STAMP)  ## the end-to-end suite with busbar on one NATS JetStream server
+	BUSBAR_TEST_STORE=nats $(PY) -m pytest $(E2E) $(PYTEST_ARGS)
+
+test-cluster: $(TEST_STAMP)  ## the end-to-end suite on a 3-server cluster, two busbar nodes, calls alternating
+	BUSBAR_TEST_STORE=cluster $(PY) -m pytest $(E2E) $(PYTEST_ARGS)
 
 # The console's browser tests drive Debian's chromium (Playwright launches it; no browser is
 # downloaded from anywhere else). Installed when missing and we are root, as in CI; otherwise
@@ -44,20 +55,23 @@ test-facts: $(TEST_STAMP)  ## check the NATS JetStream behaviour busbar relies o
 	$(PY) -m pytest -m facts tests/nats $(PYTEST_ARGS)
 
 check: $(TEST_STAMP)  ## static checks: lint, formatting, types
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 lint: check
 
 format: $(TEST_STAMP) ## rewrite the code in the project's format
-	$(VENV)/bin/ruff check --fix-only --quiet src tests benchmarks
-	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix-only --quiet src tests benchmarks scripts
+	$(VENV)/bin/ruff format src tests benchmarks scripts
 
 bench: $(TEST_STAMP)  ## run the benchmarks (slow; prints tables)
 	$(PY) benchmarks/put_events.py
 	$(PY) benchmarks/match.py
 	$(PY) benchmarks/deliver.py
 
+cluster: $(TEST_STAMP)  ## 3 NATS servers and 2 busbar nodes on loopback (./cluster-data; Ctrl-C stops them)
+	$(PY) scripts/cluster.py
+
 clean:
-	rm -rf $(VENV) busbar-data .pytest_cache .mypy_cache
+	rm -rf $(VENV) busbar-data cluster-data .pytest_cache .mypy_cache

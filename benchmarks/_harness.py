@@ -1,4 +1,5 @@
-"""Shared pieces of the server benchmarks: start busbar and moto's server as real
+"""Shared pieces of the server benchmarks: start busbar (on its embedded store, or as
+one or two nodes on a 3-server NATS JetStream cluster) and moto's server as real
 processes, and drive them with a lean keep-alive HTTP/1.1 load generator (asyncio
 streams; boto3 itself would be the bottleneck on a 2-core machine)."""
 
@@ -19,6 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from natsserver import NatsCluster  # noqa: E402 - the NATS servers the tests start too
+
+# --store of the benchmarks: busbar's embedded store, or busbar nodes on a 3-server cluster.
+STORES = {"embedded": 0, "cluster": 1, "cluster-2-nodes": 2}
 
 # Servers check nothing of the signature, but moto reads the region from its scope.
 AUTH = (
@@ -67,6 +75,60 @@ def _wait_ready(server: ServerProcess, path: str, timeout: float = 60) -> Server
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"{server.name} did not start")
+
+
+@dataclass
+class Deployment:
+    """busbar as one process on its embedded store, or as nodes on a NATS cluster."""
+
+    name: str
+    nodes: list[ServerProcess]
+    cluster: NatsCluster | None = None
+    workdir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_store(store: str, *extra: str, env: dict[str, str] | None = None) -> Deployment:
+    """busbar for ``--store`` *store*: ``embedded``, ``cluster`` (one node on 3 NATS servers)
+    or ``cluster-2-nodes`` (two nodes on them, sharing one secrets key)."""
+    nodes = STORES[store]
+    if nodes == 0:
+        return Deployment(store, [start_busbar(*extra, env=env)])
+    workdir = Path(tempfile.mkdtemp(prefix="busbar-bench-nats-"))
+    cluster = NatsCluster(workdir / "nats").start()
+    common = [
+        "--store",
+        ",".join(cluster.urls),
+        "--nats-replicas",
+        "3",
+        "--secrets-key-file",
+        str(workdir / "secrets.key"),
+    ]
+    started: list[ServerProcess] = []
+    try:
+        for _ in range(nodes):  # one after the other: the first makes the secrets key
+            started.append(start_busbar(*common, *extra, env=env))
+    except BaseException:
+        for node in started:
+            node.stop()
+        cluster.stop()
+        raise
+    return Deployment(store, started, cluster, workdir)
 
 
 def start_busbar(
@@ -188,29 +250,38 @@ async def _connection(
 
 
 async def _run_load(
-    port: int, requests: list[bytes], ok: re.Pattern[bytes], connections: int, seconds: float, warmup: float
+    ports: list[int], requests: list[bytes], ok: re.Pattern[bytes], connections: int, seconds: float, warmup: float
 ) -> LoadResult:
     result = LoadResult()
     start = time.perf_counter()
     warmup_end = start + warmup
     until = warmup_end + seconds
-    await asyncio.gather(*(_connection(port, requests, ok, until, warmup_end, result) for _ in range(connections)))
+    await asyncio.gather(
+        *(_connection(ports[n % len(ports)], requests, ok, until, warmup_end, result) for n in range(connections))
+    )
     result.seconds = seconds
     return result
 
 
 def run_load(
-    port: int, requests: list[bytes], ok: re.Pattern[bytes], connections: int, seconds: float, warmup: float = 1.0
+    port: int | list[int],
+    requests: list[bytes],
+    ok: re.Pattern[bytes],
+    connections: int,
+    seconds: float,
+    warmup: float = 1.0,
 ) -> LoadResult:
-    """Keep *connections* requests in flight for *seconds* (after *warmup*); a
-    response counts as failed unless it is a 200 whose body matches *ok*."""
+    """Keep *connections* requests in flight for *seconds* (after *warmup*), spread over
+    the servers on *port* (one or several: the nodes of a cluster); a response counts as
+    failed unless it is a 200 whose body matches *ok*."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         pass
-    return asyncio.run(_run_load(port, requests, ok, connections, seconds, warmup))
+    ports = port if isinstance(port, list) else [port]
+    return asyncio.run(_run_load(ports, requests, ok, connections, seconds, warmup))
 
 
 def progress(message: str) -> None:

@@ -1,6 +1,7 @@
 """End-to-end delivery: PutEvents -> rule -> API destination -> a local HTTP target.
 
     .venv/bin/python benchmarks/deliver.py [--seconds 10] [--steps 1000 2000 4000 ...]
+        [--store embedded cluster cluster-2-nodes] [--no-moto]
 
 Runs busbar and moto's server (with MOTO_EVENTS_INVOKE_HTTP, so it really calls
 API destinations) side by side on this machine, each with one rule whose target
@@ -18,6 +19,10 @@ or sends; moto keeps everything in memory and calls the target inside PutEvents,
 without the event (its request has no body) and without auth or retries.  So
 for moto an event counts as delivered by the number of requests the sink got,
 and its latency is bounded by the PutEvents call that made the request.
+
+``--store`` measures busbar on its embedded store (the default), as one node on a
+3-server NATS JetStream cluster (``cluster``), or as two nodes on it (``cluster-2-nodes``:
+PutEvents spread over both, deliveries made by both), side by side in one run.
 
 3. SQS (``--aws-targets``): busbar delivers to a queue of moto's server through
    aiobotocore (``AWS_ENDPOINT_URL``).  Latency at a steady ``--sqs-rate`` events/s,
@@ -51,6 +56,8 @@ import httpx  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from _harness import (  # noqa: E402
+    STORES,
+    Deployment,
     ServerProcess,
     cpu_seconds,
     free_port,
@@ -59,6 +66,7 @@ from _harness import (  # noqa: E402
     request_bytes,
     start_busbar,
     start_moto,
+    start_store,
 )
 
 SOURCE = "bench.deliver"
@@ -98,7 +106,7 @@ def client_of(url: str, service: str = "events", **config: Any) -> Any:
     )
 
 
-def configure(server: ServerProcess, sink: str) -> None:
+def configure(server: ServerProcess | Deployment, sink: str) -> None:
     """One rule on the default bus, targeting an API destination at the sink."""
     client = client_of(server.url)
     connection = client.create_connection(
@@ -130,18 +138,18 @@ def body(batch: int) -> bytes:
 
 
 async def _paced(
-    port: int, rate: int, seconds: float, connections: int = 32
+    ports: list[int], rate: int, seconds: float, connections: int = 32
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Send batches of 10 at *rate* events/s; return {event id: send start} and
-    {event id: time its PutEvents call was answered}."""
-    requests = [request_bytes(port, "AWSEvents.PutEvents", body(i)) for i in range(256)]
+    """Send batches of 10 at *rate* events/s, the connections spread over *ports*; return
+    {event id: send start} and {event id: time its PutEvents call was answered}."""
+    requests = [request_bytes(ports[0], "AWSEvents.PutEvents", body(i)) for i in range(256)]
     interval = 10 / rate
     total = int(rate * seconds / 10)
     queue: asyncio.Queue[int | None] = asyncio.Queue()
     sent: dict[str, float] = {}
     answered: dict[str, float] = {}
 
-    async def connection() -> None:
+    async def connection(port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         while True:
             index = await queue.get()
@@ -161,7 +169,7 @@ async def _paced(
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
-    workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    workers = [asyncio.create_task(connection(ports[n % len(ports)])) for n in range(connections)]
     start = time.perf_counter()
     for i in range(total):
         delay = start + i * interval - time.perf_counter()
@@ -174,10 +182,12 @@ async def _paced(
     return sent, answered
 
 
-def paced(port: int, rate: int, seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+def paced(port: int | list[int], rate: int, seconds: float) -> tuple[dict[str, float], dict[str, float]]:
     # Few connections at low rates: a connection idle for longer than the server's
     # keep-alive timeout (5 s) would be closed under the load generator.
-    return asyncio.run(_paced(port, rate, seconds, connections=min(32, max(1, rate // 25))))
+    ports = port if isinstance(port, list) else [port]
+    connections = min(32, max(len(ports), rate // 25))
+    return asyncio.run(_paced(ports, rate, seconds, connections=connections))
 
 
 def arrivals(sink: str, sent: dict[str, float], answered: dict[str, float]) -> dict[str, float]:
@@ -200,9 +210,9 @@ def wait_for(sink: str, sent: dict[str, float], answered: dict[str, float], dead
     return got
 
 
-def latency_run(server: ServerProcess, sink: str, seconds: float) -> tuple[list[float], int, int]:
+def latency_run(server: ServerProcess | Deployment, sink: str, seconds: float) -> tuple[list[float], int, int]:
     httpx.post(sink + "/reset")
-    sent, answered = paced(server.port, 1000, seconds)
+    sent, answered = paced(ports_of(server), 1000, seconds)
     got = wait_for(sink, sent, answered, time.time() + 30)
     latencies = sorted((got[i] - t) * 1000 for i, t in sent.items() if i in got)
     return latencies, len(sent), len(latencies)
@@ -238,7 +248,11 @@ class SinkArrivals:
         wait_for(self.sink, sent, answered, time.time() + 10)
 
 
-def throughput_run(port: int, arrivals: Arrivals, steps: list[int], seconds: float) -> list[Step]:
+def ports_of(server: ServerProcess | Deployment) -> list[int]:
+    return server.ports if isinstance(server, Deployment) else [server.port]
+
+
+def throughput_run(port: int | list[int], arrivals: Arrivals, steps: list[int], seconds: float) -> list[Step]:
     """Offer each rate for *seconds*; stop at the first step not sustained."""
     results = []
     for rate in steps:
@@ -283,6 +297,10 @@ def main() -> int:
         default=[25, 50, 75, 100, 150, 200, 300],
         help="offered rates (events/s) of the SQS throughput run",
     )
+    parser.add_argument(
+        "--store", nargs="+", choices=list(STORES), default=["embedded"], help="busbar deployments to measure, in turn"
+    )
+    parser.add_argument("--no-moto", action="store_true", help="measure busbar only")
     parser.add_argument("--skip-api-destinations", action="store_true", help="run only the SQS part")
     parser.add_argument("--skip-sqs", action="store_true", help="run only the API destination part")
     parser.add_argument(
@@ -306,7 +324,11 @@ def main() -> int:
 
 def api_destinations(args: argparse.Namespace) -> None:
     sink_proc, sink = start_sink()
-    starters: list[tuple[str, Callable[[], ServerProcess]]] = [("busbar", start_busbar), ("moto_server", start_moto)]
+    starters: list[tuple[str, Callable[[], ServerProcess | Deployment]]] = [
+        (f"busbar ({store})", lambda store=store: start_store(store)) for store in args.store
+    ]
+    if not args.no_moto:
+        starters.append(("moto_server", start_moto))
     rows = []
     try:
         for name, start in starters:
@@ -319,7 +341,7 @@ def api_destinations(args: argparse.Namespace) -> None:
                 progress(f"  {name}: latency at 1,000 events/s for {args.seconds:g} s ...")
                 latencies, sent, delivered = latency_run(server, sink, args.seconds)
                 progress(f"  {name}: throughput steps ...")
-                steps = throughput_run(server.port, SinkArrivals(sink), args.steps, args.seconds / 2)
+                steps = throughput_run(ports_of(server), SinkArrivals(sink), args.steps, args.seconds / 2)
                 best = max((s.offered for s in steps if s.sustained), default=0)
                 peak = max((s.delivered_per_second for s in steps), default=0.0)
                 rows.append(
@@ -348,10 +370,10 @@ def api_destinations(args: argparse.Namespace) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, sent, delivered, p50, p99, worst, best, peak in rows:
         print(f"| {name} | {sent:,} | {delivered:,} | {p50:.1f} | {p99:.1f} | {worst:.1f} | {best:,} | {peak:,.0f} |")
-    busbar_peak = next((row[7] for row in rows if row[0] == "busbar"), 0.0)
+    busbar_peak = next((row[7] for row in rows if row[0].startswith("busbar")), 0.0)
     moto_peak = next((row[7] for row in rows if row[0] == "moto_server"), 0.0)
     if busbar_peak and moto_peak:
-        print(f"\nbusbar / moto, peak deliveries per second: {busbar_peak / moto_peak:.0f}x")
+        print(f"\nbusbar ({args.store[0]}) / moto, peak deliveries per second: {busbar_peak / moto_peak:.0f}x")
 
 
 def metrics_compare(args: argparse.Namespace) -> None:

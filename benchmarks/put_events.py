@@ -1,12 +1,15 @@
 """PutEvents throughput and latency: busbar against moto's server, in one run.
 
     .venv/bin/python benchmarks/put_events.py [--seconds 10] [--connections 8 32]
+        [--store embedded cluster cluster-2-nodes] [--no-moto]
 
-Both servers run as real processes on this machine and receive the same requests:
+The servers run as real processes on this machine and receive the same requests:
 batches of 10 entries over keep-alive connections, several in flight at once.
-busbar commits every acknowledged event durably (SQLite WAL, fsync per group
-commit); moto keeps events in memory.  Prints events/s, p50 and p99 request
-latency for each, and busbar's ratio to moto.
+busbar commits every acknowledged event durably (``embedded``: SQLite WAL, fsync per
+group commit; ``cluster``: one busbar node on a 3-server NATS JetStream cluster,
+acknowledged by 3 replicas; ``cluster-2-nodes``: two nodes on it, the clients spread
+over both); moto keeps events in memory.  Prints events/s, p50 and p99 request latency
+for each, and busbar's ratio to moto.  Every process shares this machine's cores.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import cpu_seconds, progress, request_bytes, run_load, start_busbar, start_moto  # noqa: E402
+from _harness import (  # noqa: E402
+    STORES,
+    cpu_seconds,
+    progress,
+    request_bytes,
+    run_load,
+    start_busbar,
+    start_moto,
+    start_store,
+)
 
 ENTRIES_PER_REQUEST = 10
 ALL_ACCEPTED = re.compile(rb'"FailedEntryCount":\s*0\b')
@@ -60,7 +72,7 @@ def main() -> int:
         default=[8, 32],
         help="concurrent clients (keep-alive connections), one run each",
     )
-    parser.add_argument("--sync", choices=["full", "normal"], default="full", help="busbar's --sync")
+    parser.add_argument("--sync", choices=["full", "normal"], default="full", help="busbar's --sync (embedded)")
     parser.add_argument(
         "--metrics-compare",
         type=int,
@@ -69,20 +81,28 @@ def main() -> int:
         help="instead of the comparison with moto: busbar with --metrics off, then on, ROUNDS times in turn; "
         "prints every run and the median ratio on/off (what counting the metrics costs)",
     )
+    parser.add_argument(
+        "--store", nargs="+", choices=list(STORES), default=["embedded"], help="busbar deployments to measure, in turn"
+    )
+    parser.add_argument("--no-moto", action="store_true", help="measure busbar only")
     args = parser.parse_args()
     if args.metrics_compare:
         return metrics_compare(args)
 
     payloads = bodies()
     rows = []
-    for name, start in (("busbar", lambda: start_busbar("--sync", args.sync)), ("moto_server", start_moto)):
+    starters = [(store, lambda store=store: start_store(store, "--sync", args.sync)) for store in args.store]
+    if not args.no_moto:
+        starters.append(("moto_server", start_moto))
+    for name, start in starters:
         progress(f"starting {name} ...")
         server = start()
         try:
-            requests = [request_bytes(server.port, "AWSEvents.PutEvents", body) for body in payloads]
+            ports = server.ports if hasattr(server, "ports") else [server.port]
+            requests = [request_bytes(ports[0], "AWSEvents.PutEvents", body) for body in payloads]
             for connections in args.connections:
                 progress(f"  {name}: {connections} clients for {args.seconds:g} s ...")
-                result = run_load(server.port, requests, ALL_ACCEPTED, connections, args.seconds)
+                result = run_load(ports, requests, ALL_ACCEPTED, connections, args.seconds)
                 events = result.requests * ENTRIES_PER_REQUEST / result.seconds
                 rows.append((name, connections, events, result.p50_ms, result.percentile(99), result.failures))
                 progress(f"  {name}: {events:,.0f} events/s")
@@ -91,14 +111,16 @@ def main() -> int:
 
     print(
         f"\nPutEvents, {ENTRIES_PER_REQUEST} entries per request, {args.seconds:g} s per run, "
-        f"busbar --sync {args.sync} (durable), {os.cpu_count()} CPUs shared by servers and load generator\n"
+        f"embedded: --sync {args.sync} (durable); cluster: acknowledged by 3 NATS replicas; "
+        f"{os.cpu_count()} CPUs shared by every server and the load generator\n"
     )
     print("| server | clients | events/s | p50 ms | p99 ms | failed requests | busbar / moto |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     moto = {c: e for n, c, e, *_ in rows if n == "moto_server"}
     for name, connections, events, p50, p99, failures in rows:
-        ratio = f"{events / moto[connections]:.1f}x" if name == "busbar" and moto.get(connections) else ""
-        print(f"| {name} | {connections} | {events:,.0f} | {p50:.2f} | {p99:.2f} | {failures} | {ratio} |")
+        ratio = f"{events / moto[connections]:.1f}x" if name != "moto_server" and moto.get(connections) else ""
+        label = name if name == "moto_server" else f"busbar ({name})"
+        print(f"| {label} | {connections} | {events:,.0f} | {p50:.2f} | {p99:.2f} | {failures} | {ratio} |")
     return 0
 
 

@@ -7,11 +7,11 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from busbar.delivery.loggroup import log_group_path
 from busbar.resources.scope import Scope
+from busbar.store.sqlite import SqliteStore
 
 from support import ACCOUNT, REGION, BusbarProcess, unique
 
@@ -59,18 +59,31 @@ def bus_arn(name: str) -> str:
 
 
 def read_log_group(
-    data_dir: Path, name: str, count: int, timeout: float = 15.0, region: str = REGION, account: str = ACCOUNT
+    server: BusbarProcess, name: str, count: int, timeout: float = 15.0, region: str = REGION, account: str = ACCOUNT
 ) -> list[Any]:
-    """Wait until the log group (of *account* and *region*) holds *count* lines; return them parsed."""
-    path = log_group_path(data_dir, name, Scope(account, region), Scope(ACCOUNT, REGION))
+    """Wait until the log group (of *account* and *region*) of *server*'s store holds *count*
+    lines; return them parsed (the embedded store: its file, as a person would read it; NATS:
+    its stream)."""
     deadline = time.monotonic() + timeout
     lines: list[Any] = []
-    while time.monotonic() < deadline:
-        if path.exists():
-            lines = [json.loads(line) for line in path.read_text().splitlines()]
+    store = server.store()
+    group = f"{account}/{region}/{name}"
+    if isinstance(store, SqliteStore):  # the file itself, where the README says it is
+        path = log_group_path(server.data_dir, name, Scope(account, region), Scope(ACCOUNT, REGION))
+    try:
+        while time.monotonic() < deadline:
+            if isinstance(store, SqliteStore):
+                if path.exists():
+                    lines = [json.loads(line) for line in path.read_text().splitlines()]
+            else:
+                lines = [json.loads(found.line) for found in store.read_log_lines(group, 0, 100_000)]
             if len(lines) >= count:
                 return lines
-        time.sleep(0.02)
+            time.sleep(0.02)
+    finally:
+        closing = getattr(store, "close_reads", None)
+        if closing is not None:
+            closing()
     raise AssertionError(f"log group {name} has {len(lines)} lines, expected {count}")
 
 
@@ -89,7 +102,7 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
     deadline = time.monotonic() + timeout
     while True:
         listed = subprocess.run(
-            [sys.executable, "-m", "busbar", "dead-letters", "list", "--data-dir", str(server.data_dir)],
+            [sys.executable, "-m", "busbar", "dead-letters", "list", *server.store_args()],
             capture_output=True,
             text=True,
             check=True,
@@ -100,10 +113,10 @@ def dead_letters_of(server: BusbarProcess, event_id: str, timeout: float = 10.0)
         time.sleep(0.1)
 
 
-def stored_events(data_dir: Path) -> list[dict[str, Any]]:
-    """Every event the log of *data_dir* holds, oldest first (``busbar events``)."""
+def stored_events(server: BusbarProcess) -> list[dict[str, Any]]:
+    """Every event the log of *server*'s store holds, oldest first (``busbar events``)."""
     printed = subprocess.run(
-        [sys.executable, "-m", "busbar", "events", "--data-dir", str(data_dir), "--limit", "1000000"],
+        [sys.executable, "-m", "busbar", "events", *server.store_args(), "--limit", "1000000"],
         capture_output=True,
         text=True,
         check=True,

@@ -25,6 +25,11 @@ class Received:
     headers: dict[str, str]  # lower-case names
     body: bytes
     at: float = field(default_factory=time.monotonic)
+    status: int = 0  # what the target answered
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -52,6 +57,7 @@ class HttpTarget:
         self.token_ttl = 3600
         self.valid_tokens: set[str] = set()
         self.require_token_on: set[str] = set()
+        self.down: set[str] = set()  # paths answering 503 until taken out
         target = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -117,6 +123,12 @@ class HttpTarget:
             self._scripts.setdefault(path, deque()).extend(replies)
 
     def _reply_for(self, request: Received) -> Reply:
+        reply = self._choose(request)
+        with self._lock:
+            request.status = reply.status
+        return reply
+
+    def _choose(self, request: Received) -> Reply:
         if request.path == self.TOKEN_PATH:
             token = f"token-{next(self._tokens)}"
             with self._lock:
@@ -133,6 +145,8 @@ class HttpTarget:
                 auth = request.headers.get("authorization", "")
                 if not auth.startswith("Bearer ") or auth[7:] not in self.valid_tokens:
                     return Reply(status=401, body=b'{"message": "bad token"}')
+            if request.path in self.down:
+                return Reply(status=503, body=b'{"message": "down"}')
             queue = self._scripts.get(request.path)
             if queue:
                 return queue.popleft()

@@ -13,7 +13,8 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,19 +32,39 @@ from busbar.resources.scope import Scope
 from busbar.ruleindex import RuleIndex
 from busbar.store.base import NewDelivery, Store
 from busbar.store.memory import MemoryStore
+from busbar.store.nats import NatsOptions, NatsStore
 from busbar.store.sqlite import SqliteStore
 
 from httptarget import HttpTarget, Reply
+from nats_support import drop_streams, nats_options
 
 WINDOW = 20
 SCOPE = Scope("000000000000", "us-east-1")
-BACKENDS = ["sqlite", "memory", "memory-take-only"]
+BACKENDS = ["sqlite", "memory", "memory-take-only", "nats", "nats-cluster"]
 
 
-def make_store(kind: str, data_dir: Path) -> Store:
-    if kind == "sqlite":
+@dataclass(frozen=True)
+class Backend:
+    kind: str
+    nats: NatsOptions | None = None
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    kind: str = request.param
+    options = nats_options(request, kind) if kind.startswith("nats") else None
+    yield Backend(kind, options)
+    if options is not None:
+        drop_streams(options)
+
+
+def make_store(backend: Backend | str, data_dir: Path) -> Store:
+    backend = backend if isinstance(backend, Backend) else Backend(backend)
+    if backend.nats is not None:
+        return NatsStore(backend.nats)
+    if backend.kind == "sqlite":
         return SqliteStore(data_dir, sync="normal")
-    return MemoryStore(handoff=kind == "memory")
+    return MemoryStore(handoff=backend.kind == "memory")
 
 
 class Rig:
@@ -104,7 +125,11 @@ class Rig:
 
 
 def run(
-    backend: str, tmp_path: Path, target: HttpTarget, body: Callable[[Rig], Awaitable[None]], timeout: float = 5.0
+    backend: Backend | str,
+    tmp_path: Path,
+    target: HttpTarget,
+    body: Callable[[Rig], Awaitable[None]],
+    timeout: float = 5.0,
 ) -> None:
     async def main() -> None:
         rig = Rig(make_store(backend, tmp_path / "data"), tmp_path / "data", target, timeout)
@@ -132,7 +157,6 @@ async def settle(rig: Rig, dispatcher: Dispatcher, window: int = WINDOW, timeout
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_healthy_target_gets_everything_exactly_once(backend, tmp_path, target):
     path = f"/w/{uuid.uuid4().hex[:8]}"
 
@@ -143,6 +167,10 @@ def test_a_healthy_target_gets_everything_exactly_once(backend, tmp_path, target
         try:
             await rig.route(dispatcher, arn, range(400))
             await settle(rig, dispatcher)
+            # A store that cannot tell what is due (a cluster's) lets the lane find out by taking.
+            deadline = time.monotonic() + 5
+            while dispatcher.spilled and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
         finally:
             await dispatcher.stop(close_senders=False)
         assert dispatcher.lanes.peak_held <= WINDOW
@@ -152,7 +180,6 @@ def test_a_healthy_target_gets_everything_exactly_once(backend, tmp_path, target
     assert numbers_at(target, path) == Counter(range(400))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_target_that_fails_then_recovers_gets_everything(backend, tmp_path, target):
     path = f"/w/{uuid.uuid4().hex[:8]}"
     failures = 250
@@ -174,7 +201,6 @@ def test_a_target_that_fails_then_recovers_gets_everything(backend, tmp_path, ta
     assert Counter(request.json()["n"] for request in answered_ok) == Counter(range(300))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_deliveries_due_now_pass_retries_due_later(backend, tmp_path, target):
     """A target that is down fills the store with retries due later; another target's
     deliveries, due now, all arrive before the first of those retries, and the retries
@@ -232,7 +258,6 @@ def started_at(epoch: float) -> float:
     return epoch - time.time() + time.monotonic() - 0.01
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_hanging_target_does_not_hold_up_a_healthy_one(backend, tmp_path, target):
     """A target that never answers ties up its share of the workers only: every delivery
     to a healthy target arrives before the hanging target's first timeout."""
@@ -260,7 +285,6 @@ def test_a_hanging_target_does_not_hold_up_a_healthy_one(backend, tmp_path, targ
     assert len([r for r in target.requests_to(hanging) if r.at < first_timeout]) <= 4
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_dead_target_with_a_large_backlog_does_not_hold_up_a_healthy_one(backend, tmp_path, target):
     """A dead target's backlog, far larger than the window, waits in the store: a healthy
     target's deliveries all arrive while the dead target's are still pending."""

@@ -398,7 +398,7 @@ def test_rate_limit_delays_not_drops(tmp_path, target):
     async def body(bench: Bench) -> None:
         slow = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), where, rate=5)
         fast = await bench.destination(await bench.connection("BASIC", BASIC_AUTH), other)
-        assert bench.sender.rate_of(bench.delivery(slow)) == 5.0
+        assert bench.sender.rate_of(bench.delivery(slow).target["Arn"]) == 5.0
         dispatcher = Dispatcher(
             bench.store,
             {TargetKind.API_DESTINATION: bench.sender},

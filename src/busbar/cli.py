@@ -6,6 +6,7 @@
     busbar deliveries     list the deliveries waiting to be sent, with their last error
     busbar dead-letters   list or redrive deliveries that could not be delivered
     busbar bus-logs       print an event bus's log records (its LogConfig)
+    busbar log-groups     read what log-group targets were sent (tail, --follow)
     busbar replays        show the progress of replays on a running server
     busbar backup         copy a data directory's store, online, consistently
     busbar secrets        rotate the key that seals connection secrets
@@ -32,6 +33,7 @@ import orjson
 
 from busbar import __version__
 from busbar.config import Limits, Settings
+from busbar.store.base import Unavailable
 
 _ENV_NOTE = "Each option can also be set with the environment variable shown in brackets."
 
@@ -50,8 +52,10 @@ def _serve_parser(sub: Any) -> None:
         "--data-dir",
         type=Path,
         default=None,
-        help=f"where the store lives; created if missing [BUSBAR_DATA_DIR] (default ./{defaults.data_dir})",
+        help="where the embedded store lives, and with --store nats:// the node's lock and secrets key; "
+        f"created if missing [BUSBAR_DATA_DIR] (default ./{defaults.data_dir})",
     )
+    _store_options(p, serving=True)
     p.add_argument(
         "--region", default=None, help=f"region named in ARNs and events [BUSBAR_REGION] (default {defaults.region})"
     )
@@ -292,6 +296,7 @@ def _serve(args: argparse.Namespace) -> int:
     from busbar import logs
     from busbar.server.app import BusbarApp
     from busbar.server.protocol import HttpLimits, connection_cap, guarded_protocol, raise_open_file_limit
+    from busbar.store.base import CannotStart
     from busbar.store.datadir import DataDirError
 
     # Whatever busbar writes (the store and its -wal and -shm, log groups, the key) is for
@@ -326,6 +331,9 @@ def _serve(args: argparse.Namespace) -> int:
             "http_request_timeout",
             "http_keep_alive_timeout",
             "http_max_connections",
+            *STORE_OPTIONS,
+            "nats_replicas",
+            "nats_ack_wait",
         )
     }
     overrides.update(_observe_overrides(args))  # busbar.observe / busbar.console options
@@ -337,7 +345,7 @@ def _serve(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level, settings.log_libraries)
     try:
         app = BusbarApp(settings)
-    except (ValueError, OSError, DataDirError) as error:
+    except (ValueError, OSError, DataDirError, CannotStart) as error:
         print(f"busbar serve: {error}", file=sys.stderr)
         return 2
     open_files = raise_open_file_limit()
@@ -473,15 +481,79 @@ def _key_file_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _open_store(command: str, args: argparse.Namespace) -> Any:
-    """A SqliteStore to read the data directory with (no lock: the server may be running), or None."""
+# The options naming the store, shared by ``serve`` and the commands that read a store.
+STORE_OPTIONS = ("store", "nats_creds", "nats_tls_ca", "nats_tls_cert", "nats_tls_key", "nats_prefix")
+
+
+def _store_options(p: argparse.ArgumentParser, serving: bool = False) -> None:
+    defaults = Settings()
+    p.add_argument(
+        "--store",
+        default=None,
+        help="'sqlite' (the embedded store in --data-dir) or the URLs of a NATS JetStream cluster, "
+        "comma-separated: nats://[user:password@]host:port or tls://host:port (every busbar node of "
+        f"a deployment names the same cluster) [BUSBAR_STORE] (default {defaults.store})",
+    )
+    if serving:
+        p.add_argument(
+            "--nats-replicas",
+            type=int,
+            default=None,
+            help="servers that keep a copy of each of busbar's streams and buckets: 3 in a 3-server "
+            f"cluster, 1 for a single server [BUSBAR_NATS_REPLICAS] (default {defaults.nats_replicas})",
+        )
+        p.add_argument(
+            "--nats-ack-wait",
+            type=float,
+            default=None,
+            help="seconds an event or a delivery taken by a node stays leased to it without news; "
+            "the work of a node that died is taken up by another after this long "
+            f"[BUSBAR_NATS_ACK_WAIT] (default {defaults.nats_ack_wait:g})",
+        )
+    p.add_argument("--nats-creds", type=Path, default=None, help="NATS credentials file (.creds) [BUSBAR_NATS_CREDS]")
+    p.add_argument("--nats-tls-ca", type=Path, default=None, help="CA certificate to trust [BUSBAR_NATS_TLS_CA]")
+    p.add_argument("--nats-tls-cert", type=Path, default=None, help="client certificate [BUSBAR_NATS_TLS_CERT]")
+    p.add_argument("--nats-tls-key", type=Path, default=None, help="client certificate's key [BUSBAR_NATS_TLS_KEY]")
+    p.add_argument(
+        "--nats-prefix",
+        default=None,
+        help="prefix of busbar's streams, buckets and subjects, so that several deployments can share a "
+        f"cluster [BUSBAR_NATS_PREFIX] (default {defaults.nats_prefix})",
+    )
+
+
+def _reading_settings(args: argparse.Namespace) -> Settings:
+    """The settings a reading command shares with ``serve``: its flags, else BUSBAR_* variables."""
+    overrides = {name: getattr(args, name, None) for name in (*STORE_OPTIONS, "data_dir")}
+    return Settings.from_env(overrides)
+
+
+def _open_store(command: str, args: argparse.Namespace, need_db: bool = True) -> Any:
+    """The store to read (no lock: the server may be running), or None: a SqliteStore on the
+    data directory, or a NatsStore (its reads need no start) with --store nats://."""
+    try:
+        settings = _reading_settings(args)
+    except ValueError as error:
+        print(f"busbar {command}: {error}", file=sys.stderr)
+        return None
+    if settings.clustered:
+        from busbar.store.nats import NatsOptions, NatsStore
+
+        return NatsStore(NatsOptions.from_settings(settings))
     from busbar.store.sqlite import SqliteStore
 
-    store = SqliteStore(_data_dir(args))
-    if not store.path.exists():
+    store = SqliteStore(settings.data_dir, home=(settings.account_id, settings.region))
+    if need_db and not store.path.exists():
         print(f"busbar {command}: no store at {store.path}", file=sys.stderr)
         return None
     return store
+
+
+def _done_reading(store: Any) -> None:
+    """Close what a store opened for reading (a NATS store's connection)."""
+    close = getattr(store, "close_reads", None)
+    if close is not None:
+        close()
 
 
 @contextlib.contextmanager
@@ -503,6 +575,7 @@ def _events_parser(sub: Any) -> None:
         "for --event-retention-seconds of the server (a day by default).",
     )
     _data_dir_option(p)
+    _store_options(p)
     p.add_argument("--bus", default=None, help="only events of this bus")
     p.add_argument("--after", type=int, default=None, help="only events with a sequence number above this (default 0)")
     p.add_argument(
@@ -528,16 +601,26 @@ def _events_parser(sub: Any) -> None:
 
 
 def _events(args: argparse.Namespace) -> int:
-    import time
-
-    from busbar.resources.scope import name_of_key
-
     matches = _pattern_filter("events", args.pattern)
     if matches is False:
         return 2
     store = _open_store("events", args)
     if store is None:
         return 2
+    try:
+        return _print_events(store, args, matches)
+    except Unavailable as error:
+        print(f"busbar events: {error}", file=sys.stderr)
+        return 2
+    finally:
+        _done_reading(store)
+
+
+def _print_events(store: Any, args: argparse.Namespace, matches: Any) -> int:
+    import time
+
+    from busbar.resources.scope import name_of_key
+
     printed = 0
     after = args.after if args.after is not None else (store.last_seq() if args.follow else 0)
     with _quiet_broken_pipe(), contextlib.suppress(KeyboardInterrupt):
@@ -603,15 +686,27 @@ def _deliveries_parser(sub: Any) -> None:
 def _listing_options(show: argparse.ArgumentParser) -> None:
     """The options of ``deliveries list`` and ``dead-letters list``."""
     _data_dir_option(show)
+    _store_options(show)
     show.add_argument("--limit", type=int, default=None, help="print at most this many (default: all)")
     show.add_argument("--with-event", action="store_true", help="include the event of each delivery")
 
 
 def _deliveries_list(args: argparse.Namespace) -> int:
-    store = _open_store("deliveries", args)
+    return _list_deliveries("deliveries", args, "pending_deliveries")
+
+
+def _list_deliveries(command: str, args: argparse.Namespace, which: str) -> int:
+    """Print the store's pending or dead deliveries (*which* names the store's method)."""
+    store = _open_store(command, args)
     if store is None:
         return 2
-    return _print_deliveries(store.pending_deliveries, args)
+    try:
+        return _print_deliveries(getattr(store, which), args)
+    except Unavailable as error:
+        print(f"busbar {command}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        _done_reading(store)
 
 
 def _print_deliveries(read: Any, args: argparse.Namespace) -> int:
@@ -672,7 +767,7 @@ def _dead_letters_list(args: argparse.Namespace) -> int:
     store = _open_store("dead-letters", args)
     if store is None:
         return 2
-    return _print_deliveries(store.dead_deliveries, args)
+    return _list_deliveries("dead-letters", args, "dead_deliveries")
 
 
 def _dead_letters_redrive(args: argparse.Namespace) -> int:
@@ -812,6 +907,60 @@ def _bus_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_groups_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "log-groups",
+        help="read what log-group targets were sent",
+        description="Every payload delivered to a log-group target is kept as one JSON line of its log group, "
+        "whichever node delivered it (the embedded store: <data-dir>/log-groups/<name>.jsonl).",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    tail = actions.add_parser(
+        "tail",
+        help="print a log group's lines, oldest first",
+        description="Print the lines of log group NAME (of the server's account and region, unless told "
+        "otherwise); with --follow, keep printing new lines as they come. " + _ENV_NOTE,
+    )
+    tail.add_argument("name", metavar="NAME", help="the log group's name")
+    tail.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (stop with Ctrl-C)")
+    tail.add_argument("--region", default=None, help="the log group's region [BUSBAR_REGION]")
+    tail.add_argument("--account-id", default=None, help="the log group's account [BUSBAR_ACCOUNT_ID]")
+    _data_dir_option(tail)
+    _store_options(tail)
+    tail.set_defaults(func=_log_groups_tail)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _log_groups_tail(args: argparse.Namespace) -> int:
+    import time
+
+    store = _open_store("log-groups tail", args, need_db=False)
+    if store is None:
+        return 2
+    settings = _reading_settings(args)
+    group = f"{args.account_id or settings.account_id}/{args.region or settings.region}/{args.name}"
+    after = 0
+    with _quiet_broken_pipe():
+        try:
+            while True:
+                lines = store.read_log_lines(group, after, 1000)
+                for line in lines:
+                    sys.stdout.write(line.line.decode("utf-8", "replace") + "\n")
+                    after = line.position
+                sys.stdout.flush()
+                if len(lines) < 1000:
+                    if not args.follow:
+                        return 0
+                    time.sleep(0.5)
+        except KeyboardInterrupt:
+            return 0
+        except Unavailable as error:
+            print(f"busbar log-groups tail: {error}", file=sys.stderr)
+            return 2
+        finally:
+            _done_reading(store)
+
+
 def _backup_parser(sub: Any) -> None:
     p = sub.add_parser(
         "backup",
@@ -911,6 +1060,7 @@ def build_parser() -> argparse.ArgumentParser:
     _deliveries_parser(sub)
     _dead_letters_parser(sub)
     _bus_logs_parser(sub)
+    _log_groups_parser(sub)
     _replays_parser(sub)
     _backup_parser(sub)
     _secrets_parser(sub)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,29 @@ class Settings:
     # target, then failure_log_per_minute a minute (the rest are counted, and said).
     failure_log_burst: int = 10
     failure_log_per_minute: float = 6.0
+    # Where busbar keeps everything: "sqlite" (the embedded store in data_dir) or the URLs
+    # of a NATS JetStream cluster, comma-separated (nats://host:port or tls://host:port,
+    # user:password@ or token@ in the URL), shared by every busbar node of a deployment.
+    store: str = "sqlite"
+    # NATS JetStream: how many servers keep a copy of each stream and bucket (1 for a
+    # single server); NATS credentials (.creds file); TLS (a CA to trust, a client
+    # certificate and key); the prefix of busbar's streams, buckets and subjects (several
+    # deployments may share a cluster under different prefixes); how long an event or a
+    # delivery taken by a node stays leased to it without news (a node that died: its
+    # work is taken up by another after this long).
+    nats_replicas: int = 3
+    nats_creds: Path | None = None
+    nats_tls_ca: Path | None = None
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+    nats_prefix: str = "busbar"
+    nats_ack_wait: float = 30.0
     limits: Limits = field(default_factory=Limits)
+
+    @property
+    def clustered(self) -> bool:
+        """Whether the store is a NATS JetStream cluster (else the embedded SQLite store)."""
+        return self.store != "sqlite"
 
     @classmethod
     def from_env(
@@ -148,7 +171,15 @@ class Settings:
                 limit_values[name] = value
             else:
                 values[name] = value
-        for name in ("data_dir", "auth_keys_file", "secrets_key_file"):
+        for name in (
+            "data_dir",
+            "auth_keys_file",
+            "secrets_key_file",
+            "nats_creds",
+            "nats_tls_ca",
+            "nats_tls_cert",
+            "nats_tls_key",
+        ):
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         settings = cls(limits=Limits(**limit_values), **values)
@@ -192,6 +223,7 @@ class Settings:
             raise ValueError("http timeouts must be at least 1 second")
         if self.http_max_connections < 1:
             raise ValueError("http max connections must be at least 1")
+        self._check_store()
         body = self.limits.max_request_body_bytes
         if body != 0 and body < self.limits.max_put_events_request_bytes:
             raise ValueError(
@@ -206,6 +238,35 @@ class Settings:
             raise ValueError(
                 f"the libraries' log level must be debug, info, warning or error, got {self.log_libraries!r}"
             )
+
+    def _check_store(self) -> None:
+        if self.store == "sqlite":
+            return
+        for url in self.store.split(","):
+            scheme = url.strip().partition("://")[0]
+            if scheme not in ("nats", "tls"):
+                raise ValueError(
+                    "store must be 'sqlite' or NATS server URLs (nats://host:port or tls://host:port, "
+                    f"comma-separated), got a {scheme or 'bare'} URL"  # never the URL: it may hold a password
+                )
+        if not 1 <= self.nats_replicas <= 5:
+            raise ValueError(f"nats replicas must be between 1 and 5 (JetStream's limit), got {self.nats_replicas}")
+        if not _PREFIX.fullmatch(self.nats_prefix):
+            raise ValueError(
+                "nats prefix must be letters, digits, '-' or '_' (it names streams and subjects), "
+                f"got {self.nats_prefix!r}"
+            )
+        if self.nats_ack_wait < 1:
+            raise ValueError(f"nats ack wait must be at least 1 second, got {self.nats_ack_wait}")
+        if (self.nats_tls_cert is None) != (self.nats_tls_key is None):
+            raise ValueError("--nats-tls-cert and --nats-tls-key go together (a client certificate and its key)")
+        for name in ("nats_creds", "nats_tls_ca", "nats_tls_cert", "nats_tls_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name.replace('_', ' ')} file {path} does not exist")
+
+
+_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:

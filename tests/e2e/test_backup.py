@@ -16,7 +16,7 @@ import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from support import BusbarProcess
+from support import BusbarProcess, sqlite_only
 
 THREADS = 3
 
@@ -25,6 +25,7 @@ def busbar(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "busbar", *args], capture_output=True, text=True, timeout=300)
 
 
+@sqlite_only
 def test_an_online_backup_under_load_holds_every_acknowledged_event(fresh_server, tmp_path):
     fresh_server.start()
     acknowledged: set[str] = set()
@@ -77,6 +78,7 @@ def test_an_online_backup_under_load_holds_every_acknowledged_event(fresh_server
     assert fresh_server.stop() == 0
 
 
+@sqlite_only
 def test_a_backup_with_its_key_restores_a_working_server(fresh_server, tmp_path):
     client = fresh_server.start().client()
     client.create_connection(

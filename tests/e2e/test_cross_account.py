@@ -57,7 +57,7 @@ def test_put_events_to_another_accounts_bus_follows_its_policy(two_accounts):
     bob.put_permission(EventBusName=bus, Action="events:PutEvents", Principal=ALICE, StatementId="alice")
     sent = alice.put_events(Entries=[entry(bus_arn, source), entry(bus_arn, source)])
     assert sent["FailedEntryCount"] == 0
-    delivered = read_log_group(two_accounts.data_dir, group, 2, account=BOB)
+    delivered = read_log_group(two_accounts, group, 2, account=BOB)
     assert {e["id"] for e in delivered} == {e["EventId"] for e in sent["Entries"]}
     # The event names the account that sent it, and its bus's region.
     assert {(e["account"], e["region"]) for e in delivered} == {(ALICE, REGION)}

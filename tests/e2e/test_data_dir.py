@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import BusbarProcess, free_port
+from support import BusbarProcess, free_port, sqlite_only
 
 ENTRY = {"Source": "shop", "DetailType": "OrderPlaced", "Detail": json.dumps({"n": 1})}
 
@@ -88,10 +88,10 @@ def test_a_second_server_on_the_same_data_dir_stops_at_once(fresh_server):
     assert f"pid {first.proc.pid}" in err
     # The first one keeps serving, and the read-only commands work beside it.
     assert health(first).status_code == 200
-    listed = busbar("events", "--data-dir", str(first.data_dir))
+    listed = busbar("events", *first.store_args())
     assert listed.returncode == 0, listed.stderr
     assert [json.loads(line)["event"]["source"] for line in listed.stdout.splitlines()] == ["shop"]
-    dead = busbar("dead-letters", "list", "--data-dir", str(first.data_dir))
+    dead = busbar("dead-letters", "list", *first.store_args())
     assert (dead.returncode, dead.stdout) == (0, "")
     assert first.stop() == 0
 
@@ -118,6 +118,7 @@ def _replace_with_another_database(db: Path) -> None:
     os.replace(other, db)
 
 
+@sqlite_only
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
 def test_a_database_deleted_or_replaced_while_running_stops_acknowledging(fresh_server, how):
     client = fresh_server.start().client()
@@ -141,6 +142,7 @@ def test_a_database_deleted_or_replaced_while_running_stops_acknowledging(fresh_
     assert health(fresh_server).status_code == 503
 
 
+@sqlite_only
 def test_a_database_damaged_while_running_turns_health_red(fresh_server):
     client = fresh_server.start().client()
     fill(client, requests=20, detail_bytes=2000)
@@ -162,6 +164,7 @@ def test_a_database_damaged_while_running_turns_health_red(fresh_server):
     assert "malformed" in reply.json()["reason"]
 
 
+@sqlite_only
 def test_a_damaged_database_is_refused_at_start(fresh_server):
     client = fresh_server.start().client()
     fill(client, requests=20, detail_bytes=20_000)
@@ -183,6 +186,7 @@ def test_a_damaged_database_is_refused_at_start(fresh_server):
 # -- any directory name ----------------------------------------------------------------------
 
 
+@sqlite_only
 def test_a_data_dir_named_with_uri_characters_works(tmp_path):
     data_dir = tmp_path / "odd #1 ?x=y %41"
     server = BusbarProcess(data_dir).start()
@@ -203,6 +207,7 @@ def test_a_data_dir_named_with_uri_characters_works(tmp_path):
 # -- only busbar's user reads it -------------------------------------------------------------
 
 
+@sqlite_only
 def test_the_data_dir_and_its_files_are_private(fresh_server):
     client = fresh_server.start().client()
     client.create_connection(

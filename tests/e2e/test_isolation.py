@@ -37,7 +37,7 @@ def put_many(client, source: str, count: int) -> None:  # noqa: ANN001
 
 def log_group_complete_at(server: BusbarProcess, name: str, count: int) -> float:
     """When (monotonic clock) the log group first held *count* lines."""
-    read_log_group(server.data_dir, name, count, timeout=30)
+    read_log_group(server, name, count, timeout=30)
     return time.monotonic()
 
 

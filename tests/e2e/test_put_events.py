@@ -10,8 +10,6 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from busbar.store.sqlite import SqliteStore
-
 from data import CONFORMANCE
 from support import ACCOUNT, REGION
 
@@ -30,10 +28,13 @@ def entry(**overrides: object) -> dict:
 
 
 def stored(server, event_id: str) -> dict:
-    store = SqliteStore(server.data_dir)
-    for event in store.read_events(0, 1_000_000):
-        if event.event_id == event_id:
-            return {"bus": event.bus, "trace": event.trace_header, **json.loads(event.envelope)}
+    store = server.store()
+    try:
+        for event in store.read_events(0, 1_000_000):
+            if event.event_id == event_id:
+                return {"bus": event.bus, "trace": event.trace_header, **json.loads(event.envelope)}
+    finally:
+        getattr(store, "close_reads", lambda: None)()
     raise AssertionError(f"event {event_id} is not in the store")
 
 

@@ -41,7 +41,7 @@ def test_events_carry_the_region_they_were_put_in(server):
         Rule=rule["Name"], Targets=[{"Id": "log", "Arn": f"arn:aws:logs:eu-west-3:{ACCOUNT}:log-group:{group}"}]
     )
     west.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": "{}"}])
-    [event] = read_log_group(server.data_dir, group, 1, region="eu-west-3")
+    [event] = read_log_group(server, group, 1, region="eu-west-3")
     assert (event["region"], event["account"]) == ("eu-west-3", ACCOUNT)
 
 

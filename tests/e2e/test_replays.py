@@ -87,7 +87,7 @@ def window() -> tuple[dt.datetime, dt.datetime]:
 
 def test_a_replay_puts_the_archived_events_back_for_its_filter_rules_only(server, events):
     bus, bus_arn, archive_arn, rules, groups = archived_bus(events, 3, rules=2)
-    originals = read_log_group(server.data_dir, groups[0], 3)
+    originals = read_log_group(server, groups[0], 3)
     start, end = window()
     name = unique("replay")
     case = "test_start_list_describe_canceled_replay[custom]"
@@ -111,7 +111,7 @@ def test_a_replay_puts_the_archived_events_back_for_its_filter_rules_only(server
     [listed] = events.list_replays(NamePrefix=name)["Replays"]
     assert set(listed) == set(recorded(case, "list-replays")["Replays"][0])
     # The filter rule's target gets each event again, with its id and "replay-name" where AWS puts it.
-    delivered = read_log_group(server.data_dir, groups[0], 6)
+    delivered = read_log_group(server, groups[0], 6)
     replayed = delivered[3:]
     assert sorted(e["id"] for e in replayed) == sorted(e["id"] for e in originals)
     assert all(e["replay-name"] == name for e in replayed)
@@ -121,15 +121,15 @@ def test_a_replay_puts_the_archived_events_back_for_its_filter_rules_only(server
     )
     # The other rule does not, and replayed events are not archived again.
     time.sleep(0.3)
-    assert len(read_log_group(server.data_dir, groups[1], 3)) == 3
+    assert len(read_log_group(server, groups[1], 3)) == 3
     archive = archive_arn.rsplit("/", 1)[1]
     assert events.describe_archive(ArchiveName=archive)["EventCount"] == 3
     # Without FilterArns every rule of the bus gets them.
     again = unique("replay")
     replay(events, again, archive_arn, bus_arn, start, end)
     wait_for_state(events, again, "COMPLETED")
-    assert len(read_log_group(server.data_dir, groups[1], 6)) == 6
-    assert len(read_log_group(server.data_dir, groups[0], 9)) == 9
+    assert len(read_log_group(server, groups[1], 6)) == 6
+    assert len(read_log_group(server, groups[0], 9)) == 9
 
 
 def test_only_events_of_the_time_range_are_replayed(server, events):
@@ -144,7 +144,7 @@ def test_only_events_of_the_time_range_are_replayed(server, events):
     name = unique("replay")
     replay(events, name, archive_arn, bus_arn, later - dt.timedelta(seconds=1), later + dt.timedelta(seconds=1))
     wait_for_state(events, name, "COMPLETED")
-    delivered = read_log_group(server.data_dir, groups[0], 4)
+    delivered = read_log_group(server, groups[0], 4)
     assert [e["detail"]["n"] for e in delivered if "replay-name" in e] == ["later"]
 
 
@@ -245,9 +245,9 @@ def test_at_most_ten_replays_run_at_once(tmp_path: Path):
         server.stop()
 
 
-def replayed_in_log(data_dir: Path) -> list[tuple[str, str]]:
+def replayed_in_log(server: BusbarProcess) -> list[tuple[str, str]]:
     """(replay-name, event id) of every replayed event stored in the log."""
-    return [(e["replay-name"], e["id"]) for e in stored_events(data_dir) if "replay-name" in e]
+    return [(e["replay-name"], e["id"]) for e in stored_events(server) if "replay-name" in e]
 
 
 def test_kill_9_during_a_replay_resumes_where_it_was(tmp_path: Path):
@@ -259,24 +259,24 @@ def test_kill_9_during_a_replay_resumes_where_it_was(tmp_path: Path):
     try:
         events = server.client()
         _, bus_arn, archive_arn, _, groups = archived_bus(events, count)
-        originals = {e["id"] for e in read_log_group(server.data_dir, groups[0], count)}
+        originals = {e["id"] for e in read_log_group(server, groups[0], count)}
         start, end = window()
         replay(events, "resumed", archive_arn, bus_arn, start, end)
         deadline = time.monotonic() + 30
-        while not replayed_in_log(server.data_dir):
+        while not replayed_in_log(server):
             assert time.monotonic() < deadline, "the replay did not start"
             time.sleep(0.02)
         assert events.describe_replay(ReplayName="resumed")["State"] == "RUNNING"
         server.kill()
-        before = len(replayed_in_log(server.data_dir))
+        before = len(replayed_in_log(server))
         assert 0 < before < count
         server.start()
         events = server.client()
         described = wait_for_state(events, "resumed", "COMPLETED", timeout=60)
         assert "ReplayEndTime" in described
-        stored = replayed_in_log(server.data_dir)
+        stored = replayed_in_log(server)
         assert len(stored) == count and {i for _, i in stored} == originals  # each once in the log
-        delivered = read_log_group(server.data_dir, groups[0], 2 * count, timeout=30)
+        delivered = read_log_group(server, groups[0], 2 * count, timeout=30)
         assert {e["id"] for e in delivered if e.get("replay-name") == "resumed"} == originals  # at least once
         progress = subprocess.run(
             [sys.executable, "-m", "busbar", "replays", "--endpoint-url", server.endpoint_url, "--watch"],

@@ -67,17 +67,15 @@ def _parse(text: str) -> float:
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
 
 
-def _stored_ticks(data_dir: Path) -> Counter[tuple[str, str]]:
+def _stored_ticks(server: BusbarProcess) -> Counter[tuple[str, str]]:
     """How many Scheduled Events the log holds per (rule ARN, tick)."""
-    found = stored_events(data_dir)
+    found = stored_events(server)
     return Counter((e["resources"][0], e["time"]) for e in found if e["detail-type"] == "Scheduled Event")
 
 
-def _log(data_dir: Path, group: str) -> list[Any]:
-    from busbar.delivery.loggroup import log_group_path
-
-    path = log_group_path(data_dir, group)
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def _log(server: BusbarProcess, group: str) -> list[Any]:
+    store = server.store()
+    return [json.loads(found.line) for found in store.read_log_lines(f"{ACCOUNT}/{REGION}/{group}", 0, 100_000)]
 
 
 def test_scheduled_rules_fire_one_event_per_tick_across_kill_9(tmp_path: Path, target: HttpTarget):
@@ -138,19 +136,19 @@ def test_scheduled_rules_fire_one_event_per_tick_across_kill_9(tmp_path: Path, t
         assert received[2]["id"] != tick["id"]
         assert _parse(received[2]["time"]) == _parse(tick["time"]) + 60  # the anchor outlived the kill
 
-        shaped = {json.dumps(line, sort_keys=True) for line in read_log_group(server.data_dir, groups["shaped"], 2)}
+        shaped = {json.dumps(line, sort_keys=True) for line in read_log_group(server, groups["shaped"], 2)}
         assert {json.dumps({"tick": r["time"], "rule": "every-minute"}, sort_keys=True) for r in received} <= shaped
-        [enabled] = read_log_group(server.data_dir, groups["enabled"], 1, timeout=30)
+        [enabled] = read_log_group(server, groups["enabled"], 1, timeout=30)
         assert int(enabled_before) + 60 <= _parse(enabled["time"]) <= int(enabled_after) + 60
-        cron = read_log_group(server.data_dir, groups["cron"], 1)
+        cron = read_log_group(server, groups["cron"], 1)
         assert all(c["time"].endswith(":00Z") and c["resources"] == [rules["cron"]] for c in cron)
-        both = read_log_group(server.data_dir, groups["both"], 1)
+        both = read_log_group(server, groups["both"], 1)
         assert both[0]["resources"] == [rules["both"]]
         # A disabled rule never fires; a rule matching source aws.events never sees another rule's ticks.
-        assert _log(server.data_dir, groups["disabled"]) == []
-        assert _log(server.data_dir, groups["listener"]) == []
+        assert _log(server, groups["disabled"]) == []
+        assert _log(server, groups["listener"]) == []
         # One stored event per tick, whatever was delivered twice.
-        stored = _stored_ticks(server.data_dir)
+        stored = _stored_ticks(server)
         assert stored[(every, tick["time"])] == 1 and stored[(every, received[2]["time"])] == 1
         assert set(stored.values()) == {1}
         assert not any(arn == rules["disabled"] for arn, _ in stored)

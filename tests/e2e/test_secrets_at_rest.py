@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from httptarget import HttpTarget
-from support import ACCOUNT, REGION
+from support import ACCOUNT, REGION, sqlite_only
 
 PASSWORD = "MARKER-password-0f3a"
 API_KEY = "MARKER-apikey-77c1"
@@ -144,6 +144,7 @@ def delivered_password(client, target: HttpTarget, name: str) -> str:
     return user_password.split(":", 1)[1]
 
 
+@sqlite_only
 def test_secrets_never_reach_the_store_in_plain_and_old_ones_are_erased(fresh_server, target):
     client = fresh_server.start().client()
     data_dir = fresh_server.data_dir
@@ -241,6 +242,7 @@ def test_rotating_the_key(fresh_server, target):
     assert fresh_server.stop() == 0
 
 
+@sqlite_only
 def test_plain_secrets_left_by_an_older_busbar_are_sealed_at_start(fresh_server, target):
     client = fresh_server.start().client()
     basic_destination(client, target, "older", "placeholder")
@@ -265,6 +267,7 @@ def test_plain_secrets_left_by_an_older_busbar_are_sealed_at_start(fresh_server,
     assert_no_plain_secret(fresh_server.data_dir)
 
 
+@sqlite_only
 def test_a_reader_on_an_old_snapshot_delays_the_erasure_but_does_not_prevent_it(fresh_server):
     client = fresh_server.start().client()
     data_dir = fresh_server.data_dir

@@ -134,7 +134,7 @@ class Pair:
 
     def delivered(self, region: str, count: int) -> list[dict[str, Any]]:
         """The events the rule of *region* copied to its log group (waits for *count*)."""
-        return read_log_group(self.server.data_dir, self.group, count, region=region)
+        return read_log_group(self.server, self.group, count, region=region)
 
     def invert(self, inverted: bool) -> None:
         """Make the primary's health check unhealthy (inverted) or healthy, as Route 53 users do,

@@ -25,6 +25,7 @@ from busbar.store.base import NewEvent, Unavailable
 
 log = logging.getLogger("busbar.api")
 
+NO_BUS = "ResourceNotFoundException"
 TOO_LARGE = "Total size of the entries in the request is over the limit."
 THROTTLED = checks.EntryError("ThrottlingException", "Rate exceeded.")
 # The retryable code AWS documents for entries it could not take in.
@@ -48,38 +49,58 @@ async def put_events(ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     allowed = len(request_entries) if bucket is None else bucket.take(len(request_entries))
     results: list[dict[str, str]] = []
     accepted: list[NewEvent] = []
-    replicas: list[NewEvent] = []
+    replicas: dict[int, NewEvent] = {}  # by the position of its event in accepted
     event_ids = checks.new_event_ids(len(request_entries))
     buses: dict[str | None, _TargetBus] = {}
-    for index, entry in enumerate(request_entries):
+
+    def outcome_of(index: int, entry: dict[str, Any]) -> NewEvent | checks.EntryError:
         if index >= allowed:
-            outcome: NewEvent | checks.EntryError = THROTTLED
-        elif via is None:
-            outcome = _accept(ctx, entry, event_ids[index], now, now_text, buses)
-        else:  # the entry names the endpoint's bus, which is then the active Region's
-            routed = via.entry(entry)
-            outcome = (
-                routed
-                if isinstance(routed, checks.EntryError)
-                else _accept(ctx, routed, event_ids[index], now, now_text, buses)
-            )
+            return THROTTLED
+        if via is None:
+            return _accept(ctx, entry, event_ids[index], now, now_text, buses)
+        routed = via.entry(entry)  # the entry names the endpoint's bus, which is then the active Region's
+        if isinstance(routed, checks.EntryError):
+            return routed
+        return _accept(ctx, routed, event_ids[index], now, now_text, buses)
+
+    outcomes = [outcome_of(index, entry) for index, entry in enumerate(request_entries)]
+    if any(isinstance(outcome, checks.EntryError) and outcome.code == NO_BUS for outcome in outcomes):
+        # The bus may have been made a moment ago through another node: take in every change
+        # committed so far and look again (a no-op for the embedded store).
+        await ctx.store.sync()
+        buses.clear()
+        outcomes = [
+            outcome_of(index, entry) if isinstance(outcome, checks.EntryError) and outcome.code == NO_BUS else outcome
+            for index, (entry, outcome) in enumerate(zip(request_entries, outcomes, strict=True))
+        ]
+    for entry, outcome in zip(request_entries, outcomes, strict=True):
         if isinstance(outcome, checks.EntryError):
             results.append({"ErrorCode": outcome.code, "ErrorMessage": outcome.message})
         else:
             results.append({"EventId": outcome.event_id})
-            accepted.append(outcome)
             replica = via.replica(outcome, entry["Detail"]) if via is not None else None
             if replica is not None:
-                replicas.append(replica)
+                replicas[len(accepted)] = replica
+            accepted.append(outcome)
     if accepted:
         # Answer success only once the events are durable (group commit); an event and its
         # replica are appended together, so neither is acknowledged without the other.
+        batch = accepted + list(replicas.values())
         try:
-            await ctx.store.append_events(accepted + replicas)
-        except Unavailable as error:  # the store said why (and logged it once); nothing was stored
+            await ctx.store.append_events(batch)
+        except Unavailable as error:  # the store said why; those it names in error.stored were stored all the same
             log.warning("events could not be stored", extra={"count": len(accepted), "reason": str(error)})
-            results = [STORE_FAILED if "EventId" in result else result for result in results]
-            accepted = []
+            replica_at = {index: len(accepted) + n for n, index in enumerate(replicas)}
+            stored = {
+                event.event_id
+                for index, event in enumerate(accepted)
+                if index in error.stored and replica_at.get(index, index) in error.stored
+            }
+            results = [
+                STORE_FAILED if "EventId" in result and result["EventId"] not in stored else result
+                for result in results
+            ]
+            accepted = [event for event in accepted if event.event_id in stored]
         except Exception:  # noqa: BLE001 - e.g. a full disk: nothing was stored, say so per entry
             log.exception("events could not be stored", extra={"count": len(accepted)})
             results = [STORE_FAILED if "EventId" in result else result for result in results]
@@ -139,7 +160,7 @@ def _accept(
     if stored is None:
         # AWS answers success and drops the event; busbar says so (see README).
         bus = name_of_key(key)
-        return checks.EntryError("ResourceNotFoundException", f"Event bus {named if foreign else bus} does not exist.")
+        return checks.EntryError(NO_BUS, f"Event bus {named if foreign else bus} does not exist.")
     if foreign or "Policy" in stored:
         # Another account's bus (named by ARN) takes the event only where its policy allows
         # the caller's account; a bus's own policy may deny even its own account.

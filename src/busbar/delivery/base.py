@@ -80,7 +80,7 @@ class Sender(Protocol):
 class RateLimitedSender(Sender, Protocol):
     """A sender whose targets have an invocation rate (API destinations)."""
 
-    def rate_of(self, delivery: Delivery) -> float | None:
-        """Invocations per second *delivery*'s target accepts (for the whole cluster), or
-        None when unlimited."""
+    def rate_of(self, target_arn: str) -> float | None:
+        """Invocations per second the target *target_arn* accepts (for the whole cluster),
+        or None when unlimited."""
         ...

@@ -21,7 +21,9 @@ its next attempt, and is taken again by its lane's loader then.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -38,6 +40,8 @@ from busbar.store.base import NewDelivery, Store, StoredDelivery
 
 log = logging.getLogger("busbar.delivery")
 
+# Seconds of sending a lane with an invocation rate holds in memory at most.
+RATED_HOLD = 2.0
 # Shortest wait between two loads of one lane: retries that come due one by one are
 # loaded in groups instead of one store read each.
 _LOAD_GAP = 0.05
@@ -182,27 +186,33 @@ class Dispatcher:
 
     def _admit(self, lane: Lane, delivery: Delivery) -> None:
         self.lanes.hold(lane, delivery.id)
-        self._pace(lane, delivery)
+        self._pace(lane)
         lane.ready.append(delivery)
         self._scheduler.offer(lane)
 
-    def _pace(self, lane: Lane, delivery: Delivery) -> None:
+    def _pace(self, lane: Lane) -> None:
         """Give *lane* the token bucket of its target's invocation rate (shared by the nodes),
         looked up again at most once a second (UpdateApiDestination may change it)."""
-        sender = self._rated.get(delivery.to.kind) if delivery.to else None
-        if sender is None:
-            return
         now = time.monotonic()
         if now - lane.paced_at < 1.0:
             return
         lane.paced_at = now
-        limit = sender.rate_of(delivery)
+        to = parse_target(lane.key)
+        sender = self._rated.get(to.kind) if to is not None else None
+        limit = sender.rate_of(lane.key) if sender is not None else None
         if limit is None:
             lane.bucket = None
+            lane.cap = None
             return
-        rate = limit / max(1, self._capabilities.nodes())
+        nodes = max(1, self._capabilities.nodes())
+        rate = limit / nodes
         if lane.bucket is None or lane.bucket.rate != rate:  # new, or UpdateApiDestination changed it
-            lane.bucket = TokenBucket(rate)
+            # Alone, a second's burst; with other nodes a fifth of one, so that the nodes'
+            # bursts together keep the cluster's sum near its limit in any window.
+            lane.bucket = TokenBucket(rate, None if nodes == 1 else max(1.0, rate / 5))
+        # With other nodes, hold no more than this one sends in a few seconds: the rest waits
+        # in the store, where the others (each sending its share of the rate) take it too.
+        lane.cap = max(1, math.ceil(rate * RATED_HOLD)) if nodes > 1 else None
 
     # -- loading from the store ----------------------------------------------------
     def _ensure_loader(self, lane: Lane) -> None:
@@ -212,15 +222,22 @@ class Dispatcher:
 
     async def _load(self, lane: Lane) -> None:
         """Keep *lane* filled from the store while the store holds work of it."""
-        while lane.spilled:
+        # Python 3.11's wait_for may swallow a cancellation that comes as its wait ends:
+        # stop() also says so through _running.
+        while lane.spilled and self._running:
             lane.wake.clear()
+            self._pace(lane)  # a rated lane holds only what it sends soon: known before its first take
             room = self.lanes.room(lane)
             due = lane.wake_at <= time.time()
             if due and room > 0 and (room >= min(MIN_LOAD, self.lanes.window_of(lane)) or not lane.held):
                 room = await self._room(lane, room)
-                if room > 0 and not await self._take(lane, room):
+                if (room <= 0 or not await self._take(lane, room)) and lane.spilled:
                     # Everything due is in memory: let retries that come due one by one gather.
-                    await asyncio.sleep(_LOAD_GAP)
+                    # Or the window is full of deliveries being sent (or being taken by other
+                    # lanes' loaders): look again in a moment, or when told of new work, never
+                    # in a loop that does not yield.
+                    with contextlib.suppress(TimeoutError):  # (news that came during the take counts)
+                        await asyncio.wait_for(lane.wake.wait(), _LOAD_GAP)
                 continue
             # Due but short of room: wait for deliveries to leave memory (that wakes the lane).
             timeout = None if due or lane.wake_at == float("inf") else lane.wake_at - time.time()
@@ -232,6 +249,7 @@ class Dispatcher:
     async def _take(self, lane: Lane, room: int) -> bool:
         """Fill *lane* with up to *room* due deliveries; answer whether it took all it had
         room for (then more may be due)."""
+        self.lanes.reserve(lane, room)  # a cluster store's take awaits the network: other lanes load meanwhile
         try:
             taken = await self._store.take(lane.key, room)
         except asyncio.CancelledError:
@@ -240,6 +258,8 @@ class Dispatcher:
             log.exception("loading pending deliveries failed", extra={"target": lane.key})
             lane.wake_at = time.time() + 1.0
             return False
+        finally:
+            self.lanes.unreserve(lane, room)
         for stored in taken:
             self._admit(lane, delivery_of(stored))
         if len(taken) >= room:

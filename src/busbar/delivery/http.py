@@ -284,10 +284,10 @@ class HttpSender:
         return _Request(method, url, params, headers, body)
 
     # -- rate -------------------------------------------------------------------------
-    def rate_of(self, delivery: Delivery) -> float | None:
+    def rate_of(self, target_arn: str) -> float | None:
         """The destination's InvocationRateLimitPerSecond: the dispatcher paces its lane,
         so a slow destination never holds the workers other targets need."""
-        destination = find_api_destination(self._store, delivery.target.get("Arn", ""))
+        destination = find_api_destination(self._store, target_arn)
         if destination is None:
             return None
         return float(destination.get("InvocationRateLimitPerSecond") or 300)

@@ -44,11 +44,13 @@ class Lane:
     key: str
     ready: deque[Delivery] = field(default_factory=deque)  # due, waiting for a worker
     held: set[int] = field(default_factory=set)  # every delivery id in memory: ready or in flight
+    reserved: int = 0  # room promised to a take from the store still under way
     in_flight: int = 0
     # The store may hold due (or soon due) deliveries of this lane that memory does not.
     spilled: bool = False
     wake_at: float = float("inf")  # when the store's next delivery of this lane comes due
     bucket: TokenBucket | None = None
+    cap: int | None = None  # the most deliveries it holds (a rated lane: what it sends in a few seconds)
     paced_at: float = float("-inf")  # when the target's rate was last looked up (monotonic)
     queued: bool = False  # in the scheduler's turn order
     parked: bool = False  # waiting for its token bucket
@@ -76,6 +78,7 @@ class Lanes:
         self._lanes: dict[str, Lane] = {}
         self._active: set[Lane] = set()  # lanes that are not idle
         self.held = 0  # deliveries in memory, over every lane
+        self.reserved = 0  # room promised to takes from the store still under way
         self.peak_held = 0
 
     def get(self, key: str) -> Lane:
@@ -89,18 +92,19 @@ class Lanes:
 
     def window_of(self, lane: Lane) -> int:
         """The most deliveries *lane* may hold: an equal share of the window among the
-        lanes with work (counting *lane*)."""
+        lanes with work (counting *lane*), and no more than its cap (a rated lane)."""
         active = len(self._active) + (lane not in self._active)
-        return max(1, self.window // active)
+        share = max(1, self.window // active)
+        return share if lane.cap is None else min(share, lane.cap)
 
     def room(self, lane: Lane) -> int:
         """How many more deliveries *lane* may hold within its share (the window as a
         whole may need :meth:`surplus` given back first)."""
-        return max(0, self.window_of(lane) - len(lane.held))
+        return max(0, self.window_of(lane) - len(lane.held) - lane.reserved)
 
     def free(self) -> int:
         """How many more deliveries the window holds."""
-        return max(0, self.window - self.held)
+        return max(0, self.window - self.held - self.reserved)
 
     def surplus(self, wanted: int, newcomer: Lane) -> list[tuple[Lane, Delivery]]:
         """Take up to *wanted* deliveries out of the lanes holding more than their share
@@ -118,6 +122,16 @@ class Lanes:
             if len(taken) >= wanted:
                 break
         return taken
+
+    def reserve(self, lane: Lane, count: int) -> None:
+        """Promise *count* deliveries' room to a take of *lane* that awaits the store (other
+        lanes' loaders run meanwhile); :meth:`unreserve` once it has admitted what it took."""
+        lane.reserved += count
+        self.reserved += count
+
+    def unreserve(self, lane: Lane, count: int) -> None:
+        lane.reserved -= count
+        self.reserved -= count
 
     def hold(self, lane: Lane, delivery_id: int) -> None:
         if delivery_id not in lane.held:

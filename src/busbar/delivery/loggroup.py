@@ -1,22 +1,21 @@
-"""Log-group targets: each delivered payload is appended as one JSON line to
-``<data-dir>/log-groups/<log group name, URL-quoted>.jsonl`` (log groups of the
-server's own ``--account-id`` and ``--region``) or
-``<data-dir>/log-groups/<account>/<region>/<name, URL-quoted>.jsonl`` (others),
-for debugging and for keeping a plain record of what a rule matched."""
+"""Log-group targets: each delivered payload becomes one JSON line of its log group,
+kept by the store (:meth:`Store.append_log_lines`), so the lines are readable in one
+place whichever node delivered them (``busbar log-groups tail NAME``).  The embedded
+store writes them to ``<data-dir>/log-groups/<log group name, URL-quoted>.jsonl`` (log
+groups of the server's own ``--account-id`` and ``--region``) or
+``<data-dir>/log-groups/<account>/<region>/<name, URL-quoted>.jsonl`` (others)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-from pathlib import Path
 
 import orjson
 
 from busbar.delivery.base import Delivery, Outcome
 from busbar.observe.shapes import delivery_fields
-from busbar.resources.loggroups import log_group_path
+from busbar.resources.loggroups import log_group_key, log_group_path
 from busbar.resources.scope import Scope
+from busbar.store.base import Store, Unavailable
 
 __all__ = ["LogGroupSender", "log_group_path"]
 
@@ -24,12 +23,10 @@ log = logging.getLogger("busbar.delivery")
 
 
 class LogGroupSender:
-    """Appends payloads to JSON-lines files, one per log group."""
+    """Appends payloads to log groups, one JSON line each."""
 
-    def __init__(self, data_dir: Path, home: Scope | None = None) -> None:
-        self._data_dir = Path(data_dir)
-        self._home = home
-        self._lock = threading.Lock()
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     async def send(self, delivery: Delivery) -> Outcome:
         assert delivery.to is not None
@@ -39,21 +36,17 @@ class LogGroupSender:
             line = orjson.dumps(orjson.loads(payload))  # one line, whatever the template's layout
         except orjson.JSONDecodeError:
             line = orjson.dumps(payload.decode("utf-8", "replace"))  # plain text becomes a JSON string
-        path = log_group_path(self._data_dir, name, Scope(delivery.to.account, delivery.to.region), self._home)
+        group = log_group_key(name, Scope(delivery.to.account, delivery.to.region))
         try:
-            await asyncio.to_thread(self._append, path, line + b"\n")
-        except OSError as error:
+            await self._store.append_log_lines(group, [line])
+        except (OSError, Unavailable) as error:
             # The message names the log group, never a path of the server's machine.
-            fields = {**delivery_fields(delivery), "log_group": name, "path": str(path), "error": str(error)}
-            log.warning("log group write failed", extra=fields)
-            return Outcome.retry("LogGroupWriteFailed", f"Could not write to log group {name}: {error.strerror}")
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else "the store is unavailable"
+            log.warning(
+                "log group write failed", extra={**delivery_fields(delivery), "log_group": name, "error": str(error)}
+            )
+            return Outcome.retry("LogGroupWriteFailed", f"Could not write to log group {name}: {reason}")
         return Outcome.success()
-
-    def _append(self, path: Path, line: bytes) -> None:
-        with self._lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "ab") as file:
-                file.write(line)
 
     async def close(self) -> None:
         pass

@@ -9,7 +9,6 @@ from busbar.delivery.bus import BusSender
 from busbar.delivery.http import HttpSender
 from busbar.delivery.loggroup import LogGroupSender
 from busbar.model.arns import AWS_SERVICE_KINDS, TargetKind
-from busbar.resources.scope import Scope
 from busbar.resources.secretbox import SecretBox
 from busbar.store.base import Store
 
@@ -18,7 +17,7 @@ def build_senders(store: Store, settings: Settings, secrets: SecretBox) -> dict[
     senders: dict[TargetKind, Sender] = {
         TargetKind.API_DESTINATION: HttpSender(store, settings, secrets=secrets),
         TargetKind.EVENT_BUS: BusSender(store),
-        TargetKind.LOG_GROUP: LogGroupSender(settings.data_dir, Scope(settings.account_id, settings.region)),
+        TargetKind.LOG_GROUP: LogGroupSender(store),
         TargetKind.ARCHIVE: ArchiveSender(store),
     }
     if settings.aws_targets:

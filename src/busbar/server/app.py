@@ -56,9 +56,9 @@ from busbar.server.auth import SigV4Verifier, load_keys, request_headers, unsign
 from busbar.server.insight import Insight
 from busbar.server.model import operation
 from busbar.server.validation import validate_request
-from busbar.store.base import Store
+from busbar.store.base import CannotStart, Store, Unavailable
 from busbar.store.datadir import DataDir
-from busbar.store.sqlite import SqliteStore
+from busbar.store.factory import make_store
 
 log = logging.getLogger("busbar.server")
 
@@ -72,6 +72,10 @@ MAX_REDRIVE_IDS = 10_000
 
 Scope = dict[str, Any]
 
+# Operations that need not wait for other nodes' changes first: PutEvents is the hot path and
+# looks again itself when a bus it names is missing (busbar.api.events).
+_NO_SYNC = frozenset({"PutEvents"})
+
 
 class BusbarApp:
     """The ASGI application of one busbar server."""
@@ -80,7 +84,7 @@ class BusbarApp:
         self.settings = settings
         # Raises busbar.store.datadir.DataDirError: in use by another server, damaged, not ours.
         self.data_dir = DataDir.open(settings.data_dir)
-        self.store = store or SqliteStore(settings.data_dir, settings.sync)
+        self.store = store or make_store(settings)
         # Opened at startup, once the store can say whether secrets were sealed before.
         self.secrets = SecretBox()
         self.observer = Observer.for_server(settings, self.store)  # busbar.observe: metrics, failure logs, bus logs
@@ -147,7 +151,10 @@ class BusbarApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
-                except SecretsKeyError as error:  # the message says what to do; a traceback would hide it
+                except (
+                    SecretsKeyError,
+                    CannotStart,
+                ) as error:  # the message says what to do; a traceback would hide it
                     log.error("busbar could not start: %s", error)
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
@@ -255,6 +262,12 @@ class BusbarApp:
             return
         except AwsError as error:
             status, payload = error.status, _error_body(error)
+        except Unavailable as error:  # the store said why: no traceback per request
+            log.warning(
+                "store unavailable", extra={"target": target[:128], "request_id": request_id, "reason": str(error)}
+            )
+            internal = InternalException("The store is unavailable; try again. The request id is " + request_id)
+            status, payload = internal.status, _error_body(internal)
         except Exception:  # noqa: BLE001 - never let a bug take the connection down
             log.exception("operation failed", extra={"target": target[:128], "request_id": request_id})
             internal = InternalException("An internal error occurred. The request id is " + request_id)
@@ -322,6 +335,10 @@ class BusbarApp:
             raise UnknownOperationException(f"busbar does not implement {name} yet.")
         body = _parse(raw)
         validate_request(name, body)
+        if name not in _NO_SYNC:
+            # A client alternating between nodes reads its own writes: this node first takes in
+            # every change committed before (the embedded store has them all at once).
+            await self.store.sync()
         return await handler(await self._context(caller), body)
 
     async def _context(self, caller: Caller) -> Context:

@@ -27,7 +27,10 @@ Three kinds of state, each shaped after what a replicated log does well:
   until it records what became of them: finished, retried later, or dead), and a
   delivery whose lease is never settled (its node died) comes back to be taken
   again.  Dead deliveries are kept until redriven.  (JetStream: a work-queue stream,
-  a durable consumer per lane, ``nak`` with a delay for retries, a dead-letter stream.)
+  a durable consumer per lane, message schedules for retries, a dead-letter stream.)
+* **Log groups** — the lines log-group targets were given, per log group, readable
+  in one place whichever node wrote them (``busbar log-groups tail``).  (SQLite: one
+  JSON-lines file per log group under ``<data-dir>/log-groups/``; JetStream: a stream.)
 * **Archives** — events kept for replay, per archive (named by an id the API chooses),
   in the order they were archived, read back by event time with a cursor, counted,
   pruned by age and dropped with their archive.  (JetStream: a stream per archive.)
@@ -63,7 +66,20 @@ class Conflict(StoreError):
 
 class Unavailable(StoreError):
     """The store cannot take writes now (its file was replaced, the cluster lost its
-    quorum, ...): nothing was written; the caller may try again later."""
+    quorum, ...): nothing was written; the caller may try again later.
+
+    ``stored``: when :meth:`Store.append_events` raises it, the positions (in the batch)
+    of the events that were stored all the same (a cluster store stores each event on
+    its own; the embedded store stores a batch whole or not at all)."""
+
+    def __init__(self, message: str = "", stored: AbstractSet[int] = frozenset()) -> None:
+        super().__init__(message)
+        self.stored = frozenset(stored)
+
+
+class CannotStart(StoreError):
+    """The store refuses to start (JetStream off, replicas that cannot be placed, a
+    server out of reach, ...); the message says why and what to change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +237,14 @@ class StoredDelivery:
         return str(self.target["Arn"])
 
 
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of a log group, with its position (lines after it have larger ones)."""
+
+    position: int
+    line: bytes
+
+
 # Told the lanes that may have new due deliveries (taken by dispatchers on this node).
 LaneListener = Callable[[AbstractSet[str]], None]
 
@@ -311,10 +335,17 @@ class Store(abc.ABC):
         cluster backend may learn of another node's write a moment after that write
         made a compare-and-set fail).  The embedded store sees every change at once."""
 
+    async def sync(self) -> None:  # noqa: B027 - a no-op by default
+        """Wait until this node's reads (and its change listeners) include every resource
+        change committed, by any node, before the call.  The API calls it before an
+        operation, so that a client alternating between nodes reads its own writes; the
+        embedded store sees every change at once."""
+
     # -- event log -----------------------------------------------------------------
     @abc.abstractmethod
     async def append_events(self, events: Sequence[NewEvent]) -> None:
-        """Append durably (or raise Unavailable: then none of them is stored)."""
+        """Append durably, or raise Unavailable: then none of them is stored but those
+        its ``stored`` names."""
 
     @abc.abstractmethod
     async def next_events(self, limit: int, wait: float) -> list[StoredEvent]:
@@ -420,6 +451,18 @@ class Store(abc.ABC):
     async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[int]:
         """Make dead deliveries (all, or those ids) pending again with fresh attempts, due
         now; answer their ids (the lanes hear of them through :meth:`on_lane_work`)."""
+
+    # -- log groups ----------------------------------------------------------------
+    # A log group is named by its key, ``account/region/name``.
+
+    @abc.abstractmethod
+    async def append_log_lines(self, group: str, lines: Sequence[bytes]) -> None:
+        """Append *lines* (each one JSON text, without its newline) to *group*, durably."""
+
+    @abc.abstractmethod
+    def read_log_lines(self, group: str, after: int = 0, limit: int = 1000) -> list[LogLine]:
+        """Up to *limit* lines of *group* whose positions are above *after*, oldest first
+        (for ``busbar log-groups tail``; thread-safe and blocking)."""
 
     # -- archives ------------------------------------------------------------------
     # An archive is named by an id the API chooses (a new one for every archive created,

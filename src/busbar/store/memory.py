@@ -26,6 +26,7 @@ from busbar.store.base import (
     ChangeListener,
     Conflict,
     LaneListener,
+    LogLine,
     NewArchivedEvent,
     NewDelivery,
     NewEvent,
@@ -55,6 +56,7 @@ class MemoryStore(Store):
         self._deliveries: dict[int, StoredDelivery] = {}
         self._ids = itertools.count(1)
         self._leased: set[int] = set()
+        self._log_groups: dict[str, list[bytes]] = {}
         self._archives: dict[str, list[ArchivedEvent]] = {}
         self._archive_dedup: dict[str, set[str]] = {}
         self._positions = itertools.count(1)
@@ -368,3 +370,13 @@ class MemoryStore(Store):
         if revived:
             self._lanes_changed({d.lane for d in revived})
         return sorted(d.id for d in revived)
+
+    # -- log groups ----------------------------------------------------------------
+    async def append_log_lines(self, group: str, lines: Sequence[bytes]) -> None:
+        await asyncio.sleep(0)
+        self._log_groups.setdefault(group, []).extend(lines)
+
+    def read_log_lines(self, group: str, after: int = 0, limit: int = 1000) -> list[LogLine]:
+        lines = self._log_groups.get(group, [])
+        start = max(0, after)
+        return [LogLine(n + 1, line) for n, line in enumerate(lines[start : start + limit], start)]

@@ -43,6 +43,7 @@ from busbar.store.base import (
     ChangeListener,
     Conflict,
     LaneListener,
+    LogLine,
     NewArchivedEvent,
     NewDelivery,
     NewEvent,
@@ -53,6 +54,7 @@ from busbar.store.base import (
     Versioned,
 )
 from busbar.store.datadir import StoreLost, WalScrubber, WriterGuard, sqlite_uri
+from busbar.store.logfiles import LogGroupFiles
 
 log = logging.getLogger("busbar.store")
 
@@ -145,10 +147,12 @@ _Outcome = tuple["asyncio.Future[Any] | None", Any, "BaseException | None"]
 
 
 class SqliteStore(Store):
-    """A :class:`Store` in ``<data_dir>/busbar.db``."""
+    """A :class:`Store` in ``<data_dir>/busbar.db`` (and log groups in files beside it:
+    see :mod:`busbar.store.logfiles`; *home* is the server's own account and region)."""
 
-    def __init__(self, data_dir: Path | str, sync: str = "full") -> None:
+    def __init__(self, data_dir: Path | str, sync: str = "full", home: tuple[str, str] | None = None) -> None:
         self.path = Path(data_dir) / "busbar.db"
+        self.log_groups = LogGroupFiles(Path(data_dir), home)
         self._sync = "FULL" if sync == "full" else "NORMAL"
         self._resources: dict[str, dict[str, Versioned]] = {}
         self._listeners: list[ChangeListener] = []
@@ -730,6 +734,13 @@ class SqliteStore(Store):
         if revived:
             self._lanes_changed({lane for _, lane in revived})
         return sorted(delivery_id for delivery_id, _ in revived)
+
+    # -- log groups ----------------------------------------------------------------
+    async def append_log_lines(self, group: str, lines: Sequence[bytes]) -> None:
+        await asyncio.to_thread(self.log_groups.append, group, lines)
+
+    def read_log_lines(self, group: str, after: int = 0, limit: int = 1000) -> list[LogLine]:
+        return self.log_groups.read(group, after, limit)
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
