@@ -871,11 +871,12 @@ def _bus_logs_parser(sub: Any) -> None:
         help="print an event bus's log records",
         description="Print the records event bus logging wrote for BUS (set with CreateEventBus/UpdateEventBus "
         "LogConfig: Level OFF, ERROR, INFO or TRACE; IncludeDetail FULL or NONE), one JSON object per line, "
-        "oldest first. They are kept in the log group /aws/vendedlogs/events/event-bus/BUS of the data "
-        "directory.",
+        "oldest first. They are kept in the bus's log group /aws/vendedlogs/events/event-bus/BUS, in the store "
+        "(whichever node wrote them).",
     )
     p.add_argument("bus", metavar="BUS", help="the event bus's name")
     _data_dir_option(p)
+    _store_options(p)
     p.add_argument("--account-id", default=None, help="the bus's account [BUSBAR_ACCOUNT_ID] (default: the server's)")
     p.add_argument("--region", default=None, help="the bus's region [BUSBAR_REGION] (default: the server's)")
     p.add_argument("--follow", "-f", action="store_true", help="print records as they are written, until interrupted")
@@ -885,25 +886,39 @@ def _bus_logs_parser(sub: Any) -> None:
 def _bus_logs(args: argparse.Namespace) -> int:
     import time
 
-    from busbar.observe.buslogs import bus_log_path, read_records
+    from busbar.observe.buslogs import bus_log_group, records_of
     from busbar.resources.scope import Scope
 
-    home = Settings.from_env()
-    scope = Scope(args.account_id or home.account_id, args.region or home.region)
-    path = bus_log_path(_data_dir(args), scope.key(args.bus), Scope(home.account_id, home.region))
-    if not path.exists() and not args.follow:
-        print(f"busbar bus-logs: no records for bus {args.bus} (is its LogConfig Level OFF?)", file=sys.stderr)
-        return 0
-    offset = 0
+    store = _open_store("bus-logs", args, need_db=False)
+    if store is None:
+        return 2
+    settings = _reading_settings(args)
+    group = bus_log_group(Scope(args.account_id or settings.account_id, args.region or settings.region).key(args.bus))
+    after, printed = 0, 0
     with _quiet_broken_pipe(), contextlib.suppress(KeyboardInterrupt):
-        while True:
-            records, offset = read_records(path, offset)
-            for record in records:
-                sys.stdout.write(orjson.dumps(record).decode() + "\n")
-            if not args.follow:
-                return 0
-            sys.stdout.flush()
-            time.sleep(0.2)
+        try:
+            while True:
+                lines = store.read_log_lines(group, after, 1000)
+                for record in records_of(lines):
+                    sys.stdout.write(orjson.dumps(record).decode() + "\n")
+                    printed += 1
+                if lines:
+                    after = lines[-1].position
+                if len(lines) < 1000:
+                    if not args.follow:
+                        if not printed:
+                            print(
+                                f"busbar bus-logs: no records for bus {args.bus} (is its LogConfig Level OFF?)",
+                                file=sys.stderr,
+                            )
+                        return 0
+                    sys.stdout.flush()
+                    time.sleep(0.2)
+        except Unavailable as error:
+            print(f"busbar bus-logs: {error}", file=sys.stderr)
+            return 2
+        finally:
+            _done_reading(store)
     return 0
 
 

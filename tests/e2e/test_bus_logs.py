@@ -35,7 +35,7 @@ def client(log_server: BusbarProcess) -> Any:
 
 def bus_logs(server: BusbarProcess, bus: str) -> list[dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-m", "busbar", "bus-logs", bus, "--data-dir", str(server.data_dir)],
+        [sys.executable, "-m", "busbar", "bus-logs", bus, *server.store_args()],
         capture_output=True,
         text=True,
         check=True,

@@ -6,6 +6,7 @@ keeps them; nothing here writes."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +16,10 @@ from starlette.routing import BaseRoute, Route
 
 from busbar.api.connections import public_auth
 from busbar.console import charts
-from busbar.observe.buslogs import bus_log_path, read_records
+from busbar.observe.buslogs import bus_log_group, records_of
 from busbar.resources import kinds
 from busbar.resources.kinds import API_DESTINATION, BUS, CONNECTION, RULE
-from busbar.resources.scope import Scope, name_of_key, scope_of_key
+from busbar.resources.scope import name_of_key, scope_of_key
 
 if TYPE_CHECKING:
     from busbar.console.app import Console
@@ -47,6 +48,22 @@ class Pages:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.store = console.store
+        # The newest records of each bus log read so far, and where reading goes on.
+        self._tails: dict[str, tuple[int, collections.deque[dict[str, Any]]]] = {}
+
+    def _log_tail(self, group: str) -> list[dict[str, Any]]:
+        """The newest records of a log group, oldest first (read on from where the last view
+        stopped; blocking)."""
+        after, newest = self._tails.get(group, (0, collections.deque(maxlen=LOG_RECORDS)))
+        while True:
+            lines = self.store.read_log_lines(group, after, 1000)
+            newest.extend(records_of(lines))
+            if lines:
+                after = lines[-1].position
+            if len(lines) < 1000:
+                break
+        self._tails[group] = (after, newest)
+        return list(newest)
 
     async def buses(self, request: Request) -> Response:
         rows = []
@@ -185,10 +202,7 @@ class Pages:
         bus = self.store.get_resource(BUS, chosen) if chosen else None
         records: list[dict[str, Any]] = []
         if bus is not None:
-            home = Scope(self.console.settings.account_id, self.console.settings.region)
-            path = bus_log_path(self.console.settings.data_dir, chosen, home)
-            records, _ = await asyncio.to_thread(read_records, path, max(0, _size(path) - 2_000_000))
-            records = records[-LOG_RECORDS:][::-1]
+            records = (await asyncio.to_thread(self._log_tail, bus_log_group(chosen)))[::-1]
         return self.console.render(
             request,
             "logs.html",
@@ -258,10 +272,3 @@ def _pretty_flat(doc: dict[str, Any]) -> str:
 def _scope_text(key: str) -> str:
     scope = scope_of_key(key)
     return f"{scope.account} {scope.region}"
-
-
-def _size(path: Any) -> int:
-    try:
-        return int(path.stat().st_size)
-    except OSError:
-        return 0

@@ -11,8 +11,10 @@ Records follow AWS's event bus log schema (``resource_arn``, ``event_id``,
 ``invocation_id``, ``message_timestamp_ms``, ``message_type``, ``log_level``,
 ``details``, ``error``) and go, one JSON object per line, to the local log group
 ``/aws/vendedlogs/events/event-bus/<bus>`` (AWS's conventional name for a bus's
-vended logs): ``<data-dir>/log-groups/%2Faws%2Fvendedlogs%2Fevents%2Fevent-bus%2F<bus>.jsonl``.
-``busbar bus-logs BUS`` prints them and the console shows them.  Nothing is
+vended logs), kept by the store like every log group (the embedded store:
+``<data-dir>/log-groups/%2Faws%2Fvendedlogs%2Fevents%2Fevent-bus%2F<bus>.jsonl``; NATS: its
+log stream, one place for every node).  ``busbar bus-logs BUS`` prints them and the
+console shows them.  Nothing is
 written for a bus whose level is ``OFF``, and that costs the hot path one
 dictionary lookup.
 
@@ -31,17 +33,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from busbar.resources.kinds import BUS
-from busbar.resources.loggroups import log_group_path
-from busbar.resources.scope import Scope, name_of_key, scope_of_key
-from busbar.store.base import Store
+from busbar.resources.loggroups import log_group_key
+from busbar.resources.scope import name_of_key, scope_of_key
+from busbar.store.base import LogLine, Store, Unavailable
 
 log = logging.getLogger("busbar.buslogs")
 
@@ -76,9 +77,10 @@ def log_group_name(bus_name: str) -> str:
     return f"/aws/vendedlogs/events/event-bus/{bus_name}"
 
 
-def bus_log_path(data_dir: Path, bus_key: str, home: Scope | None = None) -> Path:
-    """The file of the records of the bus whose store key is *bus_key*."""
-    return log_group_path(data_dir, log_group_name(name_of_key(bus_key)), scope_of_key(bus_key), home)
+def bus_log_group(bus_key: str) -> str:
+    """The store's name (``account/region/name``) of the log group of the bus whose store
+    key is *bus_key*."""
+    return log_group_key(log_group_name(name_of_key(bus_key)), scope_of_key(bus_key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,23 +89,23 @@ class _Config:
     full: bool
     arn: str
     name: str
-    path: Path
+    group: str  # the store's name of its log group
 
 
 class BusLogs:
     """Writes the records of every bus whose ``LogConfig`` asks for them."""
 
-    def __init__(self, data_dir: Path, home: Scope | None = None) -> None:
-        self._data_dir = Path(data_dir)
-        self._home = home
+    def __init__(self) -> None:
+        self._store: Store | None = None
         self._configs: dict[str, _Config] = {}  # only buses that log
-        self._pending: list[tuple[Path, bytes]] = []
+        self._pending: list[tuple[str, bytes]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
 
     # -- configuration -------------------------------------------------------------
     def follow(self, store: Store) -> None:
-        """Read every bus's LogConfig, then follow their changes."""
+        """Read every bus's LogConfig, then follow their changes; records go to *store*."""
+        self._store = store
         for key, bus in store.list_resources(BUS):
             self._configure(key, bus)
         store.watch(self._changed)
@@ -123,7 +125,7 @@ class BusLogs:
             config.get("IncludeDetail") == "FULL",
             bus["Arn"],
             bus["Name"],
-            bus_log_path(self._data_dir, key, self._home),
+            bus_log_group(key),
         )
 
     @property
@@ -173,7 +175,7 @@ class BusLogs:
         }
         if error is not None:
             record["error"] = error
-        self._pending.append((config.path, orjson.dumps({k: v for k, v in record.items() if v is not None})))
+        self._pending.append((config.group, orjson.dumps({k: v for k, v in record.items() if v is not None})))
         if self._wake is not None and len(self._pending) == 1:
             self._wake.set()
 
@@ -198,36 +200,24 @@ class BusLogs:
 
     async def flush(self) -> None:
         """Write every record emitted so far."""
-        if not self._pending:
+        if not self._pending or self._store is None:
             return
         batch, self._pending = self._pending, []
-        try:
-            await asyncio.to_thread(_append, batch)
-        except OSError as error:
-            log.warning("event bus log records could not be written", extra={"count": len(batch), "error": str(error)})
+        by_group: dict[str, list[bytes]] = {}
+        for group, line in batch:
+            by_group.setdefault(group, []).append(line)
+        for group, lines in by_group.items():
+            try:
+                await self._store.append_log_lines(group, lines)
+            except (OSError, Unavailable) as error:
+                log.warning(
+                    "event bus log records could not be written", extra={"count": len(lines), "error": str(error)}
+                )
 
 
-def _append(batch: list[tuple[Path, bytes]]) -> None:
-    by_path: dict[Path, list[bytes]] = {}
-    for path, line in batch:
-        by_path.setdefault(path, []).append(line)
-    for path, lines in by_path.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as file:
-            file.write(b"\n".join(lines) + b"\n")
-
-
-def read_records(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """The complete records of a bus log file from byte *offset* on, and the offset after them
-    (a line still being written is left for the next read)."""
-    try:
-        with open(path, "rb") as file:
-            file.seek(offset)
-            data = file.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n") + 1
-    return list(_parse(data[:end])), offset + end
+def records_of(lines: Iterable[LogLine]) -> list[dict[str, Any]]:
+    """The records in log lines read from a bus's log group (a line that is not one is skipped)."""
+    return list(_parse(b"\n".join(line.line for line in lines)))
 
 
 def _parse(data: bytes) -> Iterator[dict[str, Any]]:

@@ -69,11 +69,11 @@ class Observer:
 
     @classmethod
     def for_server(cls, settings: Settings, store: Store) -> Observer:
-        """The observer of a server: metrics unless ``--metrics off``; bus logs under its data directory."""
+        """The observer of a server: metrics unless ``--metrics off``; bus logs kept by its store."""
         metrics = Metrics() if settings.metrics else None
         if metrics is not None:
             metrics.watch_store(store)
-        buslogs = BusLogs(settings.data_dir, Scope(settings.account_id, settings.region))
+        buslogs = BusLogs()
         return cls(metrics, buslogs, FailureLog(settings.failure_log_burst, settings.failure_log_per_minute))
 
     async def start(self, store: Store) -> None:
