@@ -115,6 +115,7 @@ def receive(sqs: Any, url: str, count: int, timeout: float = 20.0) -> list[dict[
             WaitTimeSeconds=1,
             AttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         for message in got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

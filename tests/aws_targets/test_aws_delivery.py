@@ -340,6 +340,39 @@ def test_missing_queue_is_dead_lettered_at_once(events, aws_busbar):
     assert "NonExistentQueue" in dead["error_message"] or "QueueDoesNotExist" in dead["error_message"]
 
 
+def test_a_dead_letter_goes_to_the_sqs_queue_of_its_dead_letter_config(events, sqs, aws_busbar):
+    """As EventBridge: the original event (not the shaped input) with the dead-letter
+    attributes, in the queue the target's DeadLetterConfig names."""
+    dlq_url, dlq_arn = queue(sqs, unique("dlq"))
+    missing = arn("sqs", unique("gone"))
+    source = unique("shop")
+    target = {"Id": "gone", "Arn": missing, "Input": '{"shaped": true}', "DeadLetterConfig": {"Arn": dlq_arn}}
+    rule_arn = events.describe_rule(Name=rule_with_targets(events, {"source": [source]}, [target]))["Arn"]
+    event_id = put(events, {"order": "A-10"}, source=source)
+
+    [message] = receive(sqs, dlq_url, 1)
+    body = json.loads(message["Body"])
+    assert body["id"] == event_id and body["detail"] == {"order": "A-10"}
+    attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "NO_RESOURCE"
+    assert "NonExistentQueue" in attributes["ERROR_MESSAGE"] or "QueueDoesNotExist" in attributes["ERROR_MESSAGE"]
+    assert (
+        attributes["RETRY_ATTEMPTS"] == "0" and message["MessageAttributes"]["RETRY_ATTEMPTS"]["DataType"] == "Number"
+    )
+    assert (attributes["RULE_ARN"], attributes["TARGET_ARN"]) == (rule_arn, missing)
+    assert not dead_letters_of(aws_busbar, event_id, timeout=0.5)  # sent to the queue, not kept
+
+
+def test_a_dead_letter_queue_that_is_missing_keeps_the_dead_letter(events, aws_busbar):
+    missing, dlq = arn("sqs", unique("gone")), arn("sqs", unique("no-dlq"))
+    source = unique("shop")
+    rule_with_targets(events, {"source": [source]}, [{"Id": "gone", "Arn": missing, "DeadLetterConfig": {"Arn": dlq}}])
+    event_id = put(events, {"order": "A-11"}, source=source)
+
+    [dead] = dead_letters_of(aws_busbar, event_id)
+    assert dead["target_arn"] == dlq and dead["error_code"] == "NO_RESOURCE"  # the dead letter's own delivery
+
+
 def test_unreachable_service_is_retried_until_it_answers(aws_env, tmp_path, aws, lambda_stub):
     """busbar pointed at an address where nothing listens keeps the delivery pending
     (retrying); once the queue is reachable (the next start points at moto), it arrives."""

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from aws_support import AWS_ACCOUNT, arn
-from support import error_of, unique
+from support import ACCOUNT, error_of, unique
 
 ROLE = f"arn:aws:iam::{AWS_ACCOUNT}:role/events"
 
@@ -199,3 +199,27 @@ def test_without_aws_targets_aws_services_are_still_refused(server):
     assert code == "ValidationException"
     assert message.startswith(f"Target q: busbar cannot deliver to {target_arn}. It delivers to API destinations")
     assert "--aws-targets" in message
+
+
+def test_a_dead_letter_queue_is_a_standard_sqs_queue(events):
+    bus = f"arn:aws:events:us-east-1:{AWS_ACCOUNT}:event-bus/default"
+    name = put_targets(
+        events,
+        {"Id": "queue", "Arn": arn("sqs", "q"), "DeadLetterConfig": {"Arn": arn("sqs", "dlq")}},
+        {"Id": "bus", "Arn": arn("sqs", "q"), "DeadLetterConfig": {"Arn": bus}},
+    )
+    listed = {t["Id"]: t["DeadLetterConfig"]["Arn"] for t in events.list_targets_by_rule(Rule=name)["Targets"]}
+    assert listed == {"queue": arn("sqs", "dlq"), "bus": bus}
+    fifo = {"Id": "q", "Arn": arn("sqs", "q"), "DeadLetterConfig": {"Arn": arn("sqs", "dlq.fifo")}}
+    assert refusal(events, fifo) == ("ValidationException", "SQS FIFO is not supported by Dead Letter Queues.")
+    topic = {"Id": "q", "Arn": arn("sqs", "q"), "DeadLetterConfig": {"Arn": arn("sns", "topic")}}
+    code, message = refusal(events, topic)
+    assert code == "ValidationException" and "must be an SQS queue ARN" in message
+
+
+def test_without_aws_targets_a_dead_letter_queue_is_refused(server):
+    events = server.client()
+    bus = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default"
+    dlq = f"arn:aws:sqs:us-east-1:{AWS_ACCOUNT}:dlq"
+    code, message = refusal(events, {"Id": "b", "Arn": bus, "DeadLetterConfig": {"Arn": dlq}})
+    assert code == "ValidationException" and "--aws-targets" in message

@@ -57,10 +57,16 @@ def _check_target(ctx: Context, target: dict[str, Any]) -> None:
     dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
     if dead_letter is not None:
         dlq = arns.parse_target(dead_letter)
-        if dlq is None or dlq.kind is not TargetKind.EVENT_BUS:
+        if dlq is not None and dlq.kind is TargetKind.SQS and ctx.settings.aws_targets:
+            if dlq.name.endswith(".fifo"):
+                raise ValidationException("SQS FIFO is not supported by Dead Letter Queues.")
+        elif dlq is None or dlq.kind is not TargetKind.EVENT_BUS:
             raise ValidationException(
-                f"Target {target_id}: DeadLetterConfig.Arn must be an event bus ARN: busbar has no SQS, "
-                "it puts dead letters on a bus."
+                f"Target {target_id}: DeadLetterConfig.Arn must be an SQS queue ARN (with --aws-targets) or an "
+                "event bus ARN (busbar puts dead letters on a bus)."
+                if ctx.settings.aws_targets
+                else f"Target {target_id}: DeadLetterConfig.Arn must be an event bus ARN: busbar has no SQS "
+                "without --aws-targets, it puts dead letters on a bus."
             )
 
 

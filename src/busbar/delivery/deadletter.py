@@ -2,8 +2,11 @@
 
 EventBridge sends such an event to the target's SQS dead-letter queue with the
 message attributes ERROR_CODE, ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION,
-RETRY_ATTEMPTS, RULE_ARN and TARGET_ARN.  busbar has no SQS: the dead-letter
-config names an event bus, and busbar puts this event on it::
+RETRY_ATTEMPTS, RULE_ARN and TARGET_ARN.  busbar does that too when it delivers to AWS
+service targets (``--aws-targets``): the dead letter becomes a delivery of the original
+event to the queue (:func:`dead_letter_delivery`), durable and retried like any other,
+with those attributes.  The dead-letter config may also name an event bus (with or
+without ``--aws-targets``), and busbar puts this event on it::
 
     {"source": "busbar.dead-letter", "detail-type": "Event delivery failed",
      "resources": [rule ARN, target ARN],
@@ -22,10 +25,12 @@ import orjson
 from busbar.delivery.base import Delivery
 from busbar.model.arns import parse_events
 from busbar.model.entries import format_time, new_event_ids
-from busbar.store.base import NewEvent
+from busbar.store.base import NewDelivery, NewEvent
 
 SOURCE = "busbar.dead-letter"
 DETAIL_TYPE = "Event delivery failed"
+# The key of a dead-letter delivery's target that holds the attributes its message carries.
+ATTRIBUTES = "DeadLetterAttributes"
 
 
 def attributes(
@@ -70,4 +75,24 @@ def dead_letter_event(delivery: Delivery, bus: str, attrs: dict[str, Any], bus_a
         time=now,
         ingested_at=now,
         trace_header=delivery.trace_header,
+    )
+
+
+def dead_letter_delivery(delivery: Delivery, attrs: dict[str, Any], queue_arn: str) -> NewDelivery:
+    """The original event on its way to the SQS dead-letter queue *queue_arn*, as EventBridge
+    sends it: the event itself (never the shaped input) with the dead-letter attributes.
+    The delivery keeps the rule, the target's id and its trace header; it has no retry
+    policy (AWS's default) and no dead-letter config of its own (a dead letter that cannot
+    be sent is kept for ``busbar dead-letters``)."""
+    return NewDelivery(
+        event_id=delivery.event_id,
+        bus=delivery.bus,
+        rule_name=delivery.rule_name,
+        rule_arn=delivery.rule_arn,
+        target={"Id": delivery.target["Id"], "Arn": queue_arn, ATTRIBUTES: attrs},
+        envelope=delivery.envelope,
+        payload=None,
+        trace_header=delivery.trace_header,
+        ingested_at=time.time(),  # the dead letter's own age counts from now
+        hops=delivery.hops,
     )

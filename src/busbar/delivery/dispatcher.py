@@ -94,7 +94,9 @@ class Dispatcher:
         self._rated = {kind: sender for kind, sender in self._senders.items() if isinstance(sender, RateLimitedSender)}
         self.lanes = Lanes(window)
         self._scheduler = FairScheduler(concurrency)
-        self._outcomes = Outcomes(store, backoff or Backoff(), self._forget, self._resend, observer)
+        self._outcomes = Outcomes(
+            store, backoff or Backoff(), self._forget, self._resend, observer, queues=TargetKind.SQS in self._senders
+        )
         if observer is not None:  # busbar.observe hook: ThrottledRules
             self._scheduler.on_throttled = observer.throttled
         self._tasks: list[asyncio.Task[None]] = []

@@ -8,8 +8,9 @@ in the store before memory forgets the delivery.
   exponential backoff with jitter (:class:`~busbar.delivery.retry.Backoff`), within
   the target's :class:`~busbar.delivery.retry.RetryPolicy`; when the policy is
   exhausted, or the failure is not retryable, the delivery is dead-lettered.
-* A dead letter goes to the target's ``DeadLetterConfig`` bus as an event
-  (:mod:`busbar.delivery.deadletter`) or, without one, stays in the store as a dead
+* A dead letter goes to the target's ``DeadLetterConfig``: an SQS queue (with
+  ``--aws-targets``) as a new delivery, or a bus as an event
+  (:mod:`busbar.delivery.deadletter`); without one, it stays in the store as a dead
   delivery for ``busbar dead-letters``.
 """
 
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from busbar.delivery import deadletter
 from busbar.delivery.base import Delivery, Outcome
 from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
+from busbar.model.arns import TargetKind, parse_target
 from busbar.observe import Observer
 from busbar.resources.lookup import find_bus_by_arn
 from busbar.store.base import Store
@@ -42,9 +44,14 @@ class Outcomes:
         forget: Callable[[Sequence[Delivery]], None],
         resend: Callable[[Sequence[Delivery]], None],
         observer: Observer | None = None,
+        queues: bool = False,
     ) -> None:
         self._store = store
+        self._queues = queues  # SQS queues are delivered to (--aws-targets): they may take dead letters
         self._observer = observer or Observer()  # busbar.observe: invocation metrics, failure logs, bus logs
+        # A dead letter on its way to a queue is no invocation of its rule (AWS counts it when
+        # it is handed over, as InvocationsSentToDlq): only its failures are logged.
+        self._dead_letters = Observer(failures=self._observer.failures)
         self._backoff = backoff
         self._forget = forget
         self._resend = resend
@@ -68,14 +75,14 @@ class Outcomes:
                 await self._store.retry_delivery(
                     delivery.id, attempts, due_at, outcome.error_code, outcome.error_message
                 )
-                self._observer.retrying(delivery, outcome, attempts, due_at, started)  # busbar.observe hook
+                self._observing(delivery).retrying(delivery, outcome, attempts, due_at, started)  # busbar.observe
                 return due_at
         await self._dead_letter(delivery, attempts, outcome, condition, started)
         return None
 
     def finish(self, delivery: Delivery, started: float | None = None) -> None:
         """Note a success of the attempt begun at *started*; it is recorded with the next batch."""
-        self._observer.succeeded(delivery, started)  # busbar.observe hook
+        self._observing(delivery).succeeded(delivery, started)  # busbar.observe hook
         self._finished.append(delivery)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
@@ -110,7 +117,9 @@ class Outcomes:
         forward = None
         arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
         message = outcome.error_message
-        if arn:
+        if arn and self._queues and _is_queue(arn):
+            forward = deadletter.dead_letter_delivery(delivery, attrs, arn)
+        elif arn:
             found = find_bus_by_arn(self._store, arn)
             if found is not None:
                 forward = deadletter.dead_letter_event(delivery, found[0], attrs, arn)
@@ -118,4 +127,14 @@ class Outcomes:
                 message = f"{message} (dead-letter bus {arn} does not exist)"
         await self._store.dead_letter(delivery.id, attempts, outcome.error_code, message, forward)
         # busbar.observe hook: logs the dead letter (rationed per target) and counts it.
-        self._observer.dead_lettered(delivery, outcome, attempts, condition, started, dlq=arn, sent=bool(forward))
+        self._observing(delivery).dead_lettered(
+            delivery, outcome, attempts, condition, started, dlq=arn, sent=bool(forward)
+        )
+
+    def _observing(self, delivery: Delivery) -> Observer:
+        return self._dead_letters if deadletter.ATTRIBUTES in delivery.target else self._observer
+
+
+def _is_queue(arn: str) -> bool:
+    to = parse_target(arn)
+    return to is not None and to.kind is TargetKind.SQS

@@ -423,11 +423,12 @@ class Store(abc.ABC):
         attempts: int,
         error_code: str,
         error_message: str,
-        forward: NewEvent | None,
+        forward: NewEvent | NewDelivery | None,
     ) -> None:
-        """Give up on a delivery.  With *forward*, append that event (the dead letter, on
-        the dead-letter bus) and forget the delivery, atomically; without, keep the
-        delivery as dead for ``busbar dead-letters``."""
+        """Give up on a delivery.  With *forward*, store the dead letter and forget the
+        delivery, atomically: an event (on the dead-letter bus) is appended; a delivery
+        (to a dead-letter queue) is recorded pending, not leased, and its lane's listeners
+        are told.  Without, keep the delivery as dead for ``busbar dead-letters``."""
 
     @abc.abstractmethod
     def dead_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:

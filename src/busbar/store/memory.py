@@ -176,34 +176,38 @@ class MemoryStore(Store):
         now = time.time()
         ids = []
         for new in deliveries:
-            delivery_id = next(self._ids)
-            self._deliveries[delivery_id] = StoredDelivery(
-                id=delivery_id,
-                event_id=new.event_id,
-                bus=new.bus,
-                rule_name=new.rule_name,
-                rule_arn=new.rule_arn,
-                target=new.target,
-                envelope=new.envelope,
-                payload=new.payload,
-                trace_header=new.trace_header,
-                ingested_at=new.ingested_at,
-                hops=new.hops,
-                attempts=0,
-                due_at=now,
-                state="pending",
-                error_code=None,
-                error_message=None,
-                shaping_error=new.shaping_error,
-                budget=new.budget,
-            )
-            ids.append(delivery_id)
+            ids.append(self._add_delivery(new, now))
         self._position = max([self._position, *(event.seq for event in routed)])
         if self._handoff:
             self._leased.update(ids)
         elif deliveries:
             self._lanes_changed({d.lane for d in deliveries})
         return ids
+
+    def _add_delivery(self, new: NewDelivery, now: float) -> int:
+        """Keep *new* pending, due *now*; answer its id."""
+        delivery_id = next(self._ids)
+        self._deliveries[delivery_id] = StoredDelivery(
+            id=delivery_id,
+            event_id=new.event_id,
+            bus=new.bus,
+            rule_name=new.rule_name,
+            rule_arn=new.rule_arn,
+            target=new.target,
+            envelope=new.envelope,
+            payload=new.payload,
+            trace_header=new.trace_header,
+            ingested_at=new.ingested_at,
+            hops=new.hops,
+            attempts=0,
+            due_at=now,
+            state="pending",
+            error_code=None,
+            error_message=None,
+            shaping_error=new.shaping_error,
+            budget=new.budget,
+        )
+        return delivery_id
 
     def read_events(self, after_seq: int, limit: int = 1000) -> list[StoredEvent]:
         start = bisect.bisect_right([event.seq for event in self._events], after_seq)
@@ -327,10 +331,14 @@ class MemoryStore(Store):
         attempts: int,
         error_code: str,
         error_message: str,
-        forward: NewEvent | None,
+        forward: NewEvent | NewDelivery | None,
     ) -> None:
         await asyncio.sleep(0)
-        if forward is not None:
+        if isinstance(forward, NewDelivery):
+            self._deliveries.pop(delivery_id, None)
+            self._add_delivery(forward, time.time())
+            self._lanes_changed({forward.lane})
+        elif forward is not None:
             self._deliveries.pop(delivery_id, None)
             self._append([forward])
         elif delivery_id in self._deliveries:

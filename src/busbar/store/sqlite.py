@@ -454,25 +454,7 @@ class SqliteStore(Store):
 
     async def record_deliveries(self, deliveries: Sequence[NewDelivery], routed: Sequence[StoredEvent]) -> list[int]:
         now = time.time()
-        rows: list[_Row] = [
-            (
-                (
-                    d.event_id,
-                    d.bus,
-                    d.rule_name,
-                    d.rule_arn,
-                    orjson.dumps(d.target),
-                    d.envelope,
-                    d.ingested_at,
-                    d.hops,
-                    now,
-                    d.lane,
-                    d.budget,
-                ),
-                (d.payload, d.trace_header, d.shaping_error),
-            )
-            for d in deliveries
-        ]
+        rows = [_row(d, now) for d in deliveries]
         seq = max((event.seq for event in routed), default=0)
 
         def record(conn: sqlite3.Connection) -> int:
@@ -692,9 +674,13 @@ class SqliteStore(Store):
         attempts: int,
         error_code: str,
         error_message: str,
-        forward: NewEvent | None,
+        forward: NewEvent | NewDelivery | None,
     ) -> None:
         def bury(conn: sqlite3.Connection) -> int:
+            if isinstance(forward, NewDelivery):
+                conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+                _insert_rows(conn, "deliveries", _DELIVERY_COLUMNS_SET, _DELIVERY_COLUMNS_OPTIONAL, [_row(forward)])
+                return 0
             if forward is not None:
                 conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
                 return _insert_events(conn, [forward])
@@ -709,6 +695,8 @@ class SqliteStore(Store):
             self._leased.discard(delivery_id)
 
         await self._submit(bury, after)
+        if isinstance(forward, NewDelivery):
+            self._lanes_changed({forward.lane})
 
     async def redrive(self, delivery_ids: Sequence[int] | None = None) -> list[int]:
         now = time.time()
@@ -873,6 +861,26 @@ def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> int:
         ],
     )
     return _max_seq(conn)
+
+
+def _row(d: NewDelivery, now: float | None = None) -> _Row:
+    """A new delivery's row for :func:`_insert_rows`, pending and due *now* (None: the clock's now)."""
+    return (
+        (
+            d.event_id,
+            d.bus,
+            d.rule_name,
+            d.rule_arn,
+            orjson.dumps(d.target),
+            d.envelope,
+            d.ingested_at,
+            d.hops,
+            time.time() if now is None else now,
+            d.lane,
+            d.budget,
+        ),
+        (d.payload, d.trace_header, d.shaping_error),
+    )
 
 
 def _insert_rows(

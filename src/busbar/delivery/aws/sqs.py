@@ -7,7 +7,8 @@ of it.  The target's ``SqsParameters.MessageGroupId`` becomes the message's grou
 (FIFO queues require one; fair standard queues use it), and a FIFO queue
 (``.fifo``) gets ``MessageDeduplicationId`` = the event id, so a retry within
 SQS's five-minute window is not queued twice.  An X-Ray trace header
-travels as the ``AWSTraceHeader`` system attribute.
+travels as the ``AWSTraceHeader`` system attribute.  A dead letter (the queue is a
+target's ``DeadLetterConfig``) carries EventBridge's dead-letter message attributes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from busbar.delivery.aws.clients import AwsClients, Client, located, xray_trace_header
 from busbar.delivery.base import Delivery, Outcome
+from busbar.delivery.deadletter import ATTRIBUTES
 
 _MISSING_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
@@ -42,6 +44,9 @@ class SqsSender:
                 params["MessageGroupId"] = group
             if name.endswith(".fifo"):
                 params["MessageDeduplicationId"] = delivery.event_id
+            dead = delivery.target.get(ATTRIBUTES)
+            if dead:  # a dead letter: the attributes EventBridge gives one
+                params["MessageAttributes"] = _attributes(dead)
             trace = xray_trace_header(delivery)
             if trace is not None:
                 params["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": "String", "StringValue": trace}}
@@ -56,3 +61,12 @@ class SqsSender:
 
     async def close(self) -> None:
         await self._clients.close()
+
+
+def _attributes(dead: dict[str, object]) -> dict[str, dict[str, str]]:
+    """SQS message attributes of a dead letter: RETRY_ATTEMPTS a number, the rest strings."""
+    return {
+        name: {"DataType": "Number" if isinstance(value, int) else "String", "StringValue": str(value)}
+        for name, value in dead.items()
+        if value is not None and value != ""
+    }

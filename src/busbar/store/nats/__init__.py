@@ -274,11 +274,14 @@ class NatsStore(Store):
         attempts: int,
         error_code: str,
         error_message: str,
-        forward: NewEvent | None,
+        forward: NewEvent | NewDelivery | None,
     ) -> None:
         _, events_log, lanes = self._parts()
         if forward is None:
             await lanes.bury(delivery_id, attempts, error_code, error_message)
+            return
+        if isinstance(forward, NewDelivery):
+            await lanes.pass_on(delivery_id, forward)
             return
         # The dead letter is an event on the dead-letter bus (its dedup_id makes a repeat
         # after a crash between the two steps one event), then the delivery is forgotten.

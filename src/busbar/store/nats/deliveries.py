@@ -347,6 +347,22 @@ class Deliveries:
         )
         await self.forget(delivery_id)
 
+    async def pass_on(self, delivery_id: int, new: NewDelivery) -> None:
+        """Record *new* (a dead letter on its way to a queue) in place of the leased delivery
+        *delivery_id*, then forget that one.  The message id (the leased message's sequence)
+        makes a repeat after a crash between the two steps one delivery."""
+        lease = self.leased.get(delivery_id)
+        taken = lease.msg.metadata.sequence.stream if lease is not None else uuid.uuid4().hex
+        self.lanes[lane_token(new.lane)] = new.lane
+        message = Outgoing(
+            self._names.lane_subject(new.lane),
+            encode_delivery(new, due_at=time.time()),
+            {"Nats-Msg-Id": f"passed/{delivery_id}/{taken}"},
+        )
+        await self._publish_one(message)
+        await self.forget(delivery_id)
+        await self.announce({new.lane})
+
     async def forget(self, delivery_id: int) -> None:
         """Acknowledge a leased delivery (what became of it is stored elsewhere)."""
         lease = self.leased.get(delivery_id)
