@@ -29,9 +29,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from deliver import configure, paced, start_sink  # noqa: E402
-
 from _harness import STORES, start_store  # noqa: E402
+from deliver import configure, paced, start_sink  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:

@@ -114,9 +114,7 @@ def put_at_rate(server: ServerProcess, rate: float, seconds: float) -> dict[str,
         if delay > 0:
             time.sleep(delay)
         started = time.time()
-        answer = client.put_events(
-            Entries=[{"Source": SOURCE, "DetailType": "Tick", "Detail": json.dumps({"n": n})}]
-        )
+        answer = client.put_events(Entries=[{"Source": SOURCE, "DetailType": "Tick", "Detail": json.dumps({"n": n})}])
         for entry in answer["Entries"]:
             if "EventId" in entry:
                 sent[entry["EventId"]] = started

@@ -29,9 +29,9 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import httpx  # noqa: E402
-from deliver import SOURCE, client_of, configure, start_sink  # noqa: E402
 
 from _harness import progress, start_busbar  # noqa: E402
+from deliver import SOURCE, client_of, configure, start_sink  # noqa: E402
 
 TOTALS = re.compile(rb"^totals:\s*(\d+)", re.MULTILINE)
 

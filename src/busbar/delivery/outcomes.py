@@ -27,7 +27,7 @@ from busbar.delivery.retry import Backoff, RetryPolicy, exhausted
 from busbar.model.arns import TargetKind, parse_target
 from busbar.observe import Observer
 from busbar.resources.lookup import find_bus_by_arn
-from busbar.store.base import Store
+from busbar.store.base import NewDelivery, NewEvent, Store
 
 log = logging.getLogger("busbar.delivery")
 
@@ -114,7 +114,7 @@ class Outcomes:
         self, delivery: Delivery, attempts: int, outcome: Outcome, condition: str | None, started: float | None
     ) -> None:
         attrs = deadletter.attributes(delivery, attempts - 1, outcome.error_code, outcome.error_message, condition)
-        forward = None
+        forward: NewEvent | NewDelivery | None = None
         arn = (delivery.target.get("DeadLetterConfig") or {}).get("Arn")
         message = outcome.error_message
         if arn and self._queues and _is_queue(arn):
