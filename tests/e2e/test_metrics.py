@@ -246,6 +246,8 @@ def test_metrics_off_and_the_metrics_listener_with_auth(tmp_path):
     try:
         refused = httpx.get(guarded.endpoint_url + "/metrics", timeout=10)
         assert refused.status_code == 403 and "--metrics-port" in refused.text
+        signed = guarded.client(key="AKIDMETRICS", secret="secret-of-metrics")
+        signed.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": "{}"}])  # one commit at least
         samples = scrape(f"http://127.0.0.1:{port}/metrics")
         assert samples["busbar_store_commit_latency_seconds_count"][()] > 0
         # The metrics listener serves nothing else.

@@ -57,7 +57,7 @@ def test_events_follow_tails_new_events_of_a_bus_that_match_a_pattern(tmp_path):
         client.create_event_bus(Name=other)
         before = put(client, {"total": 500}, bus=bus)  # stored before the tail starts: not shown
         pattern = json.dumps({"detail": {"total": [{"numeric": [">", 100]}]}})
-        follower = Follower("--data-dir", str(server.data_dir), "--bus", bus, "--pattern", pattern)
+        follower = Follower(*server.store_args(), "--bus", bus, "--pattern", pattern)
         try:
             time.sleep(1.0)  # let it find the end of the log
             put(client, {"total": 5}, bus=bus)  # does not match
@@ -92,7 +92,7 @@ def test_deliveries_list_shows_pending_deliveries_with_their_last_error(tmp_path
         target.wait_for(2, "/down")
         deadline = time.monotonic() + 20
         while True:
-            done = busbar("deliveries", "list", "--data-dir", str(server.data_dir), "--with-event")
+            done = busbar("deliveries", "list", *server.store_args(), "--with-event")
             assert done.returncode == 0, done.stderr
             listed = [json.loads(line) for line in done.stdout.splitlines()]
             if listed and listed[0]["attempts"] >= 1 or time.monotonic() > deadline:
@@ -104,6 +104,6 @@ def test_deliveries_list_shows_pending_deliveries_with_their_last_error(tmp_path
         assert pending["target_arn"] == dest
         assert pending["error_code"] == "ERROR_FROM_TARGET" and "503" in pending["error_message"]
         assert pending["next_attempt_at"].endswith("Z")
-        assert busbar("dead-letters", "list", "--data-dir", str(server.data_dir)).stdout == ""
+        assert busbar("dead-letters", "list", *server.store_args()).stdout == ""
     finally:
         server.stop()

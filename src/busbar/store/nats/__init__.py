@@ -76,6 +76,7 @@ class NatsStore(Store):
         self._deliveries: Deliveries | None = None
         self._nodes: Nodes | None = None
         self._publisher: Publisher | None = None
+        self._on_commit: Callable[[float], None] | None = None  # see observe_commits
         self._archives: Archives | None = None
         self._lane_listeners: list[LaneListener] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,6 +96,7 @@ class NatsStore(Store):
         try:
             await declare(nc.jetstream(), self.options)
             self._publisher = publisher = Publisher(nc, self._health)
+            publisher.on_commit = self._on_commit
             self._resources = Resources(publisher.js, self.names.resources, self._health)
             await self._resources.start()
             self._log = EventLog(nc, publisher, self.names)
@@ -296,6 +298,12 @@ class NatsStore(Store):
 
     def pending_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[StoredDelivery]:
         return self._reader.call(lambda js: delivery_reads.pending_deliveries(js, self.names, after_id, limit))
+
+    def observe_commits(self, listener: Callable[[float], None]) -> None:
+        # A publish's "commit": JetStream acknowledged every message of a batch (R replicas).
+        self._on_commit = listener
+        if self._publisher is not None:
+            self._publisher.on_commit = listener
 
     def delivery_counts(self) -> dict[tuple[str, str], int]:
         known = self._deliveries.lanes if self._deliveries is not None else {}

@@ -226,13 +226,17 @@ class Publisher:
     def __init__(self, nc: NATS, health: Health) -> None:
         self.js = nc.jetstream(publish_async_max_pending=20_000)
         self._health = health
+        # Told the seconds each batch took until JetStream acknowledged all of it (its
+        # "commit": stored on every replica), for /metrics (Store.observe_commits).
+        self.on_commit: Callable[[float], None] | None = None
 
     async def publish(self, messages: Sequence[Outgoing], deadline: float = WRITE_DEADLINE) -> list[PubAck | Exception]:
         """Publish every message; answer each one's acknowledgement, or the error that
         outlived the deadline (transient) or came at once (anything else)."""
         results: list[PubAck | Exception | None] = [None] * len(messages)
         todo = list(range(len(messages)))
-        until = time.monotonic() + deadline
+        began = time.monotonic()
+        until = began + deadline
         delay = 0.05
         while todo:
             futures = []
@@ -264,6 +268,8 @@ class Publisher:
             self._health.failed()
         elif final:
             self._health.wrote()
+            if self.on_commit is not None:
+                self.on_commit(time.monotonic() - began)
         return final
 
 
