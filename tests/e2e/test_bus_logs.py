@@ -44,13 +44,36 @@ def bus_logs(server: BusbarProcess, bus: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
+# The steps in the order an event takes them (AWS's diagram), for records of the same millisecond.
+STEPS = [
+    "EVENT_RECEIPT",
+    "EVENT_INGEST_SUCCESS",
+    "EVENT_INGEST_FAILURE",
+    "RULE_MATCH_START",
+    "NO_STANDARD_RULES_MATCHED",
+    "RULE_MATCH",
+    "INVOCATION_START",
+    "INVOCATION_THROTTLE_START",
+    "INVOCATION_ATTEMPT_START",
+    "INVOCATION_ATTEMPT_THROTTLE",
+    "INVOCATION_ATTEMPT_RETRYABLE_FAILURE",
+    "INVOCATION_ATTEMPT_PERMANENT_FAILURE",
+    "INVOCATION_ATTEMPT_SUCCESS",
+    "INVOCATION_SUCCESS",
+    "INVOCATION_FAILURE",
+    "INVOCATION_DLQ",
+]
+
+
 def records_of(server: BusbarProcess, bus: str, event_id: str, last_step: str) -> list[dict[str, Any]]:
-    """The records of one event, once *last_step* is among them."""
+    """The records of one event, once *last_step* is among them, in the order they happened.
+    (In a cluster the node that took the event and the node that routed or delivered it write
+    their records apart: the log group holds them in the order they arrived.)"""
     deadline = time.monotonic() + 20
     while True:
         records = [r for r in bus_logs(server, bus) if r.get("event_id") == event_id]
         if any(r["message_type"] == last_step for r in records) or time.monotonic() > deadline:
-            return records
+            return sorted(records, key=lambda r: (r["message_timestamp_ms"], STEPS.index(r["message_type"])))
         time.sleep(0.1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -59,7 +60,15 @@ def test_events_follow_tails_new_events_of_a_bus_that_match_a_pattern(tmp_path):
         pattern = json.dumps({"detail": {"total": [{"numeric": [">", 100]}]}})
         follower = Follower(*server.store_args(), "--bus", bus, "--pattern", pattern)
         try:
-            time.sleep(1.0)  # let it find the end of the log
+            # Matching markers until one shows: the tail has found the end of the log (however
+            # long that took on a loaded machine), and everything put after it must come.
+            while True:
+                marker = put(client, {"total": 200}, bus=bus)
+                with contextlib.suppress(queue.Empty):
+                    if follower.take(1, timeout=1.0)[0]["event"]["id"] == marker:
+                        break
+            while not follower.lines.empty():  # markers put before the first one shown
+                follower.lines.get()
             put(client, {"total": 5}, bus=bus)  # does not match
             put(client, {"total": 900}, bus=other)  # another bus
             wanted = [put(client, {"total": 101 + n}, bus=bus) for n in range(3)]
