@@ -28,16 +28,21 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 serve: $(SERVE_STAMP)  ## start busbar on its embedded store (./busbar-data)
 	$(VENV)/bin/busbar serve
 
-test: test-sqlite test-nats test-cluster  ## the whole suite on the embedded store, then the end-to-end suite on NATS
+# Test processes per suite (pytest-xdist; most tests wait on servers, not on a core).
+WORKERS ?= 3
+
+test: $(TEST_STAMP) | $(CHROMIUM)  ## the whole suite on the embedded store and the end-to-end suite on NATS, at once
+	@echo "running three suites at once (embedded store, one NATS server, a NATS cluster); each prints when it ends"
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite test-nats test-cluster
 
 test-sqlite: $(TEST_STAMP) | $(CHROMIUM)  ## the whole test suite, busbar on its embedded store
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-nats: $(TEST_STAMP)  ## the end-to-end suite with busbar on one NATS JetStream server
-	BUSBAR_TEST_STORE=nats $(PY) -m pytest $(E2E) $(PYTEST_ARGS)
+	BUSBAR_TEST_STORE=nats $(PY) -m pytest $(E2E) -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-cluster: $(TEST_STAMP)  ## the end-to-end suite on a 3-server cluster, two busbar nodes, calls alternating
-	BUSBAR_TEST_STORE=cluster $(PY) -m pytest $(E2E) $(PYTEST_ARGS)
+	BUSBAR_TEST_STORE=cluster $(PY) -m pytest $(E2E) -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The console's browser tests drive Debian's chromium (Playwright launches it; no browser is
 # downloaded from anywhere else). Installed when missing and we are root, as in CI; otherwise

@@ -134,8 +134,13 @@ def start_store(store: str, *extra: str, env: dict[str, str] | None = None) -> D
 def start_busbar(
     *extra: str, env: dict[str, str] | None = None, wrapper: tuple[str, ...] = (), timeout: float = 60
 ) -> ServerProcess:
-    """busbar on a free port and a fresh data directory; *wrapper* runs it (valgrind ...)."""
+    """busbar on a free port and a fresh data directory; *wrapper* runs it (valgrind ...).
+    With ``BENCH_BUSBAR_SRC=DIR`` (a checkout's root), the busbar of that checkout runs: the
+    same benchmark then measures an older version on the same machine (before/after)."""
     workdir = Path(tempfile.mkdtemp(prefix="busbar-bench-"))
+    other = os.environ.get("BENCH_BUSBAR_SRC")
+    if other:
+        env = {**(env or {}), "PYTHONPATH": str(Path(other).resolve() / "src")}
     port = free_port()
     proc = subprocess.Popen(
         [
