@@ -221,7 +221,7 @@ def test_connection_errors_are_retried_until_the_server_answers(fresh_server, so
     starter = threading.Timer(0.3, fresh_server.start)
     starter.start()
     try:
-        results = Publisher(client, max_attempts=60, base_delay=0.05, max_delay=0.2).publish(entries(12, source))
+        results = Publisher(client, max_attempts=600, base_delay=0.05, max_delay=0.2).publish(entries(12, source))
     finally:
         starter.join()
     assert failed_count(results) == 0

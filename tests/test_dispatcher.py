@@ -210,11 +210,11 @@ def test_deliveries_due_now_pass_retries_due_later(backend, tmp_path, target):
 
     async def body(rig: Rig) -> None:
         down_arn, up_arn = await rig.destination(down), await rig.destination(up)
-        dispatcher = rig.dispatcher(base_delay=2.0)
+        dispatcher = rig.dispatcher(base_delay=5.0)  # room for a loaded machine: order, not speed
         await dispatcher.start()
         try:
             await rig.route(dispatcher, down_arn, range(60))
-            await asyncio.to_thread(target.wait_for, 60, down)  # all 60 failed once; their retries are 1 to 2 s away
+            await asyncio.to_thread(target.wait_for, 60, down)  # all 60 failed once; their retries are 2.5 to 5 s away
             await rig.route(dispatcher, up_arn, range(100, 200))
             await settle(rig, dispatcher)
         finally:

@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "policies": {"model"},
     "ratelimit": set(),
     "logs": set(),
+    "tasks": set(),
     "config": {"model"},
     "store": {"model", "config"},
     "resources": {"model", "store"},
@@ -32,8 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     "delivery": {"model", "transform", "resources", "store", "config", "ratelimit", "logs", "observe"},
     "router": {"model", "patterns", "transform", "resources", "store", "ruleindex", "delivery", "config", "observe"},
     "retention": {"store", "resources"},
-    "scheduler": {"model", "schedules", "resources", "store"},
-    "replayer": {"ratelimit", "resources", "store"},
+    "scheduler": {"model", "schedules", "resources", "store", "tasks"},
+    "replayer": {"ratelimit", "resources", "store", "tasks"},
     "api": PURE | {"resources", "store", "config", "ratelimit", "ruleindex", "logs", "observe"},
     "endpoints": {"model", "resources", "store", "config", "delivery", "logs"},
     # The web console: beside the server (which mounts it), never imported by the rooms below.

@@ -39,6 +39,7 @@ from busbar.ratelimit import TokenBucket
 from busbar.resources.kinds import ARCHIVE, REPLAY, bus_key
 from busbar.resources.scope import scope_of_key
 from busbar.store.base import ArchivedEvent, NewEvent, Store
+from busbar.tasks import cancel_and_wait
 
 log = logging.getLogger("busbar.replay")
 
@@ -80,10 +81,7 @@ class Replayer:
         """Stop running replays; they stay ours in the store until a node takes them over."""
         if self._stop_watching is not None:
             self._stop_watching()
-        tasks = [task for task in [self._sweeper, *self._running.values()] if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(task for task in [self._sweeper, *self._running.values()] if task is not None)
 
     # -- finding work --------------------------------------------------------------
     def _changed(self, kind: str, key: str, value: dict[str, Any] | None) -> None:

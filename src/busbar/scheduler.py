@@ -35,6 +35,7 @@ from busbar.resources.kinds import DEFAULT_BUS, RULE, bus_key
 from busbar.resources.scope import scope_of_key
 from busbar.schedules import InvalidScheduleExpression, Schedule, parse_schedule
 from busbar.store.base import NewEvent, Store
+from busbar.tasks import cancel_and_wait
 
 log = logging.getLogger("busbar.scheduler")
 
@@ -81,8 +82,7 @@ class Scheduler:
         if self._stop_watching is not None:
             self._stop_watching()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     # -- following the rules -------------------------------------------------------
     def _changed(self, kind: str, key: str, value: dict[str, Any] | None) -> None:

@@ -5,6 +5,7 @@ caller's account, refused per entry otherwise, as AWS refuses it."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,18 @@ def two_accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusbarPro
 
 def entry(bus: str, source: str) -> dict[str, Any]:
     return {"Source": source, "DetailType": "Shared", "Detail": json.dumps({"from": "alice"}), "EventBusName": bus}
+
+
+def settled(client: Any, bus: str) -> None:
+    """Wait until the bus's policy reads the same on consecutive calls: on a two-node deployment
+    the client alternates between the nodes, and the node that took a change has it at once,
+    so the other one has it too then (its watch brings changes within a second)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        first, second = (client.describe_event_bus(Name=bus).get("Policy") for _ in range(2))
+        if first == second:
+            return
+        time.sleep(0.05)
 
 
 def test_put_events_to_another_accounts_bus_follows_its_policy(two_accounts):
@@ -55,6 +68,7 @@ def test_put_events_to_another_accounts_bus_follows_its_policy(two_accounts):
     assert alice.put_events(Entries=[entry(bus, source)])["Entries"][0]["ErrorCode"] == "ResourceNotFoundException"
 
     bob.put_permission(EventBusName=bus, Action="events:PutEvents", Principal=ALICE, StatementId="alice")
+    settled(bob, bus)
     sent = alice.put_events(Entries=[entry(bus_arn, source), entry(bus_arn, source)])
     assert sent["FailedEntryCount"] == 0
     delivered = read_log_group(two_accounts, group, 2, account=BOB)
@@ -78,6 +92,7 @@ def test_put_events_to_another_accounts_bus_follows_its_policy(two_accounts):
         ],
     }  # fmt: skip
     bob.put_permission(EventBusName=bus, Policy=json.dumps(policy))
+    settled(bob, bus)
     [denied] = bob.put_events(Entries=[entry(bus, source)])["Entries"]
     assert denied == {
         "ErrorCode": "AccessDeniedException",
@@ -87,5 +102,6 @@ def test_put_events_to_another_accounts_bus_follows_its_policy(two_accounts):
     assert alice.put_events(Entries=[entry(bus_arn, source)])["FailedEntryCount"] == 0
     # Removing the permissions closes the bus to alice again.
     bob.remove_permission(EventBusName=bus, RemoveAllPermissions=True)
+    settled(bob, bus)
     assert alice.put_events(Entries=[entry(bus_arn, source)])["FailedEntryCount"] == 1
     assert bob.put_events(Entries=[entry(bus, source)])["FailedEntryCount"] == 0

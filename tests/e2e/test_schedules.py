@@ -130,11 +130,18 @@ def test_scheduled_rules_fire_one_event_per_tick_across_kill_9(tmp_path: Path, t
         events.enable_rule(Name="enabled-rule")  # its rate counts from now
         enabled_after = time.time()
 
-        # The pending delivery is sent after the restart (same event), then tick 2 arrives.
-        received = [r.json() for r in target.wait_for(3, "/ticks", timeout=100)]
-        assert [r["id"] for r in received[:2]] == [tick["id"], tick["id"]]
-        assert received[2]["id"] != tick["id"]
-        assert _parse(received[2]["time"]) == _parse(tick["time"]) + 60  # the anchor outlived the kill
+        # The pending delivery is sent after the restart (same event), then tick 2 arrives.  (On
+        # NATS a kill between scheduling the retry and acknowledging the attempt sends the
+        # same event once more: at-least-once, docs/nats-notes.md.)
+        count = 3
+        while True:
+            received = [r.json() for r in target.wait_for(count, "/ticks", timeout=100)]
+            if received[-1]["id"] != tick["id"] or count == 4:
+                break
+            count += 1
+        assert [r["id"] for r in received[:-1]] == [tick["id"]] * (count - 1)
+        assert received[-1]["id"] != tick["id"]
+        assert _parse(received[-1]["time"]) == _parse(tick["time"]) + 60  # the anchor outlived the kill
 
         shaped = {json.dumps(line, sort_keys=True) for line in read_log_group(server, groups["shaped"], 2)}
         assert {json.dumps({"tick": r["time"], "rule": "every-minute"}, sort_keys=True) for r in received} <= shaped
@@ -149,7 +156,7 @@ def test_scheduled_rules_fire_one_event_per_tick_across_kill_9(tmp_path: Path, t
         assert _log(server, groups["listener"]) == []
         # One stored event per tick, whatever was delivered twice.
         stored = _stored_ticks(server)
-        assert stored[(every, tick["time"])] == 1 and stored[(every, received[2]["time"])] == 1
+        assert stored[(every, tick["time"])] == 1 and stored[(every, received[-1]["time"])] == 1
         assert set(stored.values()) == {1}
         assert not any(arn == rules["disabled"] for arn, _ in stored)
     finally:
