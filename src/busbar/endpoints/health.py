@@ -27,13 +27,15 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from busbar.delivery.aws.clients import AwsClients, Client
 from busbar.model import arns
 from busbar.resources.endpoints import DELETING, health_check_of, legs
 from busbar.resources.kinds import ENDPOINT, ENDPOINT_HEALTH
 from busbar.store.base import Store
+
+if TYPE_CHECKING:  # the AWS SDK is loaded when an endpoint first needs Route 53
+    from busbar.delivery.aws.clients import AwsClients, Client
 
 log = logging.getLogger("busbar.endpoints")
 
@@ -105,7 +107,7 @@ class HealthPoller:
     def __init__(self, store: Store, interval: float, clients: AwsClients | None = None) -> None:
         self._store = store
         self._interval = interval
-        self._clients = clients or AwsClients(max_in_flight=8)
+        self._clients = clients
         self._unreadable: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -116,7 +118,15 @@ class HealthPoller:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._clients.close()
+        if self._clients is not None:
+            await self._clients.close()
+
+    def _aws(self) -> AwsClients:
+        if self._clients is None:
+            from busbar.delivery.aws.clients import AwsClients
+
+            self._clients = AwsClients(max_in_flight=8)
+        return self._clients
 
     async def _run(self) -> None:
         while True:
@@ -149,7 +159,7 @@ class HealthPoller:
             return None
         region = _ROUTE53_REGION.get(arn.split(":")[1], "us-east-1")
         try:
-            client = await self._clients.client("route53", region)
+            client = await self._aws().client("route53", region)
             health = await read_health(client, health_check_id)
         except asyncio.CancelledError:
             raise
