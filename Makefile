@@ -29,7 +29,7 @@ serve: $(SERVE_STAMP)  ## start busbar on its embedded store (./busbar-data)
 	$(VENV)/bin/busbar serve
 
 # Test processes per suite (pytest-xdist; most tests wait on servers, not on a core).
-WORKERS ?= 3
+WORKERS ?= 2
 
 test: $(TEST_STAMP) | $(CHROMIUM)  ## the whole suite on the embedded store and the end-to-end suite on NATS, at once
 	@echo "running three suites at once (embedded store, one NATS server, a NATS cluster); each prints when it ends"
