@@ -166,9 +166,10 @@ def run(label: str, src: str | None, rate: float, seconds: float) -> dict[str, o
             "ended": ended,
         }
     finally:
+        server.stop()  # first: its connections to the hanging server close, and their handlers end
+        time.sleep(0.5)
         hanging.stop()
         sink_proc.terminate()
-        server.stop()
 
 
 def main() -> int:
