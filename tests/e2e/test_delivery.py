@@ -174,6 +174,22 @@ def test_5xx_and_429_are_retried(client, target):
     assert len(target.requests_to("/flaky")) == 4  # delivered once it succeeded
 
 
+def test_every_request_names_its_event_and_rule_whatever_the_body(client, target):
+    """A shaped body carries no event id: the headers do, on the first attempt and on the
+    retry alike, so a receiver can drop repeats."""
+    source = unique("src")
+    target.script("/shaped", Reply(503), Reply(200))
+    dest = api_destination(client, f"{target.url}/shaped")
+    rule = rule_with_targets(client, {"source": [source]}, [{"Id": "t", "Arn": dest, "Input": '{"fixed": 1}'}])
+    rule_arn = client.describe_rule(Name=rule)["Arn"]
+    event_id = put(client, {"n": 1}, source=source)
+    requests = target.wait_for(2, "/shaped")
+    assert [r.json() for r in requests] == [{"fixed": 1}] * 2
+    assert [(r.headers["x-busbar-event-id"], r.headers["x-busbar-rule-arn"]) for r in requests] == [
+        (event_id, rule_arn)
+    ] * 2
+
+
 def test_4xx_is_not_retried_and_is_kept_as_dead_letter(client, target, bus_server):
     source = unique("src")
     target.script("/refuses", Reply(400, body=b'{"message": "bad"}'))

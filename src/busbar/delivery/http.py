@@ -11,7 +11,8 @@ The request, as AWS builds it
     * headers: ``Content-Type: application/json; charset=utf-8`` (when there is a
       body), ``User-Agent: Amazon/EventBridge/ApiDestinations``, the target's
       ``HeaderParameters``, then the connection's (the connection wins a clash),
-      ``X-Amzn-Trace-Id`` when the event has a trace header, and the auth header;
+      ``X-Amzn-Trace-Id`` when the event has a trace header, ``X-Busbar-Event-Id`` and
+      ``X-Busbar-Rule-Arn`` (the event and rule of the delivery), and the auth header;
     * body: the delivery's payload, for every method but GET, HEAD and OPTIONS;
       the connection's ``BodyParameters`` are added to a JSON-object payload.
     * auth: ``BASIC`` -> ``Authorization: Basic``; ``API_KEY`` -> the header
@@ -98,6 +99,9 @@ CONNECTION_FAILURE = "CONNECTION_FAILURE"
 NO_RESOURCE = "NO_RESOURCE"
 
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
+# The event and the rule of every request, whatever its body (README: Targets).
+EVENT_ID_HEADER = "X-Busbar-Event-Id"
+RULE_ARN_HEADER = "X-Busbar-Rule-Arn"
 # Headers the HTTP client computes from the request itself; a user's value would only break it.
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
@@ -274,6 +278,10 @@ class HttpSender:
                 headers[name] = value
         if delivery.trace_header:
             headers["X-Amzn-Trace-Id"] = delivery.trace_header
+        # busbar's own, on every request and every retry of it: what it delivers, whatever the
+        # body became (Input, InputPath, InputTransformer), so that a receiver can drop repeats.
+        headers[EVENT_ID_HEADER] = delivery.event_id
+        headers[RULE_ARN_HEADER] = delivery.rule_arn
         auth = connection.get("AuthParameters", {})
         if connection["AuthorizationType"] == BASIC:
             basic = auth.get("BasicAuthParameters", {})
