@@ -12,6 +12,7 @@ import time
 
 from busbar.resources.kinds import ARCHIVE
 from busbar.store.base import Store
+from busbar.tasks import cancel_and_wait
 
 log = logging.getLogger("busbar.retention")
 
@@ -37,8 +38,7 @@ class Retention:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     async def prune(self) -> int:
         """Delete the log's events that are due now; return how many."""

@@ -31,6 +31,7 @@ from busbar.delivery.dispatcher import Dispatcher, delivery_of
 from busbar.observe import Observer
 from busbar.ruleindex import CompiledRule, RuleIndex
 from busbar.store.base import NewDelivery, Store, StoredEvent
+from busbar.tasks import cancel_and_wait
 from busbar.transform import InputRenderError
 
 log = logging.getLogger("busbar.router")
@@ -63,8 +64,7 @@ class Router:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         handoff = self._store.capabilities.handoff

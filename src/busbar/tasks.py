@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger("busbar")
 
@@ -17,7 +18,7 @@ log = logging.getLogger("busbar")
 AGAIN_EVERY = 0.5
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[object]], give_up_after: float = 30.0) -> None:
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], give_up_after: float = 20.0) -> None:
     """Cancel *tasks* and wait until each has ended, cancelling again those that run on;
     after *give_up_after* seconds, log the ones still running and return."""
     pending = {task for task in tasks if not task.done()}

@@ -37,6 +37,7 @@ from busbar.observe import Observer
 from busbar.observe.shapes import delivery_fields
 from busbar.ratelimit import TokenBucket
 from busbar.store.base import NewDelivery, Store, StoredDelivery
+from busbar.tasks import cancel_and_wait
 
 log = logging.getLogger("busbar.delivery")
 
@@ -116,9 +117,7 @@ class Dispatcher:
         """Stop sending.  Deliveries not finished stay pending in the store."""
         self._running = False
         loaders = [lane.loader for lane in self.lanes if lane.loader is not None]
-        for task in [*self._tasks, *loaders]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *loaders, return_exceptions=True)
+        await cancel_and_wait([*self._tasks, *loaders])
         await self._outcomes.flush()
         # What memory still holds is pending in the store: let it be taken (by another node) at once.
         await self._store.release([delivery_id for lane in self.lanes for delivery_id in lane.held])

@@ -33,6 +33,7 @@ from busbar.model import arns
 from busbar.resources.endpoints import DELETING, health_check_of, legs
 from busbar.resources.kinds import ENDPOINT, ENDPOINT_HEALTH
 from busbar.store.base import Store
+from busbar.tasks import cancel_and_wait
 
 if TYPE_CHECKING:  # the AWS SDK is loaded when an endpoint first needs Route 53
     from busbar.delivery.aws.clients import AwsClients, Client
@@ -116,8 +117,7 @@ class HealthPoller:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
         if self._clients is not None:
             await self._clients.close()
 

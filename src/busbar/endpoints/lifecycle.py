@@ -29,6 +29,7 @@ from busbar.resources.endpoints import (
 from busbar.resources.kinds import BUS, ENDPOINT
 from busbar.resources.scope import scope_of_key
 from busbar.store.base import Conflict, NotFound, Store
+from busbar.tasks import cancel_and_wait
 
 log = logging.getLogger("busbar.endpoints")
 
@@ -53,10 +54,7 @@ class Lifecycle:
     async def stop(self) -> None:
         if self._unwatch is not None:
             self._unwatch()
-        tasks = list(self._pending.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._pending.values()))
 
     def _changed(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
         if kind == ENDPOINT and value is not None and value.get("State") in SETTLING:

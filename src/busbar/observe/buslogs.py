@@ -43,6 +43,7 @@ from busbar.resources.kinds import BUS
 from busbar.resources.loggroups import log_group_key
 from busbar.resources.scope import name_of_key, scope_of_key
 from busbar.store.base import LogLine, Store, Unavailable
+from busbar.tasks import cancel_and_wait
 
 log = logging.getLogger("busbar.buslogs")
 
@@ -186,8 +187,7 @@ class BusLogs:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
         await self.flush()
 
     async def _run(self) -> None:

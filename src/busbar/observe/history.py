@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from busbar.observe.metrics import Metrics
+from busbar.tasks import cancel_and_wait
 
 EVERY = 10.0
 KEEP = 3600.0
@@ -87,8 +88,7 @@ class History:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         while True:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -194,16 +195,23 @@ class BusbarApp:
     async def shutdown(self) -> None:
         # Routing and sending stop first (what is unfinished stays pending in the
         # store); commits in flight finish before the store closes.
-        await self.replayer.stop()
-        await self.scheduler.stop()
-        await self.endpoint_health.stop()
-        await self.endpoint_lifecycle.stop()
-        await self.retention.stop()
-        await self.router.stop()
-        await self.dispatcher.stop()
-        await self.insight.stop()  # busbar.server.insight
-        await self.observer.stop()  # busbar.observe: the last bus log records are written
-        await self.store.close()
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("replays", self.replayer.stop),
+            ("schedules", self.scheduler.stop),
+            ("endpoint health", self.endpoint_health.stop),
+            ("endpoint states", self.endpoint_lifecycle.stop),
+            ("retention", self.retention.stop),
+            ("routing", self.router.stop),
+            ("delivery", self.dispatcher.stop),
+            ("metrics listener", self.insight.stop),  # busbar.server.insight
+            ("observer", self.observer.stop),  # busbar.observe: the last bus log records are written
+            ("store", self.store.close),
+        ]
+        for name, stop in steps:
+            began = time.monotonic()
+            await stop()
+            if time.monotonic() - began > 5.0:  # say what held a shutdown up
+                log.warning("stopping took long", extra={"part": name, "seconds": round(time.monotonic() - began, 1)})
         self.data_dir.close()
         log.info("busbar stopped")
 

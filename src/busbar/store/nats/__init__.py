@@ -56,6 +56,7 @@ from busbar.store.nats.nodes import Nodes
 from busbar.store.nats.reader import Reader
 from busbar.store.nats.resources import Resources
 from busbar.store.nats.setup import declare
+from busbar.tasks import cancel_and_wait
 
 __all__ = ["NatsOptions", "NatsStore"]
 
@@ -118,9 +119,7 @@ class NatsStore(Store):
         log.info("store opened", extra={"store": "nats", "servers": self.options.shown, "prefix": self.options.prefix})
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._nodes is not None:
             await self._nodes.stop()

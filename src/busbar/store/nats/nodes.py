@@ -18,6 +18,7 @@ import orjson
 from nats.js import JetStreamContext
 
 from busbar.store.nats.watch import BucketWatch
+from busbar.tasks import cancel_and_wait
 
 log = logging.getLogger("busbar.store")
 
@@ -44,8 +45,7 @@ class Nodes:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
         await self._watch.stop()
         try:
             await self._js.publish(self._subject, b"", headers={"KV-Operation": "DEL"}, timeout=2.0)
