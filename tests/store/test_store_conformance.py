@@ -156,9 +156,9 @@ def test_events_are_handed_out_once_and_routed_ones_never_again(backend):
             await store.append_events([event(1), event(2)])
             await store.append_events([event(3)])
             assert store.unrouted() == 3
-            first = await store.next_events(2, wait=0.1)
+            first = await store.next_events(2, wait=5)
             assert [e.event_id for e in first] == ["e1", "e2"]
-            rest = await store.next_events(10, wait=0.1)
+            rest = await store.next_events(10, wait=5)
             assert [e.event_id for e in rest] == ["e3"]
             assert await store.next_events(10, wait=0.05) == []
             await store.record_deliveries([], first)
@@ -166,7 +166,7 @@ def test_events_are_handed_out_once_and_routed_ones_never_again(backend):
             assert [e.event_id for e in store.read_events(0)] == ["e1", "e2", "e3"]
         if backend.durable:
             async with backend() as store:  # e3 was handed out, not routed: it comes back
-                assert [e.event_id for e in await store.next_events(10, wait=0.1)] == ["e3"]
+                assert [e.event_id for e in await store.next_events(10, wait=5)] == ["e3"]
 
     run(main())
 
@@ -198,7 +198,7 @@ def test_an_event_keeps_the_rules_it_is_for(backend):
             tick = NewEvent("t", "a/r/default", b"{}", 1.0, 1.0, rules=("arn:rule/x",), direct=True)
             replayed = NewEvent("p", "a/r/default", b"{}", 1.0, 1.0, rules=("arn:rule/y", "arn:rule/z"))
             await store.append_events([tick, replayed, event(3)])
-            read = [(e.event_id, e.rules, e.direct) for e in await store.next_events(10, wait=0.1)]
+            read = [(e.event_id, e.rules, e.direct) for e in await store.next_events(10, wait=5)]
             assert read == [
                 ("t", ("arn:rule/x",), True),
                 ("p", ("arn:rule/y", "arn:rule/z"), False),
@@ -215,7 +215,7 @@ def test_prune_deletes_only_routed_old_events(backend):
     async def main() -> None:
         async with backend() as store:
             await store.append_events([event(n, at=100.0) for n in range(1, 6)])
-            routed = await store.next_events(3, wait=0.1)
+            routed = await store.next_events(3, wait=5)
             await store.record_deliveries([], routed)
             assert await store.prune_events(ingested_before=50.0) == 0  # too young
             assert await store.prune_events(ingested_before=200.0) == 3
@@ -310,7 +310,8 @@ def test_pending_deliveries_and_counts_are_listed_leased_or_not(backend):
             assert [d.id for d in store.pending_deliveries(after_id=ids[0], limit=1)] == [ids[1]]
             assert store.delivery_counts() == {("pending", LANE): 2, ("pending", OTHER_LANE): 1, ("dead", LANE): 1}
             await store.finish_deliveries([ids[0]])
-            assert store.delivery_counts()[("pending", LANE)] == 1
+            # (a cluster applies the acknowledgement a moment after answering it: the count settles)
+            assert await settled(lambda: store.delivery_counts()[("pending", LANE)], 1)
 
     run(main())
 
