@@ -218,7 +218,12 @@ class BusbarProcess:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # the test fails, but leaves no server behind
+            self.proc.wait(10)
+            raise
 
     def kill(self) -> None:
         """kill -9: no chance to finish anything."""
