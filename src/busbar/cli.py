@@ -2,7 +2,7 @@
 
     busbar serve          run the server (EventBridge API on http://HOST:PORT)
     busbar test-pattern   check an event against an event pattern, offline
-    busbar events         read the events stored in a data directory (--follow: tail them)
+    busbar events         read the stored events (--follow: tail them)
     busbar deliveries     list the deliveries waiting to be sent, with their last error
     busbar dead-letters   list or redrive deliveries that could not be delivered
     busbar bus-logs       print an event bus's log records (its LogConfig)
@@ -569,9 +569,9 @@ def _quiet_broken_pipe() -> Iterator[None]:
 def _events_parser(sub: Any) -> None:
     p = sub.add_parser(
         "events",
-        help="print events stored in a data directory",
-        description="Print the stored events of a data directory as JSON lines, oldest first "
-        "(the server may be running). Each line is {seq, bus, event}. Routed events are kept "
+        help="print the stored events (a data directory, or a NATS store with --store)",
+        description="Print the stored events of a data directory (or of the NATS store --store names) as JSON "
+        "lines, oldest first (the server may be running). Each line is {seq, bus, event}. Routed events are kept "
         "for --event-retention-seconds of the server (a day by default).",
     )
     _data_dir_option(p)
