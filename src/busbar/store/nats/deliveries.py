@@ -53,11 +53,9 @@ log = logging.getLogger("busbar.store")
 LANE_WINDOW = 10_000
 # The most deliveries one take() asks for.
 FETCH_MAX = 1000
-# How long take() waits when nothing is there.  Short: once a pull has to wait, nats-py's
-# fetch holds the first delivery that comes until the batch is full or this has passed.
-FETCH_WAIT = 0.02
-# How often, and how many times, take() asks a consumer that does not answer yet.
-FETCH_PAUSE = 0.1
+# How long take() waits when nothing is there, and how often it asks a consumer that does
+# not answer yet.
+FETCH_WAIT = 0.1
 FETCH_TRIES = 20
 # Schedules fire 0-250 ms late (docs/nats-notes.md §5): a retry this node scheduled is
 # waited for this long past its due time before the lane is left to the resync.
@@ -179,7 +177,7 @@ class Deliveries:
                     raise
                 except ServiceUnavailableError:
                     # A consumer just made in a cluster may not answer its first pull yet ("no responders").
-                    await asyncio.sleep(FETCH_PAUSE)
+                    await asyncio.sleep(FETCH_WAIT)
             # A fetch hands over what earlier fetches' requests brought too, which may be more
             # than asked for: those are leased to this node already; the next take has them.
             room = limit - len(msgs)

@@ -34,8 +34,6 @@ from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, de
 ROUTER = "router"
 # An event's ingestion time travels in a header too: retention reads headers only.
 INGESTED_AT = "Busbar-Ingested-At"
-# The longest a router's pull waits for the rest of a batch once a message came (see next()).
-_LINGER = 0.02
 # Messages one fetch of a reader asks for.
 _PAGE = 500
 
@@ -74,19 +72,10 @@ class EventLog:
 
     async def next(self, limit: int, wait: float) -> list[StoredEvent]:
         assert self._sub is not None, "the store is not open"
-        # nats-py's fetch, once a pull has to wait for new messages, holds the first that comes
-        # until the batch is full or the timeout ends: with the events shared by several nodes
-        # a batch rarely fills, and an event would wait the whole timeout.  So each pull
-        # waits a short while, again until *wait* has passed.
-        batch = max(1, min(limit, 10_000))
-        until = time.monotonic() + wait
-        while True:
-            try:
-                msgs = await self._sub.fetch(batch, timeout=max(0.01, min(_LINGER, until - time.monotonic())))
-                break
-            except TimeoutError:
-                if time.monotonic() >= until:
-                    return []
+        try:
+            msgs = await self._sub.fetch(max(1, min(limit, 10_000)), timeout=max(wait, 0.01))
+        except TimeoutError:
+            return []
         now = time.monotonic()
         events = []
         for msg in msgs:
