@@ -218,7 +218,13 @@ class NatsStore(Store):
         if events:
             # Route with every rule change committed before these events were: a rule put
             # through another node a moment before the event must apply to it.
-            await resources.sync()
+            try:
+                await resources.sync()
+            except BaseException:
+                # Not routed now: hand them back at once, or this node would hold them (its
+                # leases renewed) and nobody would route them.
+                await events_log.release(events)
+                raise
         return events
 
     async def record_deliveries(self, deliveries: Sequence[NewDelivery], routed: Sequence[StoredEvent]) -> list[int]:

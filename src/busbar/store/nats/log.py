@@ -91,6 +91,14 @@ class EventLog:
         with contextlib.suppress(Exception):
             await acknowledge(self._nc, replies, b"+ACK")
 
+    async def release(self, events: Sequence[StoredEvent]) -> None:
+        """Hand leased events back unrouted: JetStream gives them to a node again at once."""
+        for event in events:
+            held = self.leased.pop(event.seq, None)
+            if held is not None and held[0].reply:
+                with contextlib.suppress(Exception):  # a lost answer: they come back after the ack wait
+                    await self._nc.publish(held[0].reply, b"-NAK")
+
     async def give_back(self) -> None:
         """Let the events leased to this node (not routed) be taken at once by another."""
         leased, self.leased = self.leased, {}
