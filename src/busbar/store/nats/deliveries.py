@@ -465,14 +465,9 @@ async def lanes_with_work(js: JetStreamContext, names: Names, known: dict[str, s
         if not count:
             continue
         token = subject.rsplit(".", 1)[1]
-        lane = known.get(token)
-        if lane is None:
-            try:
-                last = await js.get_last_msg(names.deliveries, subject, direct=True)
-            except NotFoundError:
-                continue  # taken and acknowledged meanwhile
-            lane = known[token] = decode_delivery(last.seq or 0, last.data or b"").lane
-        lanes.add(lane)
+        lane = known.get(token) or await _lane_of(js, names.deliveries, subject, known, token)
+        if lane is not None:
+            lanes.add(lane)
     return lanes
 
 
@@ -514,6 +509,8 @@ _DEAD_LANES: dict[str, dict[int, str]] = {}
 
 
 async def _lane_of(js: JetStreamContext, stream: str, subject: str, known: dict[str, str], token: str) -> str | None:
+    """The lane whose messages *subject* holds, read from its newest message and remembered
+    in *known* under *token* (None: the subject emptied meanwhile)."""
     try:
         last = await js.get_last_msg(stream, subject, direct=True)
     except NotFoundError:
