@@ -16,6 +16,7 @@ JetStream keeps one copy of a retried archive delivery (within its two-minute wi
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -35,6 +37,9 @@ HOUR = 3600.0
 TIME = "Busbar-Time"
 SIZE = "Busbar-Size"
 ARCHIVED_AT = "Busbar-Archived-At"
+# How long an hour's index is read again while it comes out shorter than the count the
+# stream's leader gave: the consumer reading it may sit on a replica still catching up.
+CATCH_UP = 2.0
 
 
 def hour_of(epoch: float) -> int:
@@ -47,6 +52,11 @@ class _Entry:
     seq: int
     size: int
     archived_at: float
+
+
+def _entry(msg: Msg) -> _Entry:
+    headers = msg.headers or {}
+    return _Entry(float(headers[TIME]), msg.metadata.sequence.stream, int(headers[SIZE]), float(headers[ARCHIVED_AT]))
 
 
 class Archives:
@@ -88,22 +98,22 @@ class Archives:
         }
 
     async def _index(self, subject: str, count: int) -> list[_Entry]:
+        """The entries of one hour, by (time, seq); kept while the hour holds *count*."""
         cached = self._indexes.get(subject)
         if cached is not None and cached[0] == count:
             return cached[1]
-        entries = []
-        for msg in await read_range(self._js, self._names.archives, 0, None, subject=subject, headers_only=True):
-            headers = msg.headers or {}
-            entries.append(
-                _Entry(
-                    float(headers[TIME]),
-                    msg.metadata.sequence.stream,
-                    int(headers[SIZE]),
-                    float(headers[ARCHIVED_AT]),
-                )
-            )
+        deadline = time.monotonic() + CATCH_UP
+        while True:
+            entries = [
+                _entry(msg)
+                for msg in await read_range(self._js, self._names.archives, 0, None, subject=subject, headers_only=True)
+            ]
+            if len(entries) >= count or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
         entries.sort(key=lambda entry: (entry.time, entry.seq))
-        self._indexes[subject] = (count, entries)
+        if len(entries) == count:  # an index short of what the leader counted is not kept
+            self._indexes[subject] = (count, entries)
         return entries
 
     async def _entries(
