@@ -11,9 +11,11 @@ import time
 import uuid
 from typing import Any
 
+import nats
 import pytest
 from botocore.exceptions import ClientError
 
+from busbar.store.base import NewEvent
 from busbar.store.nats import NatsOptions, NatsStore
 
 from delivery_support import api_destination, log_group_arn, put, read_log_group, rule_with_targets
@@ -72,6 +74,44 @@ def test_the_watch_brings_another_nodes_change_by_itself(nats_cluster: NatsClust
         drop_prefix(list(options.servers), options.prefix)
     record_delay("a change seen by the other node's watch, median of 20", delays[len(delays) // 2])
     record_delay("a change seen by the other node's watch, slowest of 20", delays[-1])
+
+
+def test_events_a_node_cannot_route_go_to_another_node_at_once(nats_cluster: NatsCluster):
+    """Store level: a node that fetched events and then cannot take in the rule changes
+    before routing them (here its resource bucket is gone) hands them back, so another
+    node routes them now, not after the acknowledgement wait (30 s) of the lease."""
+    options = NatsOptions(servers=tuple(nats_cluster.urls), replicas=3, prefix=f"n{uuid.uuid4().hex[:12]}")
+    events = [
+        NewEvent(event_id=f"e{n}", bus="a/r/default", envelope=b"{}", time=1.0, ingested_at=1.0) for n in range(5)
+    ]
+
+    async def main() -> list[str]:
+        one = NatsStore(options)
+        await one.start()
+        try:
+            await one.append_events(events)
+            nc = await nats.connect(list(options.servers))
+            await nc.jetstream().delete_stream(f"KV_{one.names.resources}")
+            await nc.close()
+            with pytest.raises(Exception):  # noqa: B017 - whatever the failure, the events must not stay leased
+                await one.next_events(100, wait=2.0)
+            two = NatsStore(options)  # starting, it makes the bucket again
+            await two.start()
+            try:
+                got: list[str] = []
+                deadline = time.monotonic() + 5.0
+                while len(got) < len(events) and time.monotonic() < deadline:
+                    got += [event.event_id for event in await two.next_events(100, wait=0.5)]
+                return sorted(got)
+            finally:
+                await two.close()
+        finally:
+            await one.close()
+
+    try:
+        assert asyncio.run(main()) == [event.event_id for event in events]
+    finally:
+        drop_prefix(list(options.servers), options.prefix)
 
 
 def test_two_nodes_changing_the_same_resource_lose_no_update(deployment):

@@ -29,6 +29,11 @@ from busbar.observe import Observer
 from busbar.resources.lookup import find_bus_by_arn
 from busbar.store.base import NewDelivery, NewEvent, Store
 
+# How long successes gather before one commit records them: sends of one batch finish
+# a moment apart (a lane sends only its share at once), and one commit for all of them
+# costs the writer far less than one for each wave.
+GATHER = 0.002
+
 log = logging.getLogger("busbar.delivery")
 
 
@@ -88,6 +93,7 @@ class Outcomes:
             self._flushing = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
+        await asyncio.sleep(GATHER)
         while self._finished:
             batch, self._finished = self._finished, []
             ids = [delivery.id for delivery in batch]

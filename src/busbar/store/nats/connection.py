@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import nats
 import nats.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
@@ -208,6 +210,31 @@ async def retrying(call: Callable[[], Awaitable[T]], deadline: float) -> T:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.5)
+
+
+# How long the messages that came with the first one are waited for by fetch_some.
+FOLLOW_WAIT = 0.01
+
+
+async def fetch_some(sub: JetStreamContext.PullSubscription, limit: int, wait: float) -> list[Msg]:
+    """Up to *limit* messages of a pull consumer: waits at most *wait* for the first, then
+    takes what else is there at once (empty: nothing came within *wait*).
+
+    nats-py's fetch of a batch, when nothing is there, makes a lingering pull and then
+    waits for the whole batch until its timeout: a message arriving meanwhile would wait
+    up to *wait*.  So the lingering pull is for one message, and the rest is a no-wait
+    pull (what it brings late, the next fetch hands over: it is leased to this
+    connection's inbox already)."""
+    try:
+        msgs = await sub.fetch(1, timeout=max(wait, 0.01))
+    except TimeoutError:
+        return []
+    if limit > 1:
+        try:
+            msgs += await sub.fetch(limit - 1, timeout=FOLLOW_WAIT)
+        except Exception:  # noqa: BLE001 - the first is leased already: hand it over, whatever came of the rest
+            pass
+    return msgs
 
 
 @dataclass

@@ -44,7 +44,7 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from busbar.store.base import LaneListener, NewDelivery, StoredDelivery, StoredEvent, Unavailable
 from busbar.store.nats.codec import Names, consumer_of, decode_delivery, encode_delivery, lane_token, rfc3339
-from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, retrying, transient
+from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, fetch_some, retrying, transient
 from busbar.store.nats.log import acknowledge
 
 log = logging.getLogger("busbar.store")
@@ -168,7 +168,7 @@ class Deliveries:
             fetched = []
             for _ in range(FETCH_TRIES):
                 try:
-                    fetched = await sub.fetch(min(limit - len(msgs), FETCH_MAX), timeout=self._fetch_wait(lane))
+                    fetched = await fetch_some(sub, min(limit - len(msgs), FETCH_MAX), self._fetch_wait(lane))
                     break
                 except TimeoutError:
                     break

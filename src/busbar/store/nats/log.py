@@ -29,7 +29,7 @@ from nats.js.errors import ServiceUnavailableError
 
 from busbar.store.base import NewEvent, StoredEvent, Unavailable
 from busbar.store.nats.codec import Names, decode_event, encode_event
-from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, retrying
+from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, fetch_some, retrying
 
 ROUTER = "router"
 # An event's ingestion time travels in a header too: retention reads headers only.
@@ -72,10 +72,7 @@ class EventLog:
 
     async def next(self, limit: int, wait: float) -> list[StoredEvent]:
         assert self._sub is not None, "the store is not open"
-        try:
-            msgs = await self._sub.fetch(max(1, min(limit, 10_000)), timeout=max(wait, 0.01))
-        except TimeoutError:
-            return []
+        msgs = await fetch_some(self._sub, max(1, min(limit, 10_000)), wait)
         now = time.monotonic()
         events = []
         for msg in msgs:
