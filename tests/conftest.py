@@ -13,28 +13,6 @@ from httptarget import HttpTarget
 from natsserver import NatsCluster, NatsServer, nats_cluster, nats_cluster_factory, nats_server  # noqa: F401
 from support import TEST_STORE, BusbarProcess
 
-# End-to-end modules about what no store changes — the HTTP edge (the wire protocol, signatures,
-# connection limits, random bytes and bodies, the AWS CLI's shapes).  They run with
-# the embedded store; the NATS runs (make test-nats, make test-cluster) leave them out, which
-# keeps the three runs within CI's time.  Every other end-to-end module runs on all three.
-STORE_INDEPENDENT = {
-    "test_wire.py",
-    "test_auth.py",
-    "test_http_limits.py",
-    "test_fuzz.py",
-    "test_aws_cli.py",
-}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if TEST_STORE == "sqlite":
-        return
-    left = [item for item in items if item.path.parent.name == "e2e" and item.path.name in STORE_INDEPENDENT]
-    if left:
-        config.hook.pytest_deselected(items=left)
-        items[:] = [item for item in items if item not in left]
-
-
 # No timing thresholds in tests: hypothesis's per-example deadline is one, and it fails
 # on a loaded machine; examples are bounded by their count instead.
 settings.register_profile("busbar", deadline=None, suppress_health_check=[HealthCheck.too_slow])

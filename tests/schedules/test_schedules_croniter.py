@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from schedules_reference import CronSpec, DaySpec, Item, ListField
@@ -85,5 +85,9 @@ def croniter_text(spec: CronSpec) -> str:
 def test_busbar_and_croniter_agree(spec: CronSpec, start: dt.datetime) -> None:
     ours = parse_schedule(spec.text()).next_after(start)
     # day_or=False: the field that is not restricted must not widen the other (croniter ORs them).
-    theirs = croniter(croniter_text(spec), start, day_or=False).get_next(dt.datetime)
+    try:
+        theirs = croniter(croniter_text(spec), start, day_or=False).get_next(dt.datetime)
+    except CroniterBadDateError:  # a day no month has (30 February): no tick ever
+        assert ours is None, (spec.text(), croniter_text(spec))
+        return
     assert ours == theirs.astimezone(dt.UTC), (spec.text(), croniter_text(spec))

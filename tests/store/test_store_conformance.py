@@ -18,6 +18,8 @@ from busbar.store.base import (
     NewEvent,
     NotFound,
     Store,
+    StoredDelivery,
+    StoredEvent,
     Versioned,
 )
 
@@ -62,6 +64,27 @@ async def settled(count: Any, expected: int, within: float = 10.0) -> bool:
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+async def next_events(store: Store, count: int, limit: int | None = None) -> list[StoredEvent]:
+    """*count* events from ``next_events`` (asking for *limit* at a time, default *count*),
+    over as many calls as it takes: the contract hands out up to *limit*, and a cluster's
+    consumer hands out at first only what its server has applied."""
+    found: list[StoredEvent] = []
+    deadline = time.monotonic() + 10.0
+    while len(found) < count and time.monotonic() < deadline:
+        found += await store.next_events(limit or count - len(found), wait=5)
+    return found
+
+
+async def take(store: Store, lane: str, count: int, limit: int = 10) -> list[StoredDelivery]:
+    """*count* deliveries of *lane* from ``take`` (up to *limit* a call), over as many
+    calls as it takes (see :func:`next_events`)."""
+    found: list[StoredDelivery] = []
+    deadline = time.monotonic() + 10.0
+    while len(found) < count and time.monotonic() < deadline:
+        found += await store.take(lane, limit)
+    return found
 
 
 async def recorded(store: Store, deliveries: list[NewDelivery]) -> list[int]:
@@ -156,9 +179,9 @@ def test_events_are_handed_out_once_and_routed_ones_never_again(backend):
             await store.append_events([event(1), event(2)])
             await store.append_events([event(3)])
             assert store.unrouted() == 3
-            first = await store.next_events(2, wait=5)
+            first = await next_events(store, 2)
             assert [e.event_id for e in first] == ["e1", "e2"]
-            rest = await store.next_events(10, wait=5)
+            rest = await next_events(store, 1, limit=10)
             assert [e.event_id for e in rest] == ["e3"]
             assert await store.next_events(10, wait=0.05) == []
             await store.record_deliveries([], first)
@@ -166,7 +189,7 @@ def test_events_are_handed_out_once_and_routed_ones_never_again(backend):
             assert [e.event_id for e in store.read_events(0)] == ["e1", "e2", "e3"]
         if backend.durable:
             async with backend() as store:  # e3 was handed out, not routed: it comes back
-                assert [e.event_id for e in await store.next_events(10, wait=5)] == ["e3"]
+                assert [e.event_id for e in await next_events(store, 1, limit=10)] == ["e3"]
 
     run(main())
 
@@ -198,7 +221,7 @@ def test_an_event_keeps_the_rules_it_is_for(backend):
             tick = NewEvent("t", "a/r/default", b"{}", 1.0, 1.0, rules=("arn:rule/x",), direct=True)
             replayed = NewEvent("p", "a/r/default", b"{}", 1.0, 1.0, rules=("arn:rule/y", "arn:rule/z"))
             await store.append_events([tick, replayed, event(3)])
-            read = [(e.event_id, e.rules, e.direct) for e in await store.next_events(10, wait=5)]
+            read = [(e.event_id, e.rules, e.direct) for e in await next_events(store, 3, limit=10)]
             assert read == [
                 ("t", ("arn:rule/x",), True),
                 ("p", ("arn:rule/y", "arn:rule/z"), False),
@@ -215,7 +238,7 @@ def test_prune_deletes_only_routed_old_events(backend):
     async def main() -> None:
         async with backend() as store:
             await store.append_events([event(n, at=100.0) for n in range(1, 6)])
-            routed = await store.next_events(3, wait=5)
+            routed = await next_events(store, 3)
             await store.record_deliveries([], routed)
             assert await store.prune_events(ingested_before=50.0) == 0  # too young
             assert await store.prune_events(ingested_before=200.0) == 3
@@ -232,11 +255,11 @@ def test_taking_leases_due_deliveries_of_one_lane(backend):
         async with backend() as store:
             ids = await recorded(store, [delivery(1), delivery(2), delivery(3, OTHER_LANE)])
             assert store.lanes_with_work() == {LANE, OTHER_LANE} and store.pending_count() == 3
-            taken = await store.take(LANE, 10)
+            taken = await take(store, LANE, 2)
             assert [d.id for d in taken] == ids[:2] and json.loads(taken[0].payload or b"") == {"n": 1}
             assert await store.take(LANE, 10) == []  # leased
             await store.release([ids[1]])
-            assert [d.id for d in await store.take(LANE, 10)] == [ids[1]]
+            assert [d.id for d in await take(store, LANE, 1)] == [ids[1]]
             await store.finish_deliveries(ids[:2])
             assert store.next_due(LANE) is None
             # A cluster store counts a finished delivery until every replica has removed it
@@ -256,7 +279,7 @@ def test_a_retry_is_taken_again_when_due(backend):
             assert await store.take(LANE, 1) == []  # not due yet
             assert store.next_due(LANE) == pytest.approx(due)
             await asyncio.sleep(0.35)
-            [again] = await store.take(LANE, 1)
+            [again] = await take(store, LANE, 1, limit=1)
             assert (again.id, again.attempts, again.error_code) == (one, 1, "E")
 
     run(main())
@@ -281,7 +304,7 @@ def test_dead_letters_are_kept_or_forwarded_and_redriven(backend):
             lanes_told: list[set[str]] = []
             store.on_lane_work(lambda lanes: lanes_told.append(set(lanes)))
             kept, forwarded = await recorded(store, [delivery(1), delivery(2)])
-            await store.take(LANE, 10)
+            await take(store, LANE, 2)
             await store.dead_letter(kept, 4, "X", "gone", None)
             await store.dead_letter(forwarded, 2, "E", "m", event(7, bus="acct/region/dlq"))
             [dead] = store.dead_deliveries()
@@ -291,7 +314,7 @@ def test_dead_letters_are_kept_or_forwarded_and_redriven(backend):
             assert await store.redrive([12345]) == []
             assert await store.redrive() == [kept]
             assert lanes_told[-1] == {LANE}
-            [revived] = await store.take(LANE, 10)
+            [revived] = await take(store, LANE, 1)
             assert (revived.id, revived.attempts) == (kept, 0) and store.dead_deliveries() == []
 
     run(main())
@@ -301,7 +324,7 @@ def test_pending_deliveries_and_counts_are_listed_leased_or_not(backend):
     async def main() -> None:
         async with backend() as store:
             ids = await recorded(store, [delivery(1), delivery(2), delivery(3, OTHER_LANE), delivery(4)])
-            await store.take(LANE, 10)  # leased deliveries are still pending (outcomes are of leased ones)
+            await take(store, LANE, 3)  # leased deliveries are still pending (outcomes are of leased ones)
             await store.retry_delivery(ids[1], 3, time.time() + 60, "E", "down")
             await store.dead_letter(ids[3], 2, "X", "gone", None)
             listed = store.pending_deliveries()
@@ -340,7 +363,7 @@ def test_after_a_restart_every_pending_delivery_is_taken_again(backend):
             await store.finish_deliveries(ids[:1])
         async with backend() as store:
             assert store.lanes_with_work() == {LANE}
-            assert [d.id for d in await store.take(LANE, 10)] == ids[1:]
+            assert [d.id for d in await take(store, LANE, 4)] == ids[1:]
 
     run(main())
 

@@ -212,26 +212,28 @@ async def retrying(call: Callable[[], Awaitable[T]], deadline: float) -> T:
         delay = min(delay * 2, 0.5)
 
 
-# How long the messages that came with the first one are waited for by fetch_some.
-FOLLOW_WAIT = 0.01
+# How long fetch_some waits for the rest it knows is there (the server answers at once;
+# only when another node took them meanwhile does the pull linger this long).
+FOLLOW_WAIT = 0.5
 
 
 async def fetch_some(sub: JetStreamContext.PullSubscription, limit: int, wait: float) -> list[Msg]:
     """Up to *limit* messages of a pull consumer: waits at most *wait* for the first, then
-    takes what else is there at once (empty: nothing came within *wait*).
+    takes at once what was there with it (empty: nothing came within *wait*).
 
     nats-py's fetch of a batch, when nothing is there, makes a lingering pull and then
     waits for the whole batch until its timeout: a message arriving meanwhile would wait
-    up to *wait*.  So the lingering pull is for one message, and the rest is a no-wait
-    pull (what it brings late, the next fetch hands over: it is leased to this
-    connection's inbox already)."""
+    up to *wait*.  So the lingering pull is for one message; it says how many more the
+    consumer holds (and the inbox may hold some an earlier pull brought), and only that
+    many are asked for, which the server hands over at once."""
     try:
         msgs = await sub.fetch(1, timeout=max(wait, 0.01))
     except TimeoutError:
         return []
-    if limit > 1:
+    more = min(limit - len(msgs), msgs[-1].metadata.num_pending + sub.pending_msgs)
+    if more > 0:
         try:
-            msgs += await sub.fetch(limit - 1, timeout=FOLLOW_WAIT)
+            msgs += await sub.fetch(more, timeout=FOLLOW_WAIT)
         except Exception:  # noqa: BLE001 - the first is leased already: hand it over, whatever came of the rest
             pass
     return msgs
