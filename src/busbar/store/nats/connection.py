@@ -24,9 +24,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import nats
 import nats.errors
+import orjson
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
+from nats.aio.subscription import Subscription
 from nats.js.api import PubAck
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 
@@ -212,31 +213,98 @@ async def retrying(call: Callable[[], Awaitable[T]], deadline: float) -> T:
         delay = min(delay * 2, 0.5)
 
 
-# How long fetch_some waits for the rest it knows is there (the server answers at once;
-# only when another node took them meanwhile does the pull linger this long).
-FOLLOW_WAIT = 0.5
+# How long a pull waits for the answer to its no-wait request for the rest (the server
+# answers at once; this bounds a lost answer).
+FOLLOW_WAIT = 1.0
+# The status codes that end a pull request: no messages (no-wait), expired, conflict.
+_END_OF_REQUEST = {"404", "408", "409"}
+_HEARTBEAT = "100"
 
 
-async def fetch_some(sub: JetStreamContext.PullSubscription, limit: int, wait: float) -> list[Msg]:
-    """Up to *limit* messages of a pull consumer: waits at most *wait* for the first, then
-    takes at once what was there with it (empty: nothing came within *wait*).
+class Puller:
+    """Takes messages from one JetStream pull consumer: waits for the first, then takes at
+    once whatever else is there (new messages and redeliveries alike).
 
     nats-py's fetch of a batch, when nothing is there, makes a lingering pull and then
-    waits for the whole batch until its timeout: a message arriving meanwhile would wait
-    up to *wait*.  So the lingering pull is for one message; it says how many more the
-    consumer holds (and the inbox may hold some an earlier pull brought), and only that
-    many are asked for, which the server hands over at once."""
-    try:
-        msgs = await sub.fetch(1, timeout=max(wait, 0.01))
-    except TimeoutError:
-        return []
-    more = min(limit - len(msgs), msgs[-1].metadata.num_pending + sub.pending_msgs)
-    if more > 0:
-        try:
-            msgs += await sub.fetch(more, timeout=FOLLOW_WAIT)
-        except Exception:  # noqa: BLE001 - the first is leased already: hand it over, whatever came of the rest
-            pass
-    return msgs
+    waits for the whole batch until its timeout, so a message arriving meanwhile waits
+    up to the timeout.  This is JetStream's pull protocol with the waiting done
+    differently: a lingering request for one message, then a no-wait request for the
+    rest, whose answer ends with a "no messages" status.  Messages an earlier request
+    brought late (leased to this connection) are handed over first."""
+
+    def __init__(self, nc: NATS, stream: str, consumer: str) -> None:
+        self._nc = nc
+        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._inbox = nc.new_inbox()
+        self._sub: Subscription | None = None
+
+    async def start(self) -> Puller:
+        self._sub = await self._nc.subscribe(self._inbox)
+        return self
+
+    async def unsubscribe(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    @property
+    def queued(self) -> int:
+        """Messages (or statuses) earlier requests brought that no pull has handed over yet."""
+        return self._sub.pending_msgs if self._sub is not None else 0
+
+    async def pull(self, limit: int, wait: float) -> list[Msg]:
+        """Up to *limit* messages, waiting at most *wait* for the first (empty: none came)."""
+        msgs = await self._queued(limit)
+        if not msgs:
+            await self._ask({"batch": 1, "expires": int(wait * 1e9)})
+            msgs = await self._collect(1, wait)
+            if not msgs:
+                return []
+        if len(msgs) < limit:
+            await self._ask({"batch": limit - len(msgs), "no_wait": True})
+            msgs += await self._collect(limit - len(msgs), FOLLOW_WAIT)
+        return msgs
+
+    async def take_queued(self) -> list[Msg]:
+        """Every message earlier requests brought that no pull has handed over (to give back)."""
+        return await self._queued(self.queued)
+
+    async def _ask(self, request: dict[str, Any]) -> None:
+        await self._nc.publish(self._subject, orjson.dumps(request), reply=self._inbox)
+
+    async def _queued(self, limit: int) -> list[Msg]:
+        assert self._sub is not None, "the puller is not started"
+        found: list[Msg] = []
+        while len(found) < limit and self._sub.pending_msgs:
+            msg = await self._sub.next_msg(timeout=1.0)
+            if _status(msg) is None:  # a late status ends a request that is over already
+                found.append(msg)
+        return found
+
+    async def _collect(self, count: int, timeout: float) -> list[Msg]:
+        """Up to *count* messages answering the request just made, until it ends."""
+        assert self._sub is not None, "the puller is not started"
+        found: list[Msg] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                msg = await self._sub.next_msg(timeout=left)
+            except TimeoutError:
+                break
+            status = _status(msg)
+            if status is None:
+                found.append(msg)
+            elif status in _END_OF_REQUEST:
+                break
+            elif status != _HEARTBEAT:
+                APIError.from_msg(msg)  # raises (503: no responders yet, as nats-py's fetch does)
+        return found
+
+
+def _status(msg: Msg) -> str | None:
+    return msg.headers.get("Status") if msg.headers else None
 
 
 @dataclass

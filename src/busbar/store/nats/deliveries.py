@@ -44,7 +44,7 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from busbar.store.base import LaneListener, NewDelivery, StoredDelivery, StoredEvent, Unavailable
 from busbar.store.nats.codec import Names, consumer_of, decode_delivery, encode_delivery, lane_token, rfc3339
-from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, fetch_some, retrying, transient
+from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, Puller, describe, retrying, transient
 from busbar.store.nats.log import acknowledge
 
 log = logging.getLogger("busbar.store")
@@ -91,8 +91,8 @@ class Deliveries:
         self.node = uuid.uuid4().hex
         self.leased: dict[int, Lease] = {}
         self.lanes: dict[str, str] = {}  # lane token -> lane (target ARN)
-        self._consumers: dict[str, JetStreamContext.PullSubscription] = {}
-        self._opening: dict[str, asyncio.Task[JetStreamContext.PullSubscription]] = {}
+        self._consumers: dict[str, Puller] = {}
+        self._opening: dict[str, asyncio.Task[Puller]] = {}
         self._pending: dict[str, int] = {}  # lane -> messages left for its consumer after the last take
         self._spare: dict[str, deque[Msg]] = {}  # lane -> fetched beyond what a take asked for (leased)
         self._retries: dict[str, dict[int, float]] = {}  # lane -> delivery id -> due, scheduled here
@@ -168,7 +168,7 @@ class Deliveries:
             fetched = []
             for _ in range(FETCH_TRIES):
                 try:
-                    fetched = await fetch_some(sub, min(limit - len(msgs), FETCH_MAX), self._fetch_wait(lane))
+                    fetched = await sub.pull(min(limit - len(msgs), FETCH_MAX), self._fetch_wait(lane))
                     break
                 except TimeoutError:
                     break
@@ -183,10 +183,9 @@ class Deliveries:
             room = limit - len(msgs)
             msgs.extend(fetched[:room])
             spare.extend(fetched[room:])
-            if fetched:
-                self._pending[lane] = fetched[-1].metadata.num_pending + len(spare)
-            else:
-                self._pending[lane] = len(spare)
+            # What is left: not yet delivered, held here, or brought late by a pull.
+            left = len(spare) + sub.queued
+            self._pending[lane] = left + (fetched[-1].metadata.num_pending if fetched else 0)
         now = time.monotonic()
         retries = self._retries.get(lane)
         taken = []
@@ -220,7 +219,7 @@ class Deliveries:
                 del retries[delivery_id]  # it fired and another node took it, or the resync will find it
         return min(retries.values()) if retries else None
 
-    async def _consumer(self, lane: str) -> JetStreamContext.PullSubscription:
+    async def _consumer(self, lane: str) -> Puller:
         sub = self._consumers.get(lane)
         if sub is not None:
             return sub
@@ -235,7 +234,7 @@ class Deliveries:
         self._consumers[lane] = sub
         return sub
 
-    async def _open(self, lane: str) -> JetStreamContext.PullSubscription:
+    async def _open(self, lane: str) -> Puller:
         name = consumer_of(lane)
         self.lanes[lane_token(lane)] = lane
         config = ConsumerConfig(
@@ -249,7 +248,7 @@ class Deliveries:
             inactive_threshold=LANE_IDLE,
         )
         await retrying(lambda: self._js.add_consumer(self._names.deliveries, config), time.monotonic() + WRITE_DEADLINE)
-        return await self._js.pull_subscribe_bind(durable=name, stream=self._names.deliveries)
+        return await Puller(self._nc, self._names.deliveries, name).start()
 
     # -- outcomes ------------------------------------------------------------------
     async def release(self, delivery_ids: Sequence[int]) -> None:
@@ -424,7 +423,9 @@ class Deliveries:
         """Let every delivery leased here be taken at once by another node (shutting down)."""
         leased, self.leased = self.leased, {}
         spares, self._spare = self._spare, {}
-        for msg in [lease.msg for lease in leased.values()] + [msg for spare in spares.values() for msg in spare]:
+        brought = [msg for puller in list(self._consumers.values()) for msg in await puller.take_queued()]
+        held = [lease.msg for lease in leased.values()] + [msg for spare in spares.values() for msg in spare]
+        for msg in held + brought:
             if msg.reply:
                 await self._nc.publish(msg.reply, b"-NAK")
 

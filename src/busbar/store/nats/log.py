@@ -29,7 +29,7 @@ from nats.js.errors import ServiceUnavailableError
 
 from busbar.store.base import NewEvent, StoredEvent, Unavailable
 from busbar.store.nats.codec import Names, decode_event, encode_event
-from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, describe, fetch_some, retrying
+from busbar.store.nats.connection import WRITE_DEADLINE, Outgoing, Publisher, Puller, describe, retrying
 
 ROUTER = "router"
 # An event's ingestion time travels in a header too: retention reads headers only.
@@ -46,11 +46,11 @@ class EventLog:
         self._js = publisher.js
         self._publisher = publisher
         self._names = names
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._puller: Puller | None = None
         self.leased: dict[int, tuple[Msg, float]] = {}  # handed to this node's router, not yet routed
 
     async def start(self) -> None:
-        self._sub = await self._js.pull_subscribe_bind(durable=ROUTER, stream=self._names.events)
+        self._puller = await Puller(self._nc, self._names.events, ROUTER).start()
 
     async def append(self, events: Sequence[NewEvent]) -> None:
         messages = [
@@ -71,8 +71,8 @@ class EventLog:
             raise Unavailable(f"JetStream did not store {len(failed)} events: {describe(failed[0])}", stored)
 
     async def next(self, limit: int, wait: float) -> list[StoredEvent]:
-        assert self._sub is not None, "the store is not open"
-        msgs = await fetch_some(self._sub, max(1, min(limit, 10_000)), wait)
+        assert self._puller is not None, "the store is not open"
+        msgs = await self._puller.pull(max(1, min(limit, 10_000)), wait)
         now = time.monotonic()
         events = []
         for msg in msgs:
@@ -99,7 +99,8 @@ class EventLog:
     async def give_back(self) -> None:
         """Let the events leased to this node (not routed) be taken at once by another."""
         leased, self.leased = self.leased, {}
-        for msg, _ in leased.values():
+        brought = await self._puller.take_queued() if self._puller is not None else []
+        for msg in [msg for msg, _ in leased.values()] + brought:
             if msg.reply:
                 await self._nc.publish(msg.reply, b"-NAK")
 
