@@ -339,6 +339,25 @@ def test_pending_deliveries_and_counts_are_listed_leased_or_not(backend):
     run(main())
 
 
+def test_a_delivery_retried_again_and_again_is_listed_once(backend):
+    """A retry is stored before what it replaces is gone (on NATS: a message schedule, then
+    the message it fires): however the listing falls between them, a delivery is one line."""
+
+    async def main() -> None:
+        async with backend() as store:
+            [one] = await recorded(store, [delivery(1)])
+            deadline = time.monotonic() + 2.0
+            attempts = 0
+            while time.monotonic() < deadline:
+                if [d.id for d in await store.take(LANE, 1)] == [one]:
+                    attempts += 1
+                    await store.retry_delivery(one, attempts, time.time() + 0.02, "E", f"attempt {attempts}")
+                assert [d.id for d in store.pending_deliveries()] == [one]
+            assert attempts > 1
+
+    run(main())
+
+
 def test_commit_latencies_are_told_to_an_observer(backend):
     async def main() -> None:
         async with backend() as store:

@@ -525,7 +525,11 @@ async def pending_deliveries(js: JetStreamContext, names: Names, after_id: int, 
     id is the sequence of its first message, so none is found before sequence *after_id*;
     past it, a retry of an old delivery may come anywhere: the rest is read to its end."""
     found = await _scan(js, names.deliveries, names.pending_subjects, after_id + 1, "pending")
-    return heapq.nsmallest(limit, (d for d in found if d.id > after_id), key=lambda d: d.id)
+    # A retry is stored (a schedule, then the message it fires) before its predecessor is
+    # gone: a delivery may be read twice, and its newest message (the latest sequence) is
+    # its state.
+    newest = {delivery.id: delivery for delivery in found}
+    return heapq.nsmallest(limit, (d for d in newest.values() if d.id > after_id), key=lambda d: d.id)
 
 
 async def _scan(js: JetStreamContext, stream: str, subjects: str, start: int, state: str) -> list[StoredDelivery]:
