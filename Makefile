@@ -12,6 +12,7 @@ CHROMIUM    ?= /usr/bin/chromium
 
 # The end-to-end suite that runs again on NATS (one server; a 3-server cluster with two busbar nodes).
 E2E := tests/e2e
+CLUSTER_TESTS := tests/cluster
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +36,13 @@ test: $(TEST_STAMP) | $(CHROMIUM)  ## the whole suite on the embedded store and 
 	@echo "running three suites at once (embedded store, one NATS server, a NATS cluster); each prints when it ends"
 	@$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite test-nats test-cluster
 
-test-sqlite: $(TEST_STAMP) | $(CHROMIUM)  ## the whole test suite, busbar on its embedded store
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
+# The cluster's own tests (nodes and faults on 3-server clusters of their own) need no
+# embedded store: they run with the NATS suite, the one of the three that ends first.
+test-sqlite: $(TEST_STAMP) | $(CHROMIUM)  ## the whole test suite but tests/cluster, busbar on its embedded store
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile --ignore=$(CLUSTER_TESTS) $(PYTEST_ARGS)
 
-test-nats: $(TEST_STAMP)  ## the end-to-end suite with busbar on one NATS JetStream server
-	BUSBAR_TEST_STORE=nats $(PY) -m pytest $(E2E) -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
+test-nats: $(TEST_STAMP)  ## the end-to-end suite with busbar on one NATS server, and tests/cluster
+	BUSBAR_TEST_STORE=nats $(PY) -m pytest $(E2E) $(CLUSTER_TESTS) -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-cluster: $(TEST_STAMP)  ## the end-to-end suite on a 3-server cluster, two busbar nodes, calls alternating
 	BUSBAR_TEST_STORE=cluster $(PY) -m pytest $(E2E) -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)

@@ -166,16 +166,23 @@ def test_info_level_and_turning_logging_off(client, log_server, target):
     assert [r for r in bus_logs(log_server, bus) if r.get("event_id") == quiet] == []
 
 
-def server_lines(server: BusbarProcess, msg: str) -> list[dict[str, Any]]:
-    lines = []
-    for line in server.log().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("msg") == msg:
-            lines.append(record)
-    return lines
+def server_lines(server: BusbarProcess, msg: str) -> list[list[dict[str, Any]]]:
+    """The records saying *msg* in each node's log (a cluster deployment has two nodes),
+    node by node."""
+    nodes = [server] + ([server.partner] if server.partner is not None else [])
+    found = []
+    for node in nodes:
+        text = node.log_path.read_text(errors="replace") if node.log_path.exists() else ""
+        records = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("msg") == msg:
+                records.append(record)
+        found.append(records)
+    return found
 
 
 def test_failed_attempts_are_logged_at_info_with_what_to_know_and_rationed(client, log_server, target):
@@ -187,11 +194,13 @@ def test_failed_attempts_are_logged_at_info_with_what_to_know_and_rationed(clien
     event_ids = [put(client, {"n": n}, bus=bus) for n in range(5)]
     deadline = time.monotonic() + 30
     while True:
-        lines = [r for r in server_lines(log_server, "delivery attempt failed") if r["target"] == dest]
-        if any("suppressed" in r for r in lines) or time.monotonic() > deadline:
+        nodes = [
+            [r for r in lines if r["target"] == dest] for lines in server_lines(log_server, "delivery attempt failed")
+        ]
+        if any("suppressed" in r for lines in nodes for r in lines) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    first = lines[0]
+    first = next(lines[0] for lines in nodes if lines)
     assert first["level"] == "info" and first["event_id"] in event_ids
     assert (first["bus"], first["rule"], first["target_id"]) == (
         bus,
@@ -200,12 +209,13 @@ def test_failed_attempts_are_logged_at_info_with_what_to_know_and_rationed(clien
     )
     assert first["error_code"] == "ERROR_FROM_TARGET" and "503" in first["error_message"]
     assert first["attempt"] >= 1 and first["next_attempt_at"].endswith("Z")
-    # A burst of three lines, then one a second at most, saying how many were held back.
+    # Each node logs a burst of three lines, then one a second at most, saying how many it held back.
+    lines = next(lines for lines in nodes if any("suppressed" in r for r in lines))
     assert not any("suppressed" in r for r in lines[:3])
     rationed = next(r for r in lines if "suppressed" in r)
     assert lines.index(rationed) == 3 and rationed["suppressed"] >= 1
     requests = len(target.requests_to("/broken"))
-    assert len(lines) < requests  # far fewer lines than failed attempts
+    assert sum(len(lines) for lines in nodes) < requests  # far fewer lines than failed attempts
 
 
 def test_libraries_debug_lines_stay_out_of_busbar_debug(tmp_path, target):
