@@ -288,6 +288,11 @@ class Alternating:
         # One botocore session makes both, so both raise the same exception classes.
         assert clients[0].exceptions.ResourceNotFoundException is clients[1].exceptions.ResourceNotFoundException
 
+    @property
+    def clients(self) -> list[Any]:
+        """Each node's client (to register an event hook on every one)."""
+        return list(self._clients)
+
     def __getattr__(self, name: str) -> Any:
         first = getattr(self._clients[0], name)
         if name in self._NOT_CALLS or name.startswith("_") or not callable(first):

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from busbar.store.sqlite import SqliteStore
-
 from aws_support import eventually
 from delivery_support import read_log_group
 from support import ACCOUNT, REGION, BusbarProcess, unique
@@ -76,7 +74,7 @@ def log_lines(server: BusbarProcess, message: str, endpoint_arn: str) -> list[di
 def stored_buses(server: BusbarProcess) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Every stored event's copies by event id: (bus key, envelope), in the order stored."""
     copies: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for event in SqliteStore(server.data_dir).read_events(0, 10_000_000):
+    for event in server.store().read_events(0, 10_000_000):
         copies.setdefault(event.event_id, []).append((event.bus, json.loads(event.envelope)))
     return copies
 
@@ -132,9 +130,9 @@ class Pair:
         assert answer["FailedEntryCount"] == 0, answer
         return [entry["EventId"] for entry in answer["Entries"]]
 
-    def delivered(self, region: str, count: int) -> list[dict[str, Any]]:
+    def delivered(self, region: str, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         """The events the rule of *region* copied to its log group (waits for *count*)."""
-        return read_log_group(self.server, self.group, count, region=region)
+        return read_log_group(self.server, self.group, count, timeout=timeout, region=region)
 
     def invert(self, inverted: bool) -> None:
         """Make the primary's health check unhealthy (inverted) or healthy, as Route 53 users do,

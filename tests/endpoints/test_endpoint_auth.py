@@ -44,9 +44,10 @@ def alices(signed_busbar: BusbarProcess, route53) -> Pair:  # noqa: ANN001
 
 def test_a_sigv4a_signed_put_events_is_verified_and_routed(alices: Pair):
     sent: list[str] = []
-    alices.east.meta.events.register(
-        "before-send.events.PutEvents", lambda request, **_: sent.append(request.headers["Authorization"].decode())
-    )
+    for client in getattr(alices.east, "clients", [alices.east]):  # of a cluster: each node's
+        client.meta.events.register(
+            "before-send.events.PutEvents", lambda request, **_: sent.append(request.headers["Authorization"].decode())
+        )
     answer = alices.east.put_events(
         EndpointId=alices.endpoint_id,
         Entries=[{"Source": alices.source, "DetailType": "d", "Detail": "{}", "EventBusName": alices.bus}],
