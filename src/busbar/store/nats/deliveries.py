@@ -170,8 +170,6 @@ class Deliveries:
                 try:
                     fetched = await sub.pull(min(limit - len(msgs), FETCH_MAX), self._fetch_wait(lane))
                     break
-                except TimeoutError:
-                    break
                 except NotFoundError:
                     self._consumers.pop(lane, None)  # deleted (idle): made again on the next take
                     raise
