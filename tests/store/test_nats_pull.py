@@ -10,9 +10,13 @@ import uuid
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
+from test_store_conformance import LANE, delivery
 
+from busbar.store.nats import NatsOptions, NatsStore
+from busbar.store.nats.codec import consumer_of
 from busbar.store.nats.connection import Puller
 
+from nats_support import drop_streams
 from natsserver import NatsServer
 
 # A pull waits this long for its first message; every answer below must come far sooner
@@ -64,3 +68,37 @@ def test_a_pull_hands_over_at_once_what_comes_and_what_is_there(nats_server: Nat
             await nc.close()
 
     asyncio.run(main())
+
+
+def test_a_lane_whose_consumer_was_deleted_is_taken_from_again(nats_server: NatsServer) -> None:
+    """JetStream deletes a lane's consumer nobody pulled from for an hour (a target gone
+    quiet); a delivery recorded for that target later must still be taken."""
+    options = NatsOptions(servers=(nats_server.url,), replicas=1, prefix=f"p{uuid.uuid4().hex[:12]}")
+
+    async def main() -> list[int]:
+        store = NatsStore(options)
+        await store.start()
+        try:
+            [first] = await store.record_deliveries([delivery(1)], [])
+            await store.release([first])
+            assert [d.id for d in await store.take(LANE, 10)] == [first]
+            await store.finish_deliveries([first])
+            nc = await nats.connect(nats_server.url)
+            await nc.jetstream().delete_consumer(store.names.deliveries, consumer_of(LANE))
+            await nc.close()
+            [second] = await store.record_deliveries([delivery(2)], [])
+            await store.release([second])
+            found: list[int] = []
+            for _ in range(3):  # the first take finds nobody answering, and lets the consumer go
+                found += [d.id for d in await store.take(LANE, 10)]
+                if found:
+                    break
+            assert found == [second]
+            return found
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        drop_streams(options)

@@ -170,12 +170,14 @@ class Deliveries:
                 try:
                     fetched = await sub.pull(min(limit - len(msgs), FETCH_MAX), self._fetch_wait(lane))
                     break
-                except NotFoundError:
-                    self._consumers.pop(lane, None)  # deleted (idle): made again on the next take
-                    raise
                 except ServiceUnavailableError:
                     # A consumer just made in a cluster may not answer its first pull yet ("no responders").
                     await asyncio.sleep(FETCH_WAIT)
+            else:
+                # Still nobody answers: the consumer is gone (JetStream deletes one nobody pulled
+                # from for LANE_IDLE).  The next take makes it again.
+                self._consumers.pop(lane, None)
+                await sub.unsubscribe()
             # A fetch hands over what earlier fetches' requests brought too, which may be more
             # than asked for: those are leased to this node already; the next take has them.
             room = limit - len(msgs)
